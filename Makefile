@@ -1,0 +1,60 @@
+# movie-rag — every target creates .venv and installs what it needs on first use.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+
+SHARED_MOVIES := ../shared/data/course-movies/movies.json
+SHARED_ML     := ../shared/data/ml-latest-small
+# The course catalog when ../shared is beside the checkout, else the demo catalog shipped in the package.
+MOVIES ?= $(if $(wildcard $(SHARED_MOVIES)),$(SHARED_MOVIES),demo)
+ML     ?= $(if $(wildcard $(SHARED_ML)/movies.csv),$(SHARED_ML),)
+
+export MOVIE_RAG_HOME ?= $(CURDIR)/.movie-rag
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: chat test eval bench lint setup catalog clean db-stop
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	# CPU torch first: the local wheel; any other torch spec pulls GBs of CUDA.
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+catalog: $(STAMP)
+	$(BIN)/movie-rag db start
+ifeq ($(MOVIES),demo)
+	$(BIN)/movie-rag ingest demo
+else
+	$(BIN)/movie-rag ingest movies $(MOVIES)
+endif
+ifneq ($(ML),)
+	$(BIN)/movie-rag ingest movielens $(ML)
+endif
+
+chat: catalog
+	$(BIN)/movie-rag chat
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+eval: catalog
+	$(BIN)/movie-rag eval --out eval/out
+
+bench: $(STAMP)
+	$(BIN)/movie-rag bench
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+db-stop: $(STAMP)
+	$(BIN)/movie-rag db stop
+
+clean: db-stop
+	rm -rf $(MOVIE_RAG_HOME)

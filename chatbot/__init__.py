@@ -1,0 +1,1 @@
+"""The conversation: settings, state, graph, nodes, LLM cascade, Chainlit app, CLI."""

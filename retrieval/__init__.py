@@ -1,0 +1,1 @@
+"""Everything that touches the catalog: database, schema, ingest, embeddings, search, SQL guard."""

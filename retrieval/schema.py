@@ -1,0 +1,121 @@
+"""The catalog schema: typed SQLAlchemy 2 tables, created idempotently.
+
+`movies` is the relation the LLM sees (DESIGN.md "Contracts"); `ratings` holds MovieLens ratings.
+"""
+
+from __future__ import annotations
+
+import pgvector.sqlalchemy  # noqa: F401  (registers `vector` for reflection)
+from pgvector.sqlalchemy import VECTOR
+from sqlalchemy import (
+    BigInteger,
+    Computed,
+    Connection,
+    Engine,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+EMBEDDING_DIM = 384
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+# Full-text document: names are indexed with the `simple` config so "Hanks" stays "hanks";
+# the summary gets English stemming. `people` exists because array_to_string is not immutable
+# and a generated column may only use immutable functions.
+_SEARCH_DOC = (
+    "setweight(to_tsvector('simple', coalesce(title, '')), 'A') || "
+    "setweight(to_tsvector('simple', coalesce(people, '')), 'B') || "
+    "setweight(to_tsvector('english', coalesce(summary, '')), 'C')"
+)
+
+
+class Movie(Base):
+    __tablename__ = "movies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source_key: Mapped[str] = mapped_column(Text, unique=True)
+    """Stable identity across re-ingests: `imdb:<n>`, `ml:<n>` or `title:<title>|<year>`."""
+    imdb_id: Mapped[int | None] = mapped_column(Integer, unique=True)
+    movielens_id: Mapped[int | None] = mapped_column(Integer, unique=True)
+    tmdb_id: Mapped[int | None] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(Text)
+    year: Mapped[int | None] = mapped_column(Integer)
+    country: Mapped[str | None] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(Text)
+    duration_min: Mapped[int | None] = mapped_column(Integer)
+    summary: Mapped[str | None] = mapped_column(Text)
+    genres: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'"))
+    director: Mapped[str | None] = mapped_column(Text)
+    writers: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'"))
+    actors: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'"))
+    poster_url: Mapped[str | None] = mapped_column(Text)
+    avg_rating: Mapped[float | None] = mapped_column(Float)
+    num_ratings: Mapped[int | None] = mapped_column(Integer)
+    people: Mapped[str | None] = mapped_column(Text)
+    """Director, writers and actors joined by ' ; ' (feeds full-text search)."""
+    source: Mapped[str] = mapped_column(String(32))
+    """Which ingest made the row: course, plots, movielens, demo."""
+    embedding_text: Mapped[str | None] = mapped_column(Text)
+    """The exact text that was embedded; a change triggers re-embedding."""
+    embedding: Mapped[list[float] | None] = mapped_column(VECTOR(EMBEDDING_DIM))
+    search_doc: Mapped[str] = mapped_column(TSVECTOR, Computed(_SEARCH_DOC, persisted=True))
+
+    __table_args__ = (
+        Index(
+            "movies_embedding_hnsw",
+            "embedding",
+            postgresql_using="hnsw",
+            postgresql_ops={"embedding": "vector_cosine_ops"},
+        ),
+        Index("movies_search_doc_gin", "search_doc", postgresql_using="gin"),
+        Index("movies_title_lower", text("lower(title)")),
+        Index("movies_year", "year"),
+    )
+
+
+class Rating(Base):
+    __tablename__ = "ratings"
+
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    movie_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("movies.id", ondelete="CASCADE"), primary_key=True
+    )
+    rating: Mapped[float] = mapped_column(Float)
+    rated_at: Mapped[int | None] = mapped_column(BigInteger)
+    """Unix seconds, as MovieLens gives them."""
+
+    __table_args__ = (Index("ratings_movie", "movie_id"),)
+
+
+# Columns the LLM may see and select (everything but bookkeeping); order as in DESIGN.md.
+LLM_COLUMNS = (
+    "id", "title", "year", "country", "language", "duration_min", "summary", "genres",
+    "director", "writers", "actors", "poster_url", "avg_rating", "num_ratings", "embedding",
+)
+
+_SETUP_LOCK = 727_001  # advisory lock key: two processes creating the schema at once wait
+
+
+def create_schema(engine: Engine) -> None:
+    """Create the `vector` extension and every table and index; safe to run any number of times."""
+    with engine.begin() as conn:
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SETUP_LOCK})
+        conn.execute(text("CREATE EXTENSION IF NOT EXISTS vector"))
+        Base.metadata.create_all(conn)
+        _after_create(conn)
+
+
+def _after_create(conn: Connection) -> None:
+    """Hook for objects SQLAlchemy metadata does not describe (roles, grants)."""
+    return None

