@@ -1,0 +1,1 @@
+"""Subcommand groups of the `movie-rag` CLI; each module has `register(subparsers)`."""

@@ -1,0 +1,106 @@
+"""`make bench` / `movie-rag bench`: speed figures written to bench/results.json and a table.
+
+Each section is a module `eval/bench_<name>.py` with `run(ctx: BenchContext) -> list[Figure]`.
+Benchmarks run on a throw-away embedded server so they never touch the user's catalog.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import platform
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+SECTIONS = ("catalog",)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Figure:
+    section: str
+    name: str
+    value: float
+    unit: str
+    target: str | None = None
+    """Human-readable target, e.g. '<= 10 ms p50'."""
+    ok: bool | None = None
+    """Whether the target was met (None when there is no target)."""
+
+
+@dataclass(kw_only=True)
+class BenchContext:
+    db_url: str
+    """libpq URL of a fresh database on a throw-away embedded server."""
+    movies_path: Path | None
+    """The course catalog when present (../shared), else None (sections use the demo catalog)."""
+    movielens_dir: Path | None
+    cache: dict[str, Any] = field(default_factory=dict)
+    """Sections share expensive things here (embedder, ingested engine)."""
+
+
+def percentiles(samples_ms: list[float]) -> tuple[float, float]:
+    """p50 and p95 of a list of milliseconds."""
+    ordered = sorted(samples_ms)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return statistics.median(ordered), p95
+
+
+def time_calls(fn: Callable[[], object], repeat: int, warmup: int = 3) -> list[float]:
+    """Milliseconds per call of `fn`, after `warmup` untimed calls."""
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - t0) * 1000)
+    return samples
+
+
+@contextmanager
+def scratch_server() -> Iterator[str]:
+    from retrieval.database import start_embedded, stop_embedded
+
+    with tempfile.TemporaryDirectory(prefix="movie-rag-bench-") as tmp:
+        pgdata = Path(tmp) / "pgdata"
+        url = start_embedded(pgdata)
+        try:
+            yield url
+        finally:
+            stop_embedded(pgdata)
+
+
+def run(
+    out_dir: Path, *, movies_path: Path | None, movielens_dir: Path | None,
+    sections: tuple[str, ...] = SECTIONS,
+) -> dict[str, Any]:
+    figures: list[Figure] = []
+    with scratch_server() as url:
+        ctx = BenchContext(db_url=url, movies_path=movies_path, movielens_dir=movielens_dir)
+        for name in sections:
+            module = importlib.import_module(f"eval.bench_{name}")
+            figures.extend(module.run(ctx))
+    result = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"python": platform.python_version(), "cpu": platform.processor() or platform.machine()},
+        "figures": [asdict(f) for f in figures],
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "results.json").write_text(json.dumps(result, indent=2) + "\n")
+    (out_dir / "results.md").write_text(table(figures) + "\n")
+    return result
+
+
+def table(figures: list[Figure]) -> str:
+    lines = ["| section | figure | value | target | met |", "|---|---|---|---|---|"]
+    for f in figures:
+        met = "" if f.ok is None else ("yes" if f.ok else "NO")
+        lines.append(f"| {f.section} | {f.name} | {f.value:.2f} {f.unit} | {f.target or ''} | {met} |")
+    return "\n".join(lines)
