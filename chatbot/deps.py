@@ -1,0 +1,67 @@
+"""Run-time dependencies of the graph (LangGraph context) and the Protocols they satisfy."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from langchain_core.messages import BaseMessage
+
+from retrieval.types import Catalog, Embedder, MovieHit
+
+
+class Completion(Protocol):
+    text: str
+    model: str
+    fallbacks: list[Any]
+    data: dict[str, Any] | None
+
+
+class ChatModel(Protocol):
+    """The LLM cascade (chatbot.llm.ChatCascade); tests pass a fake."""
+
+    async def available(self) -> bool: ...
+
+    async def stream(
+        self, messages: list[BaseMessage], *,
+        on_token: Callable[[str], Awaitable[None]] | None = None,
+        on_restart: Callable[[str], Awaitable[None]] | None = None,
+    ) -> Completion: ...
+
+    async def complete_json(
+        self, messages: list[BaseMessage], *, schema: dict[str, Any] | None = None
+    ) -> Completion: ...
+
+
+class Guarded(Protocol):
+    sql: str
+    phrases: Mapping[str, str]
+
+
+class SqlGuard(Protocol):
+    """Checks LLM SQL (raises retrieval.sqlguard.UnsafeSQL) and runs it read-only."""
+
+    def check(self, sql: str) -> Guarded: ...
+
+    def run(self, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]: ...
+
+
+Recommender = Callable[[Sequence[int], int], list[MovieHit]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Deps:
+    catalog: Catalog
+    embedder: Embedder
+    chat: ChatModel | None = None
+    """None: no LLM configured (MOVIE_RAG_LLM=none); answers are extractive."""
+    sql: SqlGuard | None = None
+    """None: the SQL path is unavailable."""
+    recommend: Recommender | None = None
+    """'Users like you' recommendations from ratings, seeded by liked movie ids."""
+    clock: Callable[[], float] = time.perf_counter
+    k: int = 8
+    sql_mode: bool = True
+    row_cap: int = 50

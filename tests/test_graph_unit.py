@@ -1,0 +1,126 @@
+"""The graph through LangGraph with fake dependencies: routes, SQL fallbacks, memory, citations."""
+
+import pytest
+from graph_fakes import FakeCatalog, FakeChat, FakeEmbedder, FakeGuard
+
+from chatbot.answer import AnswerEvent, StepEvent, TokenEvent
+from chatbot.api import Chatbot
+from chatbot.deps import Deps
+from chatbot.extractive import NO_LLM_CONFIGURED_NOTE
+
+
+def bot(chat=None, guard=None, catalog=None, **kw):
+    deps = Deps(catalog=catalog or FakeCatalog(), embedder=FakeEmbedder(), chat=chat, sql=guard, **kw)
+    return Chatbot(deps)
+
+
+def ids(answer):
+    return [c.id for c in answer.citations]
+
+
+async def test_similar_route_without_llm_gives_extractive_answer_citing_every_row():
+    catalog = FakeCatalog()
+    a = await bot(catalog=catalog, k=2).aask("movies like Finding Nemo")
+    assert catalog.calls[0] == ("similar", ("Finding Nemo", 2003, "cosine", 2))
+    assert a.route == "similar" and a.model is None
+    assert a.answer.splitlines()[0] == "Films in your catalog closest to Finding Nemo (2003):"
+    assert ids(a) == [2, 3]
+    assert a.notes == [NO_LLM_CONFIGURED_NOTE]
+    assert list(a.timings_ms) == ["understand", "embed", "retrieve", "generate", "check_citations"]
+
+
+async def test_structured_without_sql_filters_and_sorts_in_retrieval():
+    catalog = FakeCatalog()
+    a = await bot(catalog=catalog).aask("90s dramas directed by Spielberg, sorted by year")
+    kind, (_, mode, k, filters) = catalog.calls[-1]
+    assert (kind, mode, k) == ("search", "hybrid", 50)
+    assert (filters.year_min, filters.year_max, filters.director, filters.genres) == (1990, 1999, "Spielberg", ("Drama",))
+    assert ids(a) == [4, 5]
+    assert a.sql is None
+
+
+async def test_follow_up_filters_and_sorts_the_previous_rows():
+    b = bot()
+    first = await b.aask("90s dramas directed by Spielberg", thread_id="t1")
+    assert ids(first) == [4, 5]
+    second = await b.aask("which of those is the longest?", thread_id="t1")
+    assert second.route == "follow_up"
+    assert ids(second) == [4]  # Schindler's List, 195 min
+    assert second.rows[0]["title"] == "Schindler's List"
+
+
+async def test_llm_answer_streams_tokens_and_flags_a_title_not_in_the_rows():
+    chat = FakeChat(answers=["Try **Shark Tale** (2004) and **Jaws** (1975), or **The Meg** (2018)."])
+    events = [e async for e in bot(chat=chat, k=2).astream("movies like Finding Nemo")]
+    tokens = "".join(e.text for e in events if isinstance(e, TokenEvent))
+    assert tokens.strip() == "Try **Shark Tale** (2004) and **Jaws** (1975), or **The Meg** (2018)."
+    steps = [e.node for e in events if isinstance(e, StepEvent)]
+    assert steps == ["understand", "embed", "retrieve", "generate", "check_citations"]
+    final = events[-1].answer
+    assert isinstance(events[-1], AnswerEvent)
+    assert final.model == "fake:1b"
+    assert ids(final) == [2, 3]
+    assert "**The Meg** [not in the retrieved rows]" in final.answer
+    assert final.notes == ["Not among the retrieved rows, so not verified: The Meg."]
+    # rows are fenced as data in the prompt
+    prompt = chat.stream_calls[0][1].content
+    assert "<<<ROWS" in prompt and '"title": "Shark Tale"' in prompt
+
+
+async def test_llm_down_at_start_answers_extractively_with_note():
+    a = await bot(chat=FakeChat(up=False)).aask("a clownfish father searches the ocean")
+    assert a.model is None
+    assert a.notes == ["No LLM was reachable, so this answer lists the catalog rows directly."]
+    assert len(a.citations) == 7
+
+
+async def test_chitchat_skips_retrieval():
+    catalog = FakeCatalog()
+    a = await bot(catalog=catalog).aask("hello")
+    assert a.route == "chitchat" and a.citations == [] and catalog.calls == []
+    assert list(a.timings_ms) == ["understand", "generate", "check_citations"]
+
+
+async def test_sql_path_good_draft_runs_checked_sql():
+    pytest.importorskip("retrieval.sqlguard")
+    rows = [{"id": 5, "title": "Saving Private Ryan", "year": 1998}]
+    guard = FakeGuard(rows=rows)
+    chat = FakeChat(answers=["Saving Private Ryan (1998) is the one."], drafts=["SELECT id, title, year FROM movies LIMIT 5"])
+    a = await bot(chat=chat, guard=guard).aask("war films from 1998")
+    assert guard.runs == [("SELECT id, title, year FROM movies LIMIT 5 /*checked*/", {})]
+    assert a.sql == "SELECT id, title, year FROM movies LIMIT 5 /*checked*/"
+    assert ids(a) == [5] and a.notes == []
+    assert list(a.timings_ms) == ["understand", "embed", "draft_sql", "check_sql", "run_sql", "generate", "check_citations"]
+
+
+async def test_sql_rejected_then_repaired_sends_reason_back():
+    pytest.importorskip("retrieval.sqlguard")
+    guard = FakeGuard(rows=[{"id": 3, "title": "Jaws", "year": 1975}])
+    chat = FakeChat(answers=["Jaws (1975)."], drafts=["DROP TABLE movies", "SELECT id, title, year FROM movies LIMIT 1"])
+    a = await bot(chat=chat, guard=guard).aask("films from 1975")
+    assert len(chat.json_calls) == 2
+    assert "Your previous SQL was rejected: Only SELECT statements are allowed." in chat.json_calls[1][-1].content
+    assert a.sql == "SELECT id, title, year FROM movies LIMIT 1 /*checked*/" and ids(a) == [3]
+
+
+async def test_sql_rejected_twice_falls_back_to_retrieval_with_note():
+    pytest.importorskip("retrieval.sqlguard")
+    chat = FakeChat(answers=["Jaws (1975)."], drafts=["DROP TABLE movies", "SELECT * FROM movies WHERE embedding @> ANY('Jaws')"])
+    a = await bot(chat=chat, guard=FakeGuard()).aask("films from 1975")
+    assert a.sql is None
+    assert a.notes == ["The drafted SQL was rejected (The @> operator cannot be used on embeddings.); answered from vector search instead."]
+    assert ids(a) == [3]
+
+
+@pytest.mark.parametrize(
+    ("rows", "note"),
+    [
+        (RuntimeError("canceling statement due to statement timeout"), "The drafted SQL failed (canceling statement due to statement timeout); answered from vector search instead."),
+        ([], "The drafted SQL found no rows; answered from vector search instead."),
+    ],
+)
+async def test_sql_execution_error_or_zero_rows_falls_back(rows, note):
+    pytest.importorskip("retrieval.sqlguard")
+    chat = FakeChat(answers=["Jaws (1975)."], drafts=["SELECT id, title, year FROM movies LIMIT 5"])
+    a = await bot(chat=chat, guard=FakeGuard(rows=rows)).aask("films from 1975")
+    assert a.sql is None and a.notes == [note] and ids(a) == [3]
