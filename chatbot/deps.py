@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -48,7 +48,8 @@ class SqlGuard(Protocol):
     def run(self, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]: ...
 
 
-Recommender = Callable[[Sequence[int], int], list[MovieHit]]
+# recommend(liked_ids, *, k) -> hits
+Recommender = Callable[..., list[MovieHit]]
 
 
 @dataclass(frozen=True, kw_only=True)

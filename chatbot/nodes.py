@@ -136,7 +136,7 @@ async def retrieve(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
             notes.append(str(exc))
     elif state.route == "recommendation" and state.anchors and deps.recommend is not None:
         liked = [a["id"] for a in state.anchors]
-        hits = await asyncio.to_thread(deps.recommend, liked, k)
+        hits = await asyncio.to_thread(deps.recommend, liked, k=k)
     if not hits:
         ids = state.last_ids if state.route == "follow_up" else None
         filters = _filters(state.filters, ids)

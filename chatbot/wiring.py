@@ -40,3 +40,78 @@ def _embedder_for(model: str | None):  # type: ignore[no-untyped-def]
 def embedder(settings: Settings):  # type: ignore[no-untyped-def]
     """The sentence embedder (loaded once per process)."""
     return _embedder_for(settings.embedding_model)
+
+
+class GuardAdapter:
+    """retrieval.sqlguard bound to one database and the configured limits (the `SqlGuard` Protocol)."""
+
+    def __init__(self, db_url: str, *, row_cap: int, timeout_ms: int):
+        self.db_url, self.row_cap, self.timeout_ms = db_url, row_cap, timeout_ms
+
+    def check(self, sql: str):  # type: ignore[no-untyped-def]
+        from retrieval.sqlguard import check_sql
+
+        return check_sql(sql, row_cap=self.row_cap)
+
+    def run(self, sql: str, params):  # type: ignore[no-untyped-def]
+        from retrieval.sqlguard import run_readonly
+
+        return run_readonly(sql, params, db=self.db_url, timeout_ms=self.timeout_ms, row_cap=self.row_cap)
+
+
+async def open_checkpointer(db_url: str):  # type: ignore[no-untyped-def]
+    """LangGraph's Postgres checkpointer on a small async pool; returns (saver, close)."""
+    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+    from psycopg.rows import dict_row
+    from psycopg_pool import AsyncConnectionPool
+
+    from retrieval.database import libpq_url
+
+    pool = AsyncConnectionPool(
+        libpq_url(db_url), min_size=1, max_size=10, open=False,
+        kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
+    )
+    await pool.open(wait=True, timeout=30)
+    saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
+    async with pool.connection() as conn:
+        # Two processes setting up at once would race on the migrations table.
+        await conn.execute("SELECT pg_advisory_lock(727002)")
+        try:
+            await saver.setup()
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock(727002)")
+    return saver, pool.close
+
+
+async def open_deps(settings: Settings):  # type: ignore[no-untyped-def]
+    """Real dependencies for the graph: (Deps, checkpointer, async closers)."""
+    import asyncio
+    from functools import partial
+
+    from chatbot.deps import Deps
+    from retrieval.recommend import recommend
+    from retrieval.search import PgCatalog
+
+    url = await asyncio.to_thread(database_url, settings)
+    eng = await asyncio.to_thread(engine, settings)
+    emb = await asyncio.to_thread(embedder, settings)
+    closers = []
+    chat = None
+    if settings.llm == "ollama":
+        from chatbot.llm import ChatCascade, LLMConfig
+
+        chat = ChatCascade(LLMConfig.from_settings(settings))
+        closers.append(chat.aclose)
+    checkpointer, close_pool = await open_checkpointer(url)
+    closers.append(close_pool)
+    deps = Deps(
+        catalog=PgCatalog(eng, emb),
+        embedder=emb,
+        chat=chat,
+        sql=GuardAdapter(url, row_cap=settings.sql_row_cap, timeout_ms=settings.sql_timeout_ms),
+        recommend=partial(recommend, eng),
+        k=settings.k,
+        sql_mode=settings.sql_mode,
+        row_cap=settings.sql_row_cap,
+    )
+    return deps, checkpointer, closers
