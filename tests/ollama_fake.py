@@ -7,6 +7,9 @@ real socket. Any process that can reach `fake.base_url` can use it (e.g. an app 
         fake.script("llama3.2:3b", failure="hang")
         ...  # point the code under test at fake.base_url
         assert [r.model for r in fake.chat_requests()] == ["llama3.1:8b"]
+
+An app in a subprocess only needs the URL: start it with OLLAMA_BASE_URL=fake.base_url in its
+environment while the `with` block (the serving threads live in the test process) is open.
 """
 
 from __future__ import annotations
@@ -150,6 +153,7 @@ class _Slots:
 class _Server(ThreadingHTTPServer):
     daemon_threads = False  # so server_close() joins every handler thread
     block_on_close = True
+    request_queue_size = 128  # many concurrent clients connect at once; don't drop their SYNs
 
     def __init__(self, fake: OllamaFake) -> None:
         self.fake = fake
