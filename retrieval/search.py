@@ -1,0 +1,549 @@
+"""Similarity and search over the catalog in PostgreSQL + pgvector: the `Catalog` the graph uses.
+
+Scores: every hit has `score` where higher means more similar, and for vector operators the raw
+pgvector value in `distance`. Per metric (`d` is the operator's value):
+
+    cosine   <=>  d = 1 - cos(a, b)              score = 1 - d          (the cosine similarity)
+    l2       <->  d = Euclidean distance         score = 1 / (1 + d)
+    inner    <#>  d = -(a . b)                   score = -d             (the inner product)
+    l1       <+>  d = taxicab distance           score = 1 / (1 + d)
+    hamming  <~>  d = differing bits of the      score = 1 - d / 384
+                      binary_quantize()d vectors
+    jaccard  <%>  d = 1 - |a & b| / |a | b|      score = 1 - d
+                      on the same bit vectors
+
+Search modes: `dense` scores 1 - cosine distance of the embedded text; `keyword` scores the
+fraction of the query's words found plus ts_rank_cd of the any-word query normalised into [0, 1);
+`hybrid` scores by reciprocal rank fusion, sum of 1 / (60 + rank) over the two lists (ranks from
+1; the keyword list keeps rows with at least half the words), with the cosine distance beside it.
+
+Searches are exact (sequential scan, ties broken by id) up to `EXACT_MAX_ROWS` rows, so results
+are reproducible; bigger catalogs use the HNSW index with iterative scans for filters.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import threading
+import time
+import unicodedata
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+
+from pgvector.sqlalchemy import VECTOR
+from sqlalchemy import Connection, Engine, TextClause, bindparam, text
+
+from retrieval.schema import EMBEDDING_DIM
+from retrieval.types import (
+    AmbiguousTitle,
+    Embedder,
+    Metric,
+    MovieHit,
+    SearchFilters,
+    SearchMode,
+    UnknownTitle,
+)
+
+EXACT_MAX_ROWS = 20_000
+"""Up to this many rows, vector searches scan every row (exact, a few ms)."""
+RRF_K = 60
+"""Reciprocal rank fusion constant (Cormack et al.)."""
+HYBRID_CANDIDATES = 50
+"""Rows each side contributes to the fusion (at least; 4 * k when larger)."""
+MAX_KEYWORDS = 32
+"""Words of the text used for the keyword side (a pasted plot is carried by the dense side)."""
+BITS = EMBEDDING_DIM
+
+_ANCHOR = "(SELECT a.embedding FROM movies a WHERE a.id = :anchor)"
+_ANCHOR_BITS = f"(SELECT binary_quantize(a.embedding)::bit({BITS}) FROM movies a WHERE a.id = :anchor)"
+_BITS = f"binary_quantize(m.embedding)::bit({BITS})"
+
+# Fixed SQL per metric: the user picks a key, never text that reaches the SQL.
+_DISTANCE_SQL: Mapping[str, str] = {
+    "cosine": f"m.embedding <=> {_ANCHOR}",
+    "l2": f"m.embedding <-> {_ANCHOR}",
+    "inner": f"m.embedding <#> {_ANCHOR}",
+    "l1": f"m.embedding <+> {_ANCHOR}",
+    "hamming": f"{_BITS} <~> {_ANCHOR_BITS}",
+    "jaccard": f"{_BITS} <%> {_ANCHOR_BITS}",
+}
+
+
+def score_for(metric: Metric, distance: float) -> float:
+    """Map a raw pgvector distance to a score where higher is more similar (see module doc)."""
+    if metric == "cosine" or metric == "jaccard":
+        return 1.0 - distance
+    if metric == "inner":
+        return -distance
+    if metric == "hamming":
+        return 1.0 - distance / BITS
+    if metric in ("l2", "l1"):
+        return 1.0 / (1.0 + distance)
+    raise ValueError(f"Unknown metric {metric!r}; use one of {', '.join(_DISTANCE_SQL)}.")
+
+
+MOVIE_COLUMNS = (
+    "m.id, m.title, m.year, m.genres, m.director, m.actors, m.summary, m.duration_min, "
+    "m.avg_rating, m.num_ratings, m.poster_url, m.country"
+)
+
+
+def hit_from_row(row: Any, *, score: float, distance: float | None = None) -> MovieHit:
+    """A MovieHit from a row selected with the `MOVIE_COLUMNS` list."""
+    return MovieHit(
+        id=row.id, title=row.title, year=row.year, score=float(score),
+        distance=None if distance is None else float(distance),
+        genres=tuple(row.genres or ()), director=row.director, actors=tuple(row.actors or ()),
+        summary=row.summary, duration_min=row.duration_min, avg_rating=row.avg_rating,
+        num_ratings=row.num_ratings, poster_url=row.poster_url, country=row.country,
+    )
+
+
+def _like(value: str) -> str:
+    escaped = value.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def filter_sql(filters: SearchFilters | None, alias: str = "m") -> tuple[str, dict[str, Any]]:
+    """`AND ...` clauses (alias `m`) and their bound parameters; values are never in the text."""
+    if filters is None or filters.is_empty():
+        return "", {}
+    clauses: list[str] = []
+    params: dict[str, Any] = {}
+    if filters.year_min is not None:
+        clauses.append(f"{alias}.year >= :f_year_min")
+        params["f_year_min"] = filters.year_min
+    if filters.year_max is not None:
+        clauses.append(f"{alias}.year <= :f_year_max")
+        params["f_year_max"] = filters.year_max
+    if filters.genres:
+        clauses.append(
+            f"ARRAY(SELECT lower(g) FROM unnest({alias}.genres) AS g) @> CAST(:f_genres AS text[])"
+        )
+        params["f_genres"] = [g.strip().lower() for g in filters.genres]
+    if filters.director:
+        clauses.append(f"{alias}.director ILIKE :f_director")
+        params["f_director"] = _like(filters.director)
+    for i, actor in enumerate(filters.actors):
+        clauses.append(f"EXISTS (SELECT 1 FROM unnest({alias}.actors) AS act WHERE act ILIKE :f_actor{i})")
+        params[f"f_actor{i}"] = _like(actor)
+    if filters.ids:
+        clauses.append(f"{alias}.id = ANY(CAST(:f_ids AS int[]))")
+        params["f_ids"] = [int(i) for i in filters.ids]
+    return "".join(f" AND {c}" for c in clauses), params
+
+
+@lru_cache(maxsize=256)
+def _sql(statement: str, with_vector: bool = False) -> TextClause:
+    """Compiled-once text for each distinct statement (the text depends only on code, not input)."""
+    clause = text(statement)
+    if with_vector:
+        clause = clause.bindparams(bindparam("qvec", type_=VECTOR(EMBEDDING_DIM)))
+    return clause
+
+
+# --- keyword side -------------------------------------------------------------------------------
+
+# Words that say "I want movies" rather than what about; dropped from the keyword side only.
+_FILLER_PREFIX = re.compile(
+    r"^\s*(?:(?:please\s+)?(?:show|find|give|get|recommend|suggest|list|search(?:\s+for)?|"
+    r"look(?:ing)?\s+for|i\s+want|i'?m\s+looking\s+for|are\s+there|what\s+are)\s+(?:me\s+)?)?"
+    r"(?:some\s+|any\s+|all\s+|the\s+|a\s+|good\s+|great\s+|best\s+)*"
+    r"(?:movies?|films?|flicks?|pictures?)\s+"
+    r"(?:with|starring|featuring|about|by|directed\s+by|from|where|in\s+which|that|on)\s+",
+    re.IGNORECASE,
+)
+_STOPWORD_TEXT = """
+a an the and or but of to in on at by for with from about into over under as is are was were be
+been being it its this that these those there here i me my we our you your he him his she her
+they them their who whom which what when where why how not no nor so than too very can will just
+do does did has have had having some any all movie movies film films flick flicks starring
+featuring directed show find give recommend like
+"""
+_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
+
+
+def keyword_terms(text_: str) -> list[str]:
+    """The words of `text_` the keyword side searches for: filler and stop words dropped,
+    de-duplicated, at most MAX_KEYWORDS."""
+    stripped = _FILLER_PREFIX.sub("", text_, count=1)
+    terms: list[str] = []
+    seen: set[str] = set()
+    for word in _WORD.findall(stripped):
+        low = word.lower()
+        if low in _STOPWORDS or low in seen:
+            continue
+        seen.add(low)
+        terms.append(low)
+        if len(terms) == MAX_KEYWORDS:
+            break
+    return terms
+
+
+def _keyword_sql(n_terms: int, where: str) -> str:
+    """CTEs `q` (one tsquery per word, and any-word) and `kw` (id, score, matched) over movies.
+
+    Each word matches in its raw form (names are indexed 'simple') or stemmed (the summary is
+    'english'). score = matched words / n + ts_rank_cd(any word) normalised into [0, 1).
+    """
+    terms = [
+        f"(plainto_tsquery('simple', :kw{i}) || plainto_tsquery('english', :kw{i})) AS t{i}"
+        for i in range(n_terms)
+    ]
+    any_word = " || ".join(f"q.t{i}" for i in range(n_terms))
+    matched = " + ".join(f"(m.search_doc @@ q.t{i})::int" for i in range(n_terms))
+    return (
+        f"q AS (SELECT {', '.join(terms)}), "
+        f"kw AS (SELECT m.id, ({matched}) AS matched, "
+        f"({matched})::float8 / {n_terms} + ts_rank_cd(m.search_doc, {any_word}, 32) AS score "
+        f"FROM movies m, q WHERE m.search_doc @@ ({any_word}){where})"
+    )
+
+
+def min_words_matched(n_terms: int) -> int:
+    """Words a row must contain to join the hybrid fusion: half of them (rounded up)
+    beyond two words, so a pasted plot's common words do not outvote its meaning."""
+    return 1 if n_terms <= 2 else (n_terms + 1) // 2
+
+
+def _keyword_params(terms: Sequence[str]) -> dict[str, str]:
+    return {f"kw{i}": t for i, t in enumerate(terms)}
+
+
+# --- title matching -----------------------------------------------------------------------------
+
+
+def _fold(s: str) -> str:
+    """Lower-case, accents removed, apostrophes dropped ("Schindler's" ~ "Schindlers")."""
+    decomposed = unicodedata.normalize("NFKD", s)
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return plain.replace("'", "").replace("\u2019", "").casefold()
+
+
+def _tokens(s: str, *, fold: bool) -> tuple[str, ...]:
+    if fold:
+        return tuple(re.findall(r"[^\W_]+", _fold(s)))
+    decomposed = unicodedata.normalize("NFKD", s)
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return tuple(re.findall(r"[^\W_]+", plain.replace("'", "").replace("\u2019", "")))
+
+
+def _case_insensitive(title: str) -> bool:
+    """Titles of 2+ words or 5+ characters match in any case; shorter ones ("Up", "Heat") only
+    as written, so "pick me up" is not the film Up."""
+    return len(_tokens(title, fold=True)) >= 2 or len(title.strip()) >= 5
+
+
+_YEAR_AFTER = re.compile(r"^\W{0,3}(\d{4})\b")
+
+
+class _TitleIndex:
+    """All (id, title, year) of the catalog, indexed by token sequence for `find_titles`."""
+
+    def __init__(self, rows: Sequence[tuple[int, str, int | None]]):
+        self.rows = list(rows)
+        self.folded: dict[tuple[str, ...], list[tuple[int, str, int | None]]] = {}
+        self.exact: dict[tuple[str, ...], list[tuple[int, str, int | None]]] = {}
+        self.by_lower: dict[str, list[tuple[int, str, int | None]]] = {}
+        self.max_len = 1
+        for row in self.rows:
+            _, title, _ = row
+            self.by_lower.setdefault(_fold(title).strip(), []).append(row)
+            if title.strip().isdigit():
+                continue  # "2012", "300": only as a quoted title (see find_titles)
+            if _case_insensitive(title):
+                key = _tokens(title, fold=True)
+                self.folded.setdefault(key, []).append(row)
+            else:
+                key = _tokens(title, fold=False)
+                self.exact.setdefault(key, []).append(row)
+            if key:
+                self.max_len = max(self.max_len, len(key))
+        self.numeric = {t.strip(): [r for r in self.rows if r[1].strip() == t.strip()]
+                        for _, t, _ in self.rows if t.strip().isdigit()}
+
+
+class PgCatalog:
+    """The catalog in PostgreSQL: title lookup, similar titles, dense/keyword/hybrid search."""
+
+    def __init__(self, engine: Engine, embedder: Embedder, *, titles_ttl_s: float = 300.0):
+        self.engine = engine
+        self.embedder = embedder
+        self.titles_ttl_s = titles_ttl_s
+        """Seconds before the cached title list is re-read (another process may have ingested)."""
+        self._index: _TitleIndex | None = None
+        self._loaded_at = 0.0
+        self._lock = threading.Lock()
+
+    # -- titles --
+
+    def refresh(self) -> None:
+        """Re-read the title cache now (call after an ingest in this process)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(text("SELECT id, title, year FROM movies ORDER BY id")).all()
+        index = _TitleIndex([(r.id, r.title, r.year) for r in rows])
+        with self._lock:
+            self._index, self._loaded_at = index, time.monotonic()
+
+    def _titles(self) -> _TitleIndex:
+        if self._index is None or time.monotonic() - self._loaded_at > self.titles_ttl_s:
+            self.refresh()
+        assert self._index is not None
+        return self._index
+
+    def resolve(self, title: str, year: int | None = None) -> tuple[int, str, int | None]:
+        """The one row titled `title` (case-insensitive), narrowed by `year` when given.
+
+        Raises AmbiguousTitle (several rows; pass a year) or UnknownTitle (with suggestions).
+        "King Kong (1933)" is understood as title and year.
+        """
+        wanted = " ".join(title.split())
+        rows = self._rows_titled(wanted)
+        if not rows and year is None and (m := re.fullmatch(r"(.+?)\s*\((\d{4})\)", wanted)):
+            wanted, year = m.group(1), int(m.group(2))
+            rows = self._rows_titled(wanted)
+        if not rows:
+            raise UnknownTitle(wanted, self.suggest(wanted))
+        if year is not None:
+            picked = [r for r in rows if r[2] == year]
+            if not picked:
+                raise UnknownTitle(f"{wanted} ({year})", [f"{t} ({y})" if y else t for _, t, y in rows])
+            rows = picked
+        if len(rows) > 1:
+            raise AmbiguousTitle(wanted, rows)
+        return rows[0]
+
+    def _rows_titled(self, title: str) -> list[tuple[int, str, int | None]]:
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                _sql("SELECT id, title, year FROM movies WHERE lower(title) = lower(:t) "
+                     "ORDER BY year NULLS LAST, id"),
+                {"t": title},
+            ).all()
+        return [(r.id, r.title, r.year) for r in found]
+
+    def suggest(self, title: str, n: int = 5) -> list[str]:
+        """Closest catalog titles to a title that is not in it: containing it, then look-alikes."""
+        index = self._titles()
+        want = _fold(title).strip()
+        names = list(index.by_lower)
+        out: list[str] = []
+        if len(want) >= 3:
+            pattern = re.compile(rf"\b{re.escape(want)}\b")
+            containing = sorted((k for k in names if pattern.search(k)), key=len)
+            out.extend(containing[:n])
+        out.extend(difflib.get_close_matches(want, names, n=n, cutoff=0.6))
+        seen: set[str] = set()
+        titles: list[str] = []
+        for key in out:
+            if key in seen:
+                continue
+            seen.add(key)
+            titles.append(index.by_lower[key][0][1])
+        return titles[:n]
+
+    def find_titles(self, text_: str) -> list[tuple[int, str, int | None]]:
+        """Catalog titles that occur in `text_`, longest first, whole words only.
+
+        Titles of 2+ words or 5+ characters match in any case (accents and apostrophes ignored);
+        shorter ones only as written; all-digit titles ("2012", "300") only inside quotes, since
+        they are usually years or counts. When several rows share a title and a year follows it
+        in the text ("King Kong (1933)"), only that row is returned.
+        """
+        index = self._titles()
+        folded_tokens = _tokens(text_, fold=True)
+        exact_tokens = _tokens(text_, fold=False)
+        spans: list[tuple[int, int, list[tuple[int, str, int | None]]]] = []
+        # The two tokenisations split identically (same pattern on the same characters).
+        if len(folded_tokens) == len(exact_tokens):
+            for i in range(len(folded_tokens)):
+                for n in range(min(index.max_len, len(folded_tokens) - i), 0, -1):
+                    rows = index.folded.get(folded_tokens[i:i + n]) or index.exact.get(exact_tokens[i:i + n])
+                    if rows:
+                        spans.append((i, n, rows))
+        for number, rows in index.numeric.items():
+            if re.search(rf"[\"'\u201c\u2018\u00ab]{re.escape(number)}[\"'\u201d\u2019\u00bb]", text_):
+                spans.append((-1, 1, rows))
+        # Greedy: longest spans first, skipping any that overlap a longer one already taken.
+        spans.sort(key=lambda s: (-s[1], s[0]))
+        taken: list[tuple[int, int]] = []
+        found: list[tuple[int, str, int | None]] = []
+        for start, n, rows in spans:
+            if start >= 0 and any(start < e and s < start + n for s, e in taken):
+                continue
+            if start >= 0:
+                taken.append((start, start + n))
+            if len(rows) > 1:
+                rows = self._narrow_by_year(text_, rows) or rows
+            found.extend(r for r in rows if r not in found)
+        return found
+
+    @staticmethod
+    def _narrow_by_year(text_: str, rows: list[tuple[int, str, int | None]]) -> list[tuple[int, str, int | None]]:
+        title = rows[0][1]
+        for m in re.finditer(re.escape(title), text_, re.IGNORECASE):
+            after = _YEAR_AFTER.match(text_[m.end():])
+            if after:
+                return [r for r in rows if r[2] == int(after.group(1))]
+        return []
+
+    # -- vector plumbing --
+
+    def _exact(self) -> bool:
+        return len(self._titles().rows) <= EXACT_MAX_ROWS
+
+    def _prepare(self, conn: Connection, k: int, filtered: bool) -> None:
+        """Exact scans on small catalogs (reproducible); tuned HNSW scans on big ones."""
+        if self._exact():
+            conn.exec_driver_sql("SET LOCAL enable_indexscan = off")
+        else:
+            conn.exec_driver_sql(f"SET LOCAL hnsw.ef_search = {min(1000, max(40, 4 * int(k)))}")
+            if filtered:
+                conn.exec_driver_sql("SET LOCAL hnsw.iterative_scan = strict_order")
+
+    def _order_tail(self) -> str:
+        return ", m.id" if self._exact() else ""
+
+    # -- similar --
+
+    def similar(
+        self, title: str, *, year: int | None = None, metric: Metric = "cosine", k: int = 10,
+        filters: SearchFilters | None = None,
+    ) -> list[MovieHit]:
+        """The k movies nearest to the catalog title `title` by `metric`, itself excluded."""
+        if metric not in _DISTANCE_SQL:
+            raise ValueError(f"Unknown metric {metric!r}; use one of {', '.join(_DISTANCE_SQL)}.")
+        anchor, _, _ = self.resolve(title, year)
+        return self.similar_to_id(anchor, metric=metric, k=k, filters=filters)
+
+    def similar_to_id(
+        self, anchor: int, *, metric: Metric = "cosine", k: int = 10,
+        filters: SearchFilters | None = None,
+    ) -> list[MovieHit]:
+        """Like `similar` for a known row id."""
+        distance = _DISTANCE_SQL[metric]
+        where, params = filter_sql(filters)
+        statement = (
+            f"SELECT {MOVIE_COLUMNS}, {distance} AS distance FROM movies m "
+            f"WHERE m.id <> :anchor AND m.embedding IS NOT NULL{where} "
+            f"AND {_ANCHOR} IS NOT NULL "
+            f"ORDER BY distance{self._order_tail()} LIMIT :k"
+        )
+        with self.engine.connect() as conn:
+            self._prepare(conn, k, bool(where))
+            rows = conn.execute(_sql(statement), {"anchor": anchor, "k": int(k), **params}).all()
+        return [hit_from_row(r, score=score_for(metric, r.distance), distance=r.distance) for r in rows]
+
+    # -- search --
+
+    def embed(self, text_: str) -> list[float]:
+        return list(self.embedder.embed_query(text_))
+
+    def search(
+        self, text: str, *, mode: SearchMode = "hybrid", k: int = 10,
+        filters: SearchFilters | None = None, vector: Sequence[float] | None = None,
+    ) -> list[MovieHit]:
+        """Movies matching free text (a question, a few words, a pasted plot).
+
+        `vector` is the already-embedded `text` (saves embedding it again).
+        """
+        if mode not in ("hybrid", "dense", "keyword"):
+            raise ValueError(f"Unknown search mode {mode!r}; use hybrid, dense or keyword.")
+        if not text.strip() and vector is None:
+            return []
+        if mode == "keyword":
+            return self._keyword(text, k, filters)
+        qvec = list(vector) if vector is not None else self.embed(text)
+        if mode == "dense":
+            return self._dense(qvec, k, filters)
+        return self._hybrid(text, qvec, k, filters)
+
+    def _dense(self, qvec: list[float], k: int, filters: SearchFilters | None) -> list[MovieHit]:
+        where, params = filter_sql(filters)
+        statement = (
+            f"SELECT {MOVIE_COLUMNS}, m.embedding <=> CAST(:qvec AS vector) AS distance FROM movies m "
+            f"WHERE m.embedding IS NOT NULL{where} "
+            f"ORDER BY distance{self._order_tail()} LIMIT :k"
+        )
+        with self.engine.connect() as conn:
+            self._prepare(conn, k, bool(where))
+            rows = conn.execute(_sql(statement, True), {"qvec": qvec, "k": int(k), **params}).all()
+        return [hit_from_row(r, score=1.0 - r.distance, distance=r.distance) for r in rows]
+
+    def _keyword(self, text_: str, k: int, filters: SearchFilters | None) -> list[MovieHit]:
+        terms = keyword_terms(text_)
+        if not terms:
+            return []
+        where, params = filter_sql(filters)
+        statement = (
+            f"WITH {_keyword_sql(len(terms), where)} "
+            f"SELECT {MOVIE_COLUMNS}, kw.score FROM kw JOIN movies m ON m.id = kw.id "
+            "ORDER BY kw.score DESC, m.id LIMIT :k"
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(_sql(statement), {"k": int(k), **params, **_keyword_params(terms)}).all()
+        return [hit_from_row(r, score=r.score) for r in rows]
+
+    def _hybrid(
+        self, text_: str, qvec: list[float], k: int, filters: SearchFilters | None,
+    ) -> list[MovieHit]:
+        terms = keyword_terms(text_)
+        where, params = filter_sql(filters)
+        n = max(HYBRID_CANDIDATES, 4 * int(k))
+        dense = (
+            "dense AS (SELECT id, row_number() OVER (ORDER BY d, id) AS r FROM ("
+            "SELECT m.id, m.embedding <=> CAST(:qvec AS vector) AS d FROM movies m "
+            f"WHERE m.embedding IS NOT NULL{where} ORDER BY d{self._order_tail()} LIMIT :n) s)"
+        )
+        if terms:
+            keyword = (
+                f"{_keyword_sql(len(terms), where)}, "
+                "kw_ranked AS (SELECT id, row_number() OVER (ORDER BY score DESC, id) AS r FROM ("
+                "SELECT id, score FROM kw WHERE matched >= :min_match "
+                "ORDER BY score DESC, id LIMIT :n) t)"
+            )
+        else:
+            keyword = "kw_ranked AS (SELECT NULL::int AS id, NULL::bigint AS r WHERE false)"
+        statement = (
+            f"WITH {dense}, {keyword}, "
+            "fused AS (SELECT coalesce(dense.id, kw.id) AS id, "
+            f"coalesce(1.0 / ({RRF_K} + dense.r), 0) + coalesce(1.0 / ({RRF_K} + kw.r), 0) AS score "
+            "FROM dense FULL OUTER JOIN kw_ranked kw ON dense.id = kw.id) "
+            f"SELECT {MOVIE_COLUMNS}, f.score, m.embedding <=> CAST(:qvec AS vector) AS distance "
+            "FROM fused f JOIN movies m ON m.id = f.id "
+            "ORDER BY f.score DESC, distance, m.id LIMIT :k"
+        )
+        with self.engine.connect() as conn:
+            self._prepare(conn, n, bool(where))
+            rows = conn.execute(
+                _sql(statement, True),
+                {"qvec": qvec, "k": int(k), "n": n, "min_match": min_words_matched(len(terms)),
+                 **params, **_keyword_params(terms)},
+            ).all()
+        return [hit_from_row(r, score=r.score, distance=r.distance) for r in rows]
+
+    # -- rows --
+
+    def get(self, ids: Sequence[int]) -> list[MovieHit]:
+        """Rows by id, in the order given (unknown ids are skipped); score is 0."""
+        wanted = [int(i) for i in ids]
+        if not wanted:
+            return []
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                _sql(f"SELECT {MOVIE_COLUMNS} FROM movies m WHERE m.id = ANY(CAST(:ids AS int[]))"),
+                {"ids": wanted},
+            ).all()
+        by_id = {r.id: r for r in rows}
+        out: list[MovieHit] = []
+        for i in dict.fromkeys(wanted):
+            if i in by_id:
+                out.append(hit_from_row(by_id[i], score=0.0))
+        return out
+
+    def count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM movies")).scalar_one())
