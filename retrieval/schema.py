@@ -118,4 +118,63 @@ def create_schema(engine: Engine) -> None:
 
 def _after_create(conn: Connection) -> None:
     """Hook for objects SQLAlchemy metadata does not describe (roles, grants)."""
-    return None
+    _create_llm_reader(conn)
+
+
+# The read-only side of LLM-drafted SQL (retrieval/sqlguard.py): view `llm.movies` with exactly
+# LLM_COLUMNS and the login role `movie_rag_reader` that may SELECT only that view. The role is
+# cluster-wide, so several databases may race to create it: the DO block swallows "exists".
+_READER_ROLE_SQL = """
+DO $do$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'movie_rag_reader')
+     AND (SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user) THEN
+    BEGIN
+      CREATE ROLE movie_rag_reader LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT
+        NOREPLICATION NOBYPASSRLS CONNECTION LIMIT 32;
+      ALTER ROLE movie_rag_reader SET default_transaction_read_only = on;
+      ALTER ROLE movie_rag_reader SET statement_timeout = '2s';
+      ALTER ROLE movie_rag_reader SET search_path = llm, public;
+      ALTER ROLE movie_rag_reader SET idle_in_transaction_session_timeout = '10s';
+    EXCEPTION WHEN duplicate_object OR unique_violation THEN
+      NULL;
+    END;
+  END IF;
+END
+$do$
+"""
+
+_READER_GRANTS_SQL = """
+DO $do$
+BEGIN
+  IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'movie_rag_reader') THEN
+    EXECUTE format('GRANT CONNECT ON DATABASE %I TO movie_rag_reader', current_database());
+    REVOKE ALL ON SCHEMA llm FROM PUBLIC;
+    GRANT USAGE ON SCHEMA llm TO movie_rag_reader;
+    REVOKE ALL ON llm.movies FROM PUBLIC;
+    GRANT SELECT ON llm.movies TO movie_rag_reader;
+  END IF;
+END
+$do$
+"""
+
+
+def _create_llm_reader(conn: Connection) -> None:
+    import logging
+
+    from sqlalchemy.exc import DBAPIError
+
+    columns = ", ".join(LLM_COLUMNS)
+    try:
+        with conn.begin_nested():
+            conn.execute(text(_READER_ROLE_SQL))
+            conn.execute(text("CREATE SCHEMA IF NOT EXISTS llm"))
+            table_schema = conn.execute(text("SELECT current_schema()")).scalar_one()
+            quoted = conn.execute(text("SELECT quote_ident(:s)"), {"s": table_schema}).scalar_one()
+            conn.execute(text(f"CREATE OR REPLACE VIEW llm.movies AS SELECT {columns} FROM {quoted}.movies"))
+            conn.execute(text(_READER_GRANTS_SQL))
+    except DBAPIError as exc:
+        logging.getLogger(__name__).warning(
+            "Could not set up the read-only role for LLM SQL (%s); a DBA can run the statements "
+            "in retrieval/sqlguard.py's docstring.", str(exc.orig).strip().splitlines()[0]
+        )
