@@ -22,6 +22,7 @@ ENV_LLM_TIMEOUT = "MOVIE_RAG_LLM_TIMEOUT_S"
 ENV_ROUTER_TIMEOUT = "MOVIE_RAG_ROUTER_TIMEOUT_S"
 ENV_SQL_TIMEOUT = "MOVIE_RAG_SQL_TIMEOUT_MS"
 ENV_SQL_ROW_CAP = "MOVIE_RAG_SQL_ROW_CAP"
+ENV_SQL_READER_URL = "MOVIE_RAG_SQL_READER_URL"
 ENV_EMBEDDING_MODEL = "MOVIE_RAG_EMBEDDING_MODEL"
 ENV_AUTH_SECRET = "CHAINLIT_AUTH_SECRET"
 ENV_AUTH_PASSWORD = "MOVIE_RAG_PASSWORD"
@@ -39,6 +40,7 @@ ALL_ENV_NAMES = (
     ENV_ROUTER_TIMEOUT,
     ENV_SQL_TIMEOUT,
     ENV_SQL_ROW_CAP,
+    ENV_SQL_READER_URL,
     ENV_EMBEDDING_MODEL,
     ENV_AUTH_SECRET,
     ENV_AUTH_PASSWORD,
@@ -75,6 +77,8 @@ class Settings:
     """statement_timeout for LLM-drafted SQL."""
     sql_row_cap: int = 50
     """Largest LIMIT a drafted query may have (and rows returned)."""
+    sql_reader_url: str | None = None
+    """Login of the read-only role for LLM SQL; None derives `movie_rag_reader` from the catalog URL."""
     embedding_model: str | None = None
     """Path or name of the sentence-transformers model; None means the bundled all-MiniLM-L6-v2."""
     auth_password: str | None = None
@@ -120,6 +124,8 @@ class Settings:
             kwargs["sql_mode"] = _parse_bool(ENV_SQL_MODE, v)
         if (v := get(ENV_EMBEDDING_MODEL)) is not None:
             kwargs["embedding_model"] = v
+        if (v := get(ENV_SQL_READER_URL)) is not None:
+            kwargs["sql_reader_url"] = v
         if (v := get(ENV_AUTH_PASSWORD)) is not None:
             kwargs["auth_password"] = v
         for name, key, kind in (
