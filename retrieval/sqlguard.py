@@ -750,7 +750,16 @@ def _check_tokens(sql: str) -> list[Any]:
         tokens = dialect.tokenize(sql)
     except TokenError as exc:
         raise UnsafeSQL(f"The SQL could not be read ({_first_line(exc)}); write one plain SELECT over movies.") from None
+    commands = dialect.tokenizer_class.COMMANDS
     for i, tok in enumerate(tokens):
+        if tok.token_type in commands and (i == 0 or tokens[i - 1].token_type == TokenType.SEMICOLON):
+            # Statements sqlglot cannot parse (DO, EXPLAIN, CALL, VACUUM, ...) are never a SELECT.
+            if i > 0:
+                raise UnsafeSQL("Exactly one statement is allowed; send a single SELECT with no semicolons inside.")
+            word = tok.text.upper()
+            raise UnsafeSQL(
+                f"Only a SELECT query is allowed, but this is {'an' if word[:1] in 'AEIOU' else 'a'} {word} command."
+            )
         if tok.token_type == TokenType.UNICODE_STRING:
             raise UnsafeSQL("Unicode escape strings (U&'...') are not allowed; write plain 'text'.")
         nxt = tokens[i + 1] if i + 1 < len(tokens) else None
