@@ -32,7 +32,7 @@ def step_detail(node: str, update: dict[str, Any]) -> dict[str, Any]:
         "embed": (),
         "retrieve": ("hits",),
         "draft_sql": ("sql_draft", "fallbacks"),
-        "check_sql": ("sql_checked", "sql_phrases", "sql_reason"),
+        "check_sql": ("sql_readable", "sql_phrases", "sql_reason"),
         "run_sql": ("sql", "hits"),
         "generate": ("model", "fallbacks"),
         "check_citations": ("citations", "notes"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -37,6 +37,9 @@ class ChatModel(Protocol):
 
 class Guarded(Protocol):
     sql: str
+    """What runs (psycopg parameters, `%` doubled)."""
+    readable: str
+    """The same SQL as a person reads it."""
     phrases: Mapping[str, str]
 
 
@@ -62,6 +65,8 @@ class Deps:
     """None: the SQL path is unavailable."""
     recommend: Recommender | None = None
     """'Users like you' recommendations from ratings, seeded by liked movie ids."""
+    examples: Callable[[], Sequence[tuple[str, str]]] | None = None
+    """Verified (question, SQL) pairs people approved in the UI; few-shot examples for drafting."""
     clock: Callable[[], float] = time.perf_counter
     k: int = 8
     sql_mode: bool = True

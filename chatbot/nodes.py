@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from functools import wraps
 from typing import Any
 
@@ -153,9 +153,11 @@ async def retrieve(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
 # --- SQL path -------------------------------------------------------------------------------
 
 
-def _sql_messages(state: State, row_cap: int) -> list[BaseMessage]:
+def _sql_messages(
+    state: State, row_cap: int, examples: Sequence[tuple[str, str]] = ()
+) -> list[BaseMessage]:
     messages: list[BaseMessage] = [SystemMessage(SQL_SYSTEM.format(row_cap=row_cap))]
-    for question, sql in SQL_EXAMPLES:
+    for question, sql in (*SQL_EXAMPLES, *examples):
         messages += [HumanMessage(question), AIMessage(json.dumps({"sql": sql}))]
     messages.append(HumanMessage(state.question))
     if state.sql_reason and state.sql_draft:
@@ -181,6 +183,17 @@ def extract_sql(completion_text: str, data: dict[str, Any] | None) -> str | None
     return m.group(0).strip() if m else None
 
 
+async def _verified_examples(deps: Deps) -> Sequence[tuple[str, str]]:
+    """Pairs approved in the UI; drafting goes on without them if they cannot be read."""
+    if deps.examples is None:
+        return ()
+    try:
+        return tuple(await asyncio.to_thread(deps.examples))
+    except Exception:
+        log.warning("could not read verified SQL examples", exc_info=True)
+        return ()
+
+
 @timed("draft_sql")
 async def draft_sql(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
     from chatbot.llm import LLMUnavailable
@@ -189,7 +202,8 @@ async def draft_sql(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
     assert deps.chat is not None
     fallbacks = list(state.fallbacks)
     try:
-        done = await deps.chat.complete_json(_sql_messages(state, deps.row_cap), schema=SQL_JSON_SCHEMA)
+        examples = await _verified_examples(deps)
+        done = await deps.chat.complete_json(_sql_messages(state, deps.row_cap, examples), schema=SQL_JSON_SCHEMA)
     except LLMUnavailable as exc:
         fallbacks += [{"model": f.model, "reason": f.reason} for f in exc.fallbacks]
         return {
@@ -216,11 +230,14 @@ async def check_sql(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
     try:
         checked = guard.check(state.sql_draft)
     except UnsafeSQL as exc:
-        update: dict[str, Any] = {"sql_reason": str(exc), "sql_checked": None}
+        update: dict[str, Any] = {"sql_reason": str(exc), "sql_checked": None, "sql_readable": None}
         if state.sql_attempts >= 2:
             update["notes"] = [*state.notes, f"The drafted SQL was rejected ({exc}); answered from vector search instead."]
         return update
-    return {"sql_checked": checked.sql, "sql_phrases": dict(checked.phrases), "sql_reason": None}
+    return {
+        "sql_checked": checked.sql, "sql_readable": checked.readable,
+        "sql_phrases": dict(checked.phrases), "sql_reason": None,
+    }
 
 
 def after_check(state: State) -> str:
@@ -246,7 +263,7 @@ async def run_sql(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
         return {"hits": [], "notes": [*state.notes, f"The drafted SQL failed ({first_line}); answered from vector search instead."]}
     if not rows:
         return {"hits": [], "notes": [*state.notes, "The drafted SQL found no rows; answered from vector search instead."]}
-    return {"hits": [_jsonable(r) for r in rows], "sql": state.sql_checked}
+    return {"hits": [_jsonable(r) for r in rows], "sql": state.sql_readable}
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:

@@ -51,7 +51,9 @@ class State(InputState):
     sql_draft: str | None = None
     """The LLM's latest SQL draft."""
     sql_checked: str | None = None
-    """The guard's rewrite of the draft (what would run)."""
+    """The guard's rewrite of the draft (what would run, psycopg parameter syntax)."""
+    sql_readable: str | None = None
+    """The same rewrite as a person reads it (shown and reported as `sql`)."""
     sql_phrases: dict[str, str] = field(default_factory=dict)
     """Parameter name -> phrase to embed, from the guard."""
     sql_reason: str | None = None
@@ -82,6 +84,6 @@ def fresh_turn() -> dict[str, Any]:
 _TURN_DEFAULTS: dict[str, Any] = {
     "route": "", "query": "", "anchors": [], "filters": {}, "sort": None, "limit": None,
     "count": False, "llm_up": False, "use_sql": False, "vector": None, "hits": [], "sql_draft": None,
-    "sql_checked": None, "sql_phrases": {}, "sql_reason": None, "sql_attempts": 0, "sql": None,
+    "sql_checked": None, "sql_readable": None, "sql_phrases": {}, "sql_reason": None, "sql_attempts": 0, "sql": None,
     "answer": "", "model": None, "fallbacks": [], "citations": [], "notes": [], "timings_ms": {},
 }

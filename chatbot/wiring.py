@@ -18,6 +18,10 @@ def database_url(settings: Settings) -> str:
     return start_embedded(settings.pgdata)
 
 
+VERIFIED_EXAMPLES_IN_PROMPT = 5
+"""How many approved (question, SQL) pairs from the chat UI the SQL drafting prompt shows."""
+
+
 @lru_cache(maxsize=4)
 def _engine_for(url: str) -> Engine:
     engine = make_engine(url)
@@ -45,8 +49,9 @@ def embedder(settings: Settings):  # type: ignore[no-untyped-def]
 class GuardAdapter:
     """retrieval.sqlguard bound to one database and the configured limits (the `SqlGuard` Protocol)."""
 
-    def __init__(self, db_url: str, *, row_cap: int, timeout_ms: int):
+    def __init__(self, db_url: str, *, row_cap: int, timeout_ms: int, reader_url: str | None = None):
         self.db_url, self.row_cap, self.timeout_ms = db_url, row_cap, timeout_ms
+        self.reader_url = reader_url
 
     def check(self, sql: str):  # type: ignore[no-untyped-def]
         from retrieval.sqlguard import check_sql
@@ -56,7 +61,10 @@ class GuardAdapter:
     def run(self, sql: str, params):  # type: ignore[no-untyped-def]
         from retrieval.sqlguard import run_readonly
 
-        return run_readonly(sql, params, db=self.db_url, timeout_ms=self.timeout_ms, row_cap=self.row_cap)
+        return run_readonly(
+            sql, params, db=self.db_url, timeout_ms=self.timeout_ms, row_cap=self.row_cap,
+            reader_url=self.reader_url,
+        )
 
 
 async def open_checkpointer(db_url: str):  # type: ignore[no-untyped-def]
@@ -89,6 +97,7 @@ async def open_deps(settings: Settings):  # type: ignore[no-untyped-def]
     from functools import partial
 
     from chatbot.deps import Deps
+    from chatbot.store import verified_examples
     from retrieval.recommend import recommend
     from retrieval.search import PgCatalog
 
@@ -108,8 +117,12 @@ async def open_deps(settings: Settings):  # type: ignore[no-untyped-def]
         catalog=PgCatalog(eng, emb),
         embedder=emb,
         chat=chat,
-        sql=GuardAdapter(url, row_cap=settings.sql_row_cap, timeout_ms=settings.sql_timeout_ms),
+        sql=GuardAdapter(
+            url, row_cap=settings.sql_row_cap, timeout_ms=settings.sql_timeout_ms,
+            reader_url=settings.sql_reader_url,
+        ),
         recommend=partial(recommend, eng),
+        examples=partial(verified_examples, eng, VERIFIED_EXAMPLES_IN_PROMPT),
         k=settings.k,
         sql_mode=settings.sql_mode,
         row_cap=settings.sql_row_cap,

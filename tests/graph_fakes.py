@@ -110,6 +110,10 @@ class FakeGuarded:
     sql: str
     phrases: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def readable(self) -> str:
+        return self.sql
+
 
 class FakeGuard:
     """Rejects drafts containing 'DROP' or '@>'; `run` returns the scripted rows (or raises)."""

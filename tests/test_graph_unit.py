@@ -82,7 +82,6 @@ async def test_chitchat_skips_retrieval():
 
 
 async def test_sql_path_good_draft_runs_checked_sql():
-    pytest.importorskip("retrieval.sqlguard")
     rows = [{"id": 5, "title": "Saving Private Ryan", "year": 1998}]
     guard = FakeGuard(rows=rows)
     chat = FakeChat(answers=["Saving Private Ryan (1998) is the one."], drafts=["SELECT id, title, year FROM movies LIMIT 5"])
@@ -94,7 +93,6 @@ async def test_sql_path_good_draft_runs_checked_sql():
 
 
 async def test_sql_rejected_then_repaired_sends_reason_back():
-    pytest.importorskip("retrieval.sqlguard")
     guard = FakeGuard(rows=[{"id": 3, "title": "Jaws", "year": 1975}])
     chat = FakeChat(answers=["Jaws (1975)."], drafts=["DROP TABLE movies", "SELECT id, title, year FROM movies LIMIT 1"])
     a = await bot(chat=chat, guard=guard).aask("films from 1975")
@@ -104,7 +102,6 @@ async def test_sql_rejected_then_repaired_sends_reason_back():
 
 
 async def test_sql_rejected_twice_falls_back_to_retrieval_with_note():
-    pytest.importorskip("retrieval.sqlguard")
     chat = FakeChat(answers=["Jaws (1975)."], drafts=["DROP TABLE movies", "SELECT * FROM movies WHERE embedding @> ANY('Jaws')"])
     a = await bot(chat=chat, guard=FakeGuard()).aask("films from 1975")
     assert a.sql is None
@@ -120,7 +117,6 @@ async def test_sql_rejected_twice_falls_back_to_retrieval_with_note():
     ],
 )
 async def test_sql_execution_error_or_zero_rows_falls_back(rows, note):
-    pytest.importorskip("retrieval.sqlguard")
     chat = FakeChat(answers=["Jaws (1975)."], drafts=["SELECT id, title, year FROM movies LIMIT 5"])
     a = await bot(chat=chat, guard=FakeGuard(rows=rows)).aask("films from 1975")
     assert a.sql is None and a.notes == [note] and ids(a) == [3]
