@@ -83,6 +83,8 @@ class Settings:
     """Path or name of the sentence-transformers model; None means the bundled all-MiniLM-L6-v2."""
     auth_password: str | None = None
     """When set (with CHAINLIT_AUTH_SECRET), the chat UI asks for this password."""
+    auth_secret: str | None = None
+    """Signs chat UI logins (CHAINLIT_AUTH_SECRET); `movie-rag chat` keeps one under `home` when unset."""
 
     @property
     def pgdata(self) -> Path:
@@ -128,6 +130,8 @@ class Settings:
             kwargs["sql_reader_url"] = v
         if (v := get(ENV_AUTH_PASSWORD)) is not None:
             kwargs["auth_password"] = v
+        if (v := get(ENV_AUTH_SECRET)) is not None:
+            kwargs["auth_secret"] = v
         for name, key, kind in (
             (ENV_K, "k", int),
             (ENV_FIRST_TOKEN_TIMEOUT, "first_token_timeout_s", float),

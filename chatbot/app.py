@@ -1,0 +1,366 @@
+"""The Chainlit chat app, a thin shell over `chatbot.api.Chatbot` (run it with `movie-rag chat`).
+
+Chainlit loads this file as a script and registers the callbacks below as it is imported, so
+the module reads the settings once at import (auth has to be chosen before the server starts);
+everything heavy (database, embedder, models) opens on first use.
+
+- Answers stream from `Chatbot.astream`; each graph node becomes a collapsible step.
+- The LangGraph thread id is the Chainlit thread id, so a resumed chat keeps its follow-ups.
+- History and thumbs live in Postgres (schema `ui`, see chatbot/store.py).
+- Without a password (MOVIE_RAG_PASSWORD) a header-auth callback signs everyone in as the local
+  user: Chainlit keeps history only for an authenticated user.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from typing import Any
+
+import chainlit as cl
+from chainlit.input_widget import Select, Slider, Switch, TextInput
+
+from chatbot import render
+from chatbot.answer import Answer, AnswerEvent, StepEvent, TokenEvent
+from chatbot.settings import Settings, SettingsError
+from retrieval.types import METRICS
+
+log = logging.getLogger("movie_rag.app")
+
+AUTHOR = "movie-rag"
+LOCAL_USER = "local"
+
+STARTERS: tuple[tuple[str, str], ...] = (
+    ("Similar to a title", "Movies similar to Alien"),
+    ("Plot search", "A timid clownfish crosses the ocean to find his son"),
+    ("Structured question", "Steven Spielberg films from the 1990s"),
+    ("Follow-up", "Which of those is the longest?"),
+)
+FOLLOW_UP_SEED = "Crime films about heists and casinos"
+"""Asked first when the follow-up starter opens a chat that has nothing to follow up on yet."""
+
+
+def _load_settings() -> tuple[Settings | None, str | None]:
+    try:
+        return Settings.from_env(), None
+    except SettingsError as exc:
+        return None, str(exc)
+
+
+SETTINGS, SETTINGS_ERROR = _load_settings()
+
+
+class _Runtime:
+    """Process-wide state: one Chatbot (opened on first use), cascades per model order, and a
+    sync engine for the UI tables."""
+
+    def __init__(self, settings: Settings | None) -> None:
+        self.settings = settings
+        self.bot: Any = None
+        self.engine: Any = None
+        self.cascades: dict[tuple[str, ...], Any] = {}
+        self._lock: asyncio.Lock | None = None
+
+    def require_settings(self) -> Settings:
+        if self.settings is None:
+            raise SettingsError(SETTINGS_ERROR or "The settings could not be read.")
+        return self.settings
+
+    async def chatbot(self) -> Any:
+        if self.bot is not None:
+            return self.bot
+        settings = self.require_settings()
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if self.bot is None:
+                from chatbot.api import Chatbot
+
+                self.bot = await Chatbot.open(settings)
+        return self.bot
+
+    def ui_engine(self) -> Any:
+        """The catalog's engine, with the UI tables created (blocking; call in a thread)."""
+        if self.engine is None:
+            from chatbot import store, wiring
+
+            engine = wiring.engine(self.require_settings())
+            store.ensure_ui_schema(engine)
+            self.engine = engine
+        return self.engine
+
+    async def deps_for(self, models: tuple[str, ...]) -> Any:
+        """Deps whose cascade tries `models` in order (None: the Chatbot's own)."""
+        settings = self.require_settings()
+        if settings.llm != "ollama" or models == tuple(settings.models):
+            return None
+        bot = await self.chatbot()
+        cascade = self.cascades.get(models)
+        if cascade is None:
+            from chatbot.llm import ChatCascade, LLMConfig
+
+            cascade = self.cascades[models] = ChatCascade(LLMConfig.from_settings(settings.with_(models=models)))
+        return bot.with_deps(chat=cascade)
+
+    async def aclose(self) -> None:
+        for cascade in self.cascades.values():
+            await cascade.aclose()
+        self.cascades.clear()
+        if self.bot is not None:
+            await self.bot.aclose()
+            self.bot = None
+
+
+RUNTIME = _Runtime(SETTINGS)
+
+
+# --- persistence and auth ------------------------------------------------------------------------
+
+
+@cl.data_layer
+def _data_layer() -> Any:
+    """Chainlit's SQLAlchemy data layer on our database; None (no history) if it cannot open."""
+    from chatbot import store, wiring
+
+    try:
+        RUNTIME.ui_engine()
+        return store.open_data_layer(wiring.database_url(RUNTIME.require_settings()))
+    except Exception as exc:
+        log.warning("chat history is off: %s", render.describe_error(exc))
+        return None
+
+
+if SETTINGS is not None and SETTINGS.auth_password:
+
+    @cl.password_auth_callback
+    async def _password_login(username: str, password: str) -> cl.User | None:
+        expected = RUNTIME.require_settings().auth_password or ""
+        if username.strip() and hmac.compare_digest(password.encode(), expected.encode()):
+            return cl.User(identifier=username.strip(), metadata={"provider": "password"})
+        return None
+
+else:
+
+    @cl.header_auth_callback
+    async def _local_login(headers: Any) -> cl.User | None:
+        return cl.User(identifier=LOCAL_USER, display_name="You", metadata={"provider": "local"})
+
+
+@cl.on_app_shutdown
+async def _shutdown() -> None:
+    await RUNTIME.aclose()
+
+
+# --- chat settings -------------------------------------------------------------------------------
+
+
+def _settings_widgets(current: dict[str, Any]) -> list[Any]:
+    s = SETTINGS or Settings()
+    return [
+        Slider(id="k", label="Rows to retrieve (k)", initial=int(current.get("k", s.k)), min=1, max=50, step=1),
+        Select(id="metric", label="Similarity metric", values=list(METRICS),
+               initial_value=str(current.get("metric", "cosine"))),
+        Switch(id="sql_mode", label="Let the model draft SQL for structured questions",
+               initial=bool(current.get("sql_mode", s.sql_mode))),
+        TextInput(id="models", label="Model order (comma list, primary first)",
+                  initial=str(current.get("models", ", ".join(s.models)))),
+        Switch(id="hybrid", label="Hybrid search (vector + keyword)", initial=bool(current.get("hybrid", True))),
+    ]
+
+
+async def _send_settings(current: dict[str, Any]) -> None:
+    values = await cl.ChatSettings(_settings_widgets(current)).send()
+    _remember_settings(values)
+
+
+def _remember_settings(values: dict[str, Any]) -> str | None:
+    """Validate and keep the settings for the next question; the error sentence if invalid."""
+    try:
+        options, models = render.parse_chat_settings(values, default_models=(SETTINGS or Settings()).models)
+    except ValueError as exc:
+        return str(exc)
+    cl.user_session.set("options", options)
+    cl.user_session.set("models", list(models))
+    return None
+
+
+@cl.on_settings_update
+async def _settings_changed(values: dict[str, Any]) -> None:
+    problem = _remember_settings(values)
+    if problem:
+        await cl.Message(content=f"**Settings not applied:** {render.escape_markdown(problem)}", author=AUTHOR).send()
+
+
+# --- chat lifecycle ------------------------------------------------------------------------------
+
+
+@cl.set_starters
+async def _starters(user: Any = None, language: Any = None) -> list[cl.Starter]:
+    return [cl.Starter(label=label, message=message) for label, message in STARTERS]
+
+
+@cl.on_chat_start
+async def _chat_start() -> None:
+    cl.user_session.set("answers", {})
+    cl.user_session.set("turns", 0)
+    await _send_settings({})
+
+
+@cl.on_chat_resume
+async def _chat_resume(thread: dict[str, Any]) -> None:
+    metadata = thread.get("metadata") or {}
+    if isinstance(metadata, str):
+        import json
+
+        metadata = json.loads(metadata)
+    saved = metadata.get("chat_settings") or {}
+    cl.user_session.set("answers", {})
+    asked = sum(1 for step in thread.get("steps", []) if step.get("type") == "user_message")
+    cl.user_session.set("turns", asked)
+    await _send_settings(saved if isinstance(saved, dict) else {})
+
+
+@cl.on_message
+async def _on_message(message: cl.Message) -> None:
+    question = (message.content or "").strip()
+    if not question:
+        await cl.Message(content="Ask something about your movies.", author=AUTHOR).send()
+        return
+    if SETTINGS is None:
+        await _send_error(SettingsError(SETTINGS_ERROR or "unknown settings problem"))
+        return
+    if question == STARTERS[3][1] and not cl.user_session.get("turns"):
+        await cl.Message(content=f"*Nothing to follow up on yet, so first:* **{FOLLOW_UP_SEED}**", author=AUTHOR).send()
+        if not await _answer(FOLLOW_UP_SEED):
+            return
+    await _answer(question)
+
+
+@cl.on_feedback
+async def _on_feedback(feedback: Any) -> None:
+    """Thumbs are stored by the data layer; a thumbs-up on an SQL answer also keeps the
+    (question, SQL) pair as a verified example for the drafting prompt."""
+    from chatbot import store
+
+    answers = cl.user_session.get("answers") or {}
+    try:
+        engine = await asyncio.to_thread(RUNTIME.ui_engine)
+        meta = answers.get(feedback.forId) or await asyncio.to_thread(store.step_metadata, engine, feedback.forId)
+        if feedback.value == 1 and meta.get("sql") and meta.get("question"):
+            await asyncio.to_thread(
+                store.save_verified_example, engine, question=meta["question"], sql=meta["sql"],
+                thread_id=feedback.threadId, step_id=feedback.forId,
+            )
+        elif feedback.value == 0:
+            await asyncio.to_thread(store.remove_verified_example, engine, step_id=feedback.forId)
+    except Exception:
+        log.warning("could not record feedback on %s", feedback.forId, exc_info=True)
+
+
+# --- one answer ----------------------------------------------------------------------------------
+
+
+async def _answer(question: str) -> bool:
+    """Stream one answer into the chat; False (after showing why) if it failed."""
+    turn = _Turn()
+    try:
+        bot = await RUNTIME.chatbot()
+        options = dict(cl.user_session.get("options") or {})
+        models = tuple(cl.user_session.get("models") or ())
+        deps = await RUNTIME.deps_for(models) if models else None
+        answer = await turn.stream(bot, question, options, deps)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        log.warning("question failed: %r", question, exc_info=True)
+        if turn.msg is not None:
+            await turn.msg.remove()
+        await _send_error(exc)
+        return False
+
+    numbers = render.citation_numbers(answer)
+    elements: list[Any] = []
+    cards = render.movie_cards(answer.rows, numbers)
+    if cards:
+        elements.append(cl.CustomElement(name="MovieCards", props={"movies": cards}, display="inline"))
+    if answer.rows:
+        elements.append(cl.CustomElement(name="RowsTable", props=render.rows_table(answer.rows, numbers), display="inline"))
+    msg = turn.message()
+    msg.content = render.answer_markdown(answer)
+    msg.elements = elements
+    msg.metadata = {
+        "question": question, "sql": turn.accepted_sql if answer.sql else None, "executed_sql": answer.sql,
+        "route": answer.route, "model": answer.model,
+    }
+    await msg.send()
+    answers = cl.user_session.get("answers") or {}
+    answers[msg.id] = msg.metadata
+    cl.user_session.set("answers", answers)
+    cl.user_session.set("turns", int(cl.user_session.get("turns") or 0) + 1)
+    return True
+
+
+class _Turn:
+    """One question's stream: node steps as they finish, the answer message from its first token."""
+
+    def __init__(self) -> None:
+        self.msg: cl.Message | None = None
+        self.raw = ""
+        self.shown = ""
+        self.draft: str | None = None
+        self.accepted_sql: str | None = None
+        """The drafted SQL the guard accepted (the form the drafting prompt's examples use)."""
+
+    def message(self) -> cl.Message:
+        if self.msg is None:
+            from chainlit.utils import utc_now
+
+            self.msg = cl.Message(content="", author=AUTHOR)
+            # Ordered after the steps that came before the first token (the UI sorts by time).
+            self.msg.created_at = utc_now()
+        return self.msg
+
+    async def stream(self, bot: Any, question: str, options: dict[str, Any], deps: Any) -> Answer:
+        final: Answer | None = None
+        thread_id = cl.context.session.thread_id
+        async for event in bot.astream(question, thread_id=thread_id, options=options, deps=deps):
+            if isinstance(event, TokenEvent):
+                await self._token(event.text)
+            elif isinstance(event, StepEvent):
+                if event.node == "restart":
+                    self.raw, self.shown = "", "…"
+                    if self.msg is not None:
+                        await self.msg.stream_token(self.shown, is_sequence=True)
+                elif event.node == "draft_sql":
+                    self.draft = event.detail.get("sql_draft")
+                elif event.node == "check_sql":
+                    self.accepted_sql = self.draft if event.detail.get("verdict") == "accepted" else None
+                await _send_step(event)
+            elif isinstance(event, AnswerEvent):
+                final = event.answer
+        if final is None:
+            raise RuntimeError("the answer stream ended without an answer")
+        return final
+
+    async def _token(self, text: str) -> None:
+        msg = self.message()
+        self.raw += text
+        safe = render.safe_markdown(self.raw)
+        if self.shown and safe.startswith(self.shown):
+            await msg.stream_token(safe[len(self.shown):])
+        else:  # the first token, or a late character changed how earlier text is defused
+            await msg.stream_token(safe, is_sequence=True)
+        self.shown = safe
+
+
+async def _send_step(event: StepEvent) -> None:
+    # A child of the current run, like the answer message, so the UI keeps them in arrival order.
+    parent = cl.context.current_step
+    step = cl.Step(name=event.node, type="tool", show_input=False, parent_id=parent.id if parent else None)
+    step.output = render.step_markdown(event.node, event.detail) + f"\n\n*{event.elapsed_ms:.0f} ms*"
+    await step.send()
+
+
+async def _send_error(exc: BaseException) -> None:
+    await cl.Message(content=render.describe_error(exc), author=AUTHOR).send()

@@ -1,0 +1,37 @@
+import { useState } from 'react';
+
+// Movie cards for the rows behind an answer. `props.movies` comes from chatbot/render.py
+// movie_cards(): plain values (React escapes them) and a poster URL only when it is an http(s)
+// image URL; a poster that does not load is hidden. `ref` is the number in the Sources line.
+export default function MovieCards() {
+  const movies = (props && props.movies) || [];
+  const [broken, setBroken] = useState({});
+  return (
+    <div className="mr-cards" data-testid="movie-cards">
+      {movies.map((m) => (
+        <div key={m.id} className={m.ref ? 'mr-card mr-cited' : 'mr-card'} data-movie-id={m.id}>
+          {m.poster && !broken[m.id] ? (
+            <img
+              className="mr-poster"
+              src={m.poster}
+              alt=""
+              loading="lazy"
+              referrerPolicy="no-referrer"
+              onError={() => setBroken({ ...broken, [m.id]: true })}
+            />
+          ) : null}
+          <div className="mr-body">
+            <div className="mr-title">
+              {m.title}
+              {m.year ? <span className="mr-year"> ({m.year})</span> : null}
+            </div>
+            {m.director ? <div className="mr-line">{m.director}</div> : null}
+            {m.genres && m.genres.length ? <div className="mr-line">{m.genres.join(' · ')}</div> : null}
+            {m.rating ? <div className="mr-line">★ {m.rating}</div> : null}
+            {m.ref ? <div className="mr-badge">cited [{m.ref}]</div> : null}
+          </div>
+        </div>
+      ))}
+    </div>
+  );
+}

@@ -1,0 +1,358 @@
+"""What the chat UI shows, as pure functions: markdown that is safe to render, one text per graph
+step, the rows table and the movie-card props. No Chainlit import, so tests need no server.
+
+Safety rule: text that comes from the catalog (titles, summaries, anything a model copied from
+them) never becomes a live link, image or HTML. Answer text keeps its formatting (bold, lists,
+code) but loses link/image syntax and autolinked URLs; table and card text is escaped outright.
+Posters are shown only as elements, from http(s) image URLs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from chatbot.answer import Answer
+from chatbot.extractive import NO_LLM_CONFIGURED_NOTE, NO_LLM_NOTE
+
+NO_LLM_LINE = "Answering from the catalog without an LLM"
+"""The visible line under an answer written without a model (issue: not an error)."""
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".avif")
+
+# Inline code spans and fenced blocks: left as they are (nothing in them is ever live).
+_CODE = re.compile(r"(```[\s\S]*?(?:```|$)|`[^`\n]*`)")
+# What GFM turns into a link on its own (after parsing, so escapes do not stop it): scheme URLs,
+# www. hosts and e-mail addresses. They are shown as code instead.
+_LINKISH = re.compile(
+    r"((?:https?|ftp)://[^\s<>`]*|(?:mailto|xmpp):[^\s<>`]+|www\.[^\s<>`]+"
+    r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+)",
+    re.I,
+)
+_TRAILING = ".,;:!?)]}'\"*_"
+_ESCAPE_ALL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
+
+
+def _code_span(text: str) -> str:
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    ticks = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}"
+
+
+def _defuse(text: str, escape: Callable[[str], str]) -> str:
+    """`escape` the text between link-like runs; show those runs as inline code."""
+    out = []
+    for i, piece in enumerate(_LINKISH.split(text)):
+        if i % 2 == 0:
+            out.append(escape(piece))
+            continue
+        core = piece.rstrip(_TRAILING)
+        out.append(_code_span(core) + escape(piece[len(core):]))
+    return "".join(out)
+
+
+def _escape_brackets(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]").replace("<", "\\<")
+
+
+def _defuse_prose(text: str) -> str:
+    return _defuse(text, _escape_brackets)
+
+
+def safe_markdown(text: str) -> str:
+    """`text` with its formatting kept but no link, image, autolink or HTML left live."""
+    parts = _CODE.split(text)
+    return "".join(part if i % 2 else _defuse_prose(part) for i, part in enumerate(parts))
+
+
+def escape_markdown(text: object) -> str:
+    """Plain text for a markdown context: every markdown character escaped, links shown as code."""
+    if text is None:
+        return ""
+    return _defuse(" ".join(str(text).split()), lambda t: _ESCAPE_ALL.sub(r"\\\1", t))
+
+
+def fenced(code: str, language: str = "sql") -> str:
+    """A fenced code block that `code` cannot break out of."""
+    longest = max((len(run) for run in re.findall(r"`+", code)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{language}\n{code.strip()}\n{fence}"
+
+
+def poster_url(url: object) -> str | None:
+    """`url` when it is an http(s) URL of an image file, else None (never rendered)."""
+    if not isinstance(url, str) or not url or any(c.isspace() or c in "\"'<>\\" for c in url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return url if parts.path.lower().endswith(IMAGE_EXTENSIONS) else None
+
+
+def title_year(title: object, year: object) -> str:
+    return f"{title} ({year})" if year else str(title)
+
+
+# --- steps -------------------------------------------------------------------------------------
+
+
+def _rows_list(hits: Sequence[Mapping[str, Any]], limit: int = 12) -> str:
+    names = [escape_markdown(title_year(h.get("title"), h.get("year"))) for h in hits[:limit] if h.get("title")]
+    more = f"; … {len(hits) - limit} more" if len(hits) > limit else ""
+    return "; ".join(names) + more
+
+
+def _fallbacks(fallbacks: Iterable[Mapping[str, Any]]) -> str:
+    return "; ".join(f"{escape_markdown(f.get('model'))} ({escape_markdown(f.get('reason'))})" for f in fallbacks)
+
+
+def _filters(filters: Mapping[str, Any]) -> str:
+    bits = []
+    lo, hi = filters.get("year_min"), filters.get("year_max")
+    if lo or hi:
+        bits.append(f"years {lo or '…'}–{hi or '…'}")
+    if filters.get("genres"):
+        bits.append("genres " + ", ".join(map(str, filters["genres"])))
+    if filters.get("director"):
+        bits.append(f"director {filters['director']}")
+    if filters.get("actors"):
+        bits.append("actors " + ", ".join(map(str, filters["actors"])))
+    return escape_markdown("; ".join(bits)) if bits else "none"
+
+
+def step_markdown(node: str, detail: Mapping[str, Any]) -> str:
+    """What one graph node did, for its collapsible step."""
+    lines: list[str] = []
+    if node == "understand":
+        lines.append(f"**Route:** {escape_markdown(detail.get('route'))}")
+        if detail.get("query"):
+            lines.append(f"**Search text:** {escape_markdown(detail['query'])}")
+        if detail.get("anchors"):
+            lines.append("**Titles named:** " + _rows_list(detail["anchors"]))
+        lines.append(f"**Filters:** {_filters(detail.get('filters') or {})}")
+        sort = detail.get("sort")
+        if sort:
+            order = "descending" if sort.get("desc") else "ascending"
+            lines.append(f"**Sort:** {escape_markdown(sort.get('key'))} ({order})"
+                         + (f", keep {detail['limit']}" if detail.get("limit") else ""))
+        lines.append(f"**LLM reachable:** {'yes' if detail.get('llm_up') else 'no'} · "
+                     f"**SQL path:** {'yes' if detail.get('use_sql') else 'no'}")
+    elif node == "embed":
+        dims = detail.get("dimensions")
+        lines.append(f"Embedded the search text ({dims} dimensions)." if dims else "Embedded the search text.")
+    elif node == "retrieve":
+        hits = detail.get("hits") or []
+        lines.append(f"**{len(hits)} row{'s' if len(hits) != 1 else ''} retrieved**" + (": " + _rows_list(hits) if hits else "."))
+    elif node == "draft_sql":
+        if detail.get("sql_draft"):
+            lines += ["**Drafted SQL:**", fenced(detail["sql_draft"])]
+        else:
+            lines.append("No SQL was drafted.")
+        if detail.get("fallbacks"):
+            lines.append("**Fallbacks:** " + _fallbacks(detail["fallbacks"]))
+    elif node == "check_sql":
+        if detail.get("verdict") == "accepted":
+            lines.append("**Guard verdict:** accepted")
+            checked = detail.get("sql_readable") or detail.get("sql_checked")
+            if checked:
+                lines += ["**SQL that will run:**", fenced(checked)]
+        else:
+            lines.append(f"**Guard verdict:** rejected — {escape_markdown(detail.get('sql_reason'))}")
+    elif node == "run_sql":
+        hits = detail.get("hits") or []
+        if detail.get("sql"):
+            lines += ["**Executed SQL:**", fenced(detail["sql"])]
+            lines.append(f"**{len(hits)} row{'s' if len(hits) != 1 else ''}**" + (": " + _rows_list(hits) if hits else ""))
+        else:
+            lines.append("The drafted SQL gave no usable rows; falling back to vector search.")
+    elif node == "generate":
+        model = detail.get("model")
+        lines.append(f"**Model:** {escape_markdown(model)}" if model else "**Model:** none (answer written from the rows)")
+        if detail.get("fallbacks"):
+            lines.append("**Fallbacks:** " + _fallbacks(detail["fallbacks"]))
+    elif node == "check_citations":
+        cited = detail.get("citations") or []
+        lines.append("**Cited:** " + (_rows_list(cited, limit=20) if cited else "none"))
+        for note in detail.get("notes") or []:
+            lines.append(f"*{escape_markdown(note)}*")
+    elif node == "restart":
+        lines.append(f"A model failed mid-answer ({escape_markdown(detail.get('reason'))}); the answer starts over.")
+    else:
+        lines.append(escape_markdown(detail))
+    return "\n\n".join(lines)
+
+
+# --- the answer -------------------------------------------------------------------------------
+
+
+def answered_without_llm(answer: Answer) -> bool:
+    return answer.model is None and any(n in (NO_LLM_NOTE, NO_LLM_CONFIGURED_NOTE) for n in answer.notes)
+
+
+def citation_numbers(answer: Answer) -> dict[int, int]:
+    """Row id -> its number in the Sources line (1-based, in citation order)."""
+    numbers: dict[int, int] = {}
+    for c in answer.citations:
+        numbers.setdefault(c.id, len(numbers) + 1)
+    return numbers
+
+
+def answer_markdown(answer: Answer) -> str:
+    """The final message: the safe answer, the no-LLM line, its notes and the numbered sources
+    (the cards and the rows table carry the same numbers)."""
+    parts = [safe_markdown(answer.answer.strip())]
+    if answered_without_llm(answer):
+        reason = "LLM turned off" if NO_LLM_CONFIGURED_NOTE in answer.notes else "no LLM reachable"
+        parts.append(f"> ⓘ **{NO_LLM_LINE}** ({reason}).")
+    notes = [n for n in answer.notes if n not in (NO_LLM_NOTE, NO_LLM_CONFIGURED_NOTE)]
+    parts += [f"*{escape_markdown(n)}*" for n in notes]
+    if answer.citations:
+        numbers = citation_numbers(answer)
+        seen: set[int] = set()
+        refs = []
+        for c in answer.citations:
+            if c.id not in seen:
+                seen.add(c.id)
+                refs.append(f"\\[{numbers[c.id]}\\] {escape_markdown(title_year(c.title, c.year))}")
+        parts.append("**Sources:** " + " · ".join(refs))
+    return "\n\n".join(p for p in parts if p)
+
+
+# Columns the rows table leaves out (long text, internals).
+_HIDDEN_COLUMNS = frozenset({
+    "id", "score", "distance", "summary", "actors", "poster_url", "writers", "embedding", "embedding_text",
+})
+_PREFERRED_COLUMNS = ("title", "year", "director", "genres", "avg_rating", "num_ratings", "duration_min")
+_COLUMN_LABELS = {"avg_rating": "rating", "num_ratings": "ratings", "duration_min": "minutes"}
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value[:4])) + (" …" if len(value) > 4 else "")
+    if isinstance(value, float):
+        return f"{value:.2f}".rstrip("0").rstrip(".")
+    return " ".join(str(value).split())[:120]
+
+
+def rows_table(rows: Sequence[Mapping[str, Any]], numbers: Mapping[int, int] | None = None) -> dict[str, Any]:
+    """Props for the RowsTable element: column labels and string cells (React escapes them);
+    `ref` is the row's number in the Sources line, if cited."""
+    numbers = numbers or {}
+    keys: list[str] = [k for k in _PREFERRED_COLUMNS if any(k in r for r in rows)]
+    for row in rows:
+        keys += [k for k in row if k not in keys and k not in _HIDDEN_COLUMNS]
+    return {
+        "columns": [_COLUMN_LABELS.get(k, k) for k in keys],
+        "rows": [
+            {"ref": numbers.get(row.get("id")) if isinstance(row.get("id"), int) else None,
+             "cells": [_cell(row.get(k)) for k in keys]}
+            for row in rows
+        ],
+    }
+
+
+def movie_cards(rows: Sequence[Mapping[str, Any]], numbers: Mapping[int, int] | None = None, limit: int = 12) -> list[dict[str, Any]]:
+    """Props for the MovieCards element: plain values (React escapes them), posters vetted,
+    cited rows first with their Sources number."""
+    numbers = numbers or {}
+    cards = []
+    for row in rows:
+        if not row.get("title"):
+            continue
+        rating = row.get("avg_rating")
+        votes = row.get("num_ratings")
+        cards.append({
+            "id": row.get("id"),
+            "title": str(row["title"]),
+            "year": row.get("year"),
+            "director": row.get("director"),
+            "genres": [str(g) for g in (row.get("genres") or [])][:3],
+            "rating": (f"{float(rating):.1f}/5" + (f" ({votes})" if votes else "")) if isinstance(rating, (int, float)) else None,
+            "poster": poster_url(row.get("poster_url")),
+            "ref": numbers.get(row.get("id")) if isinstance(row.get("id"), int) else None,
+        })
+    cards.sort(key=lambda c: c["ref"] or len(rows) + 1)  # cited first, in Sources order
+    return cards[:limit]
+
+
+# --- what the UI reads back ---------------------------------------------------------------------
+
+
+def parse_chat_settings(values: Mapping[str, Any], *, default_models: Sequence[str]) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """Graph options (k, metric, sql_mode, hybrid) and the model order from the chat-settings
+    panel; ValueError with a sentence naming the setting when one is unusable."""
+    from retrieval.types import METRICS
+
+    options: dict[str, Any] = {}
+    if values.get("k") is not None:
+        try:
+            k = int(float(values["k"]))
+        except (TypeError, ValueError):
+            raise ValueError(f"Rows to retrieve (k) = {values['k']!r} is not a number; pick 1 to 50.") from None
+        if not 1 <= k <= 50:
+            raise ValueError(f"Rows to retrieve (k) = {k} is out of range; pick 1 to 50.")
+        options["k"] = k
+    if values.get("metric") is not None:
+        if values["metric"] not in METRICS:
+            raise ValueError(f"Similarity metric {values['metric']!r} is unknown; use one of {', '.join(METRICS)}.")
+        options["metric"] = values["metric"]
+    for key in ("sql_mode", "hybrid"):
+        if values.get(key) is not None:
+            options[key] = bool(values[key])
+    models = tuple(default_models)
+    if values.get("models") is not None:
+        models = tuple(m.strip() for m in str(values["models"]).split(",") if m.strip())
+        if not models:
+            raise ValueError("Model order is empty; give a comma list such as llama3.1:8b, llama3.2:1b.")
+    return options, models
+
+
+def describe_error(exc: BaseException) -> str:
+    """One readable paragraph for the chat (never a traceback): what failed and what to do."""
+    from chatbot.settings import SettingsError
+    from retrieval.database import DatabaseError
+
+    chain: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and seen not in chain:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    if any(isinstance(e, SettingsError) for e in chain):
+        first = next(e for e in chain if isinstance(e, SettingsError))
+        return (f"**The configuration has a problem:** {escape_markdown(first)} "
+                "Fix it (environment or `.env`) and restart `movie-rag chat`.")
+    if isinstance(exc, ValueError) and "question is empty" in str(exc):
+        return escape_markdown(exc)
+    if any(_is_database_error(e) or isinstance(e, DatabaseError) for e in chain):
+        detail = _first_line(next(e for e in chain if _is_database_error(e) or isinstance(e, DatabaseError)))
+        return (f"**The catalog database cannot be reached right now** ({escape_markdown(detail)}). "
+                "Check that PostgreSQL is running (`movie-rag db status`) or that DATABASE_URL is right, "
+                "then ask again.")
+    return (f"**Something went wrong while answering** ({escape_markdown(type(exc).__name__)}: "
+            f"{escape_markdown(_first_line(exc))}). It is logged; please try again or rephrase.")
+
+
+def _is_database_error(exc: BaseException) -> bool:
+    module = type(exc).__module__.split(".")[0]
+    if module in ("psycopg", "psycopg_pool", "asyncpg"):
+        return True
+    if module == "sqlalchemy":
+        from sqlalchemy.exc import DBAPIError
+        from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+        return isinstance(exc, (DBAPIError, PoolTimeout))
+    return isinstance(exc, (ConnectionRefusedError, ConnectionResetError))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return line[:200]

@@ -1,0 +1,218 @@
+"""What the chat UI keeps in Postgres, in its own schema `ui` beside the catalog: Chainlit's
+data-layer tables (users, threads, steps, elements, feedbacks: chat history and thumbs) and the
+verified (question, SQL) pairs that a thumbs-up on an SQL answer creates.
+
+The tables follow the shape `chainlit.data.sql_alchemy.SQLAlchemyDataLayer` reads and writes
+(camelCase quoted columns); `open_data_layer` points that data layer at this schema through
+asyncpg, which also reaches the embedded server's Unix socket.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from sqlalchemy import Engine, text
+
+from retrieval.database import DatabaseError, libpq_url
+
+log = logging.getLogger(__name__)
+
+SCHEMA = "ui"
+_DDL_LOCK = 727_005  # advisory lock: two app processes creating the tables take turns
+
+# Chainlit's data-layer tables. Ids are text: Chainlit hands them over as strings.
+UI_DDL: tuple[str, ...] = (
+    f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}",
+    f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.users (
+        "id" text PRIMARY KEY,
+        "identifier" text NOT NULL UNIQUE,
+        "metadata" jsonb NOT NULL DEFAULT '{{}}',
+        "createdAt" text
+    )""",
+    f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.threads (
+        "id" text PRIMARY KEY,
+        "createdAt" text,
+        "name" text,
+        "userId" text REFERENCES {SCHEMA}.users ("id") ON DELETE CASCADE,
+        "userIdentifier" text,
+        "tags" text[],
+        "metadata" jsonb
+    )""",
+    f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.steps (
+        "id" text PRIMARY KEY,
+        "name" text NOT NULL,
+        "type" text NOT NULL,
+        "threadId" text NOT NULL REFERENCES {SCHEMA}.threads ("id") ON DELETE CASCADE,
+        "parentId" text,
+        "streaming" boolean NOT NULL DEFAULT false,
+        "waitForAnswer" boolean,
+        "isError" boolean,
+        "metadata" jsonb,
+        "tags" text[],
+        "input" text,
+        "output" text,
+        "createdAt" text,
+        "command" text,
+        "modes" jsonb,
+        "start" text,
+        "end" text,
+        "generation" jsonb,
+        "showInput" text,
+        "language" text,
+        "indent" int,
+        "defaultOpen" boolean,
+        "autoCollapse" boolean,
+        "icon" text
+    )""",
+    f"""CREATE INDEX IF NOT EXISTS steps_thread_idx ON {SCHEMA}.steps ("threadId")""",
+    f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.elements (
+        "id" text PRIMARY KEY,
+        "threadId" text REFERENCES {SCHEMA}.threads ("id") ON DELETE CASCADE,
+        "type" text,
+        "url" text,
+        "chainlitKey" text,
+        "name" text NOT NULL,
+        "display" text,
+        "objectKey" text,
+        "size" text,
+        "page" int,
+        "language" text,
+        "forId" text,
+        "mime" text,
+        "props" jsonb,
+        "autoPlay" boolean,
+        "playerConfig" jsonb
+    )""",
+    f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.feedbacks (
+        "id" text PRIMARY KEY,
+        "forId" text NOT NULL,
+        "threadId" text REFERENCES {SCHEMA}.threads ("id") ON DELETE CASCADE,
+        "value" int NOT NULL,
+        "comment" text
+    )""",
+    f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.verified_sql (
+        id bigserial PRIMARY KEY,
+        question text NOT NULL,
+        sql text NOT NULL,
+        thread_id text,
+        step_id text,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        UNIQUE (question, sql)
+    )""",
+)
+
+
+def ensure_ui_schema(engine: Engine) -> None:
+    """Create the UI tables if they are missing (idempotent; safe with concurrent callers)."""
+    with engine.begin() as conn:
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _DDL_LOCK})
+        for statement in UI_DDL:
+            conn.execute(text(statement))
+
+
+# --- verified (question, SQL) examples --------------------------------------------------------
+
+_SAVE_EXAMPLE = text(f"""
+    INSERT INTO {SCHEMA}.verified_sql (question, sql, thread_id, step_id)
+    VALUES (:question, :sql, :thread_id, :step_id)
+    ON CONFLICT (question, sql) DO UPDATE
+      SET created_at = now(), thread_id = EXCLUDED.thread_id, step_id = EXCLUDED.step_id
+""")
+_REMOVE_EXAMPLE = text(f"DELETE FROM {SCHEMA}.verified_sql WHERE step_id = :step_id")
+_EXAMPLES = text(f"""
+    SELECT question, sql FROM {SCHEMA}.verified_sql ORDER BY created_at DESC, id DESC LIMIT :limit
+""")
+_STEP_METADATA = text(f'SELECT "metadata" FROM {SCHEMA}.steps WHERE "id" = :id')
+
+
+def save_verified_example(
+    engine: Engine, *, question: str, sql: str, thread_id: str | None = None, step_id: str | None = None
+) -> None:
+    """Keep a (question, SQL) pair a person approved; saving the same pair again refreshes it."""
+    question, sql = question.strip(), sql.strip()
+    if not question or not sql:
+        raise ValueError("A verified example needs both a question and its SQL.")
+    with engine.begin() as conn:
+        conn.execute(_SAVE_EXAMPLE, {"question": question, "sql": sql, "thread_id": thread_id, "step_id": step_id})
+
+
+def remove_verified_example(engine: Engine, *, step_id: str) -> int:
+    """Forget the pair a thumbs-up on message `step_id` saved (the person changed their mind)."""
+    with engine.begin() as conn:
+        return conn.execute(_REMOVE_EXAMPLE, {"step_id": step_id}).rowcount or 0
+
+
+def verified_examples(engine: Engine, limit: int = 5) -> list[tuple[str, str]]:
+    """The newest approved (question, SQL) pairs, newest first; [] before the UI ever ran."""
+    from sqlalchemy.exc import ProgrammingError
+
+    try:
+        with engine.connect() as conn:
+            return [(r.question, r.sql) for r in conn.execute(_EXAMPLES, {"limit": limit})]
+    except ProgrammingError:  # the table does not exist yet: no examples
+        log.debug("no verified examples table yet", exc_info=True)
+        return []
+
+
+def step_metadata(engine: Engine, step_id: str) -> dict[str, Any]:
+    """The metadata Chainlit stored with one message (the app puts question and SQL there)."""
+    import json
+
+    with engine.connect() as conn:
+        raw = conn.execute(_STEP_METADATA, {"id": step_id}).scalar()
+    if isinstance(raw, str):
+        raw = json.loads(raw)
+    return raw if isinstance(raw, dict) else {}
+
+
+# --- Chainlit's data layer over asyncpg --------------------------------------------------------
+
+
+def asyncpg_connect_args(url: str) -> dict[str, Any]:
+    """asyncpg.connect keyword arguments for a libpq URL, including `?host=/socket/dir` URLs.
+
+    SQLAlchemy's asyncpg dialect does not understand libpq's query-string host, so the parts go
+    in as connect_args and the SQLAlchemy URL stays bare (`postgresql+asyncpg://`).
+    """
+    parts = urlsplit(libpq_url(url))
+    if parts.scheme not in ("postgres", "postgresql"):
+        raise DatabaseError(f"DATABASE_URL={url!r} is not a PostgreSQL URL; it must start with postgresql://.")
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    args: dict[str, Any] = {"server_settings": {"search_path": SCHEMA}}
+    host = query.get("host") or (unquote(parts.hostname) if parts.hostname else None)
+    if host:
+        args["host"] = host
+    port = query.get("port") or parts.port
+    if port:
+        args["port"] = int(port)
+    user = query.get("user") or (unquote(parts.username) if parts.username else None)
+    if user:
+        args["user"] = user
+    password = query.get("password") or (unquote(parts.password) if parts.password else None)
+    if password:
+        args["password"] = password
+    database = query.get("dbname") or parts.path.lstrip("/")
+    if database:
+        args["database"] = unquote(database)
+    sslmode = query.get("sslmode")
+    if sslmode in ("require", "verify-ca", "verify-full"):
+        args["ssl"] = sslmode
+    return args
+
+
+def open_data_layer(url: str) -> Any:
+    """Chainlit's SQLAlchemyDataLayer on the `ui` schema of the database at `url`.
+
+    Elements (tables, cards) are not persisted: that would need a blob store; messages, steps,
+    threads and feedback are.
+    """
+    import warnings
+
+    from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        layer = SQLAlchemyDataLayer("postgresql+asyncpg://", connect_args=asyncpg_connect_args(url))
+    return layer
