@@ -66,7 +66,9 @@ def check_citations(
         return _norm(re.sub(r"\s*\((?:19|20)\d\d\)\s*$", "", name)) in known
 
     flagged: list[str] = []
-    for title in catalog_titles or []:
+    # Very short catalog titles ("M", "Up") match initials and words in plain prose; they are
+    # only judged when the answer presents them as titles (the span check below).
+    for title in (t for t in catalog_titles or [] if len(_norm(t)) >= 3):
         # a catalog title inside a row's title ("Jaws" in "Jaws 2") is that row, not a new name
         inside_a_row = any(_mentions(t, title) for t in known)
         if _norm(title) not in known and not inside_a_row and title not in flagged:

@@ -47,3 +47,10 @@ def test_extractive_answer_lists_rows_and_passes_its_own_check():
     checked = check_citations(text, rows, catalog_titles=["Heat", "Jaws"])
     assert checked.flagged == [] and [c["id"] for c in checked.cited] == [3, 1]
     assert extractive_answer([], route="semantic") == "I found no film in your catalog that matches."
+
+
+def test_very_short_catalog_titles_in_prose_are_not_flagged_but_bold_ones_are():
+    r = check_citations("1. **Signs** (2002) — directed by M. Night Shyamalan", [{"id": 9, "title": "Signs", "year": 2002}], catalog_titles=["Signs", "M"])
+    assert r.flagged == []
+    r = check_citations("Watch **Up** (2009).", [{"id": 9, "title": "Signs", "year": 2002}], catalog_titles=["Up"])
+    assert r.flagged == ["Up"]
