@@ -246,7 +246,10 @@ async def _on_feedback(feedback: Any) -> None:
     answers = cl.user_session.get("answers") or {}
     try:
         engine = await asyncio.to_thread(RUNTIME.ui_engine)
-        meta = answers.get(feedback.forId) or await asyncio.to_thread(store.step_metadata, engine, feedback.forId)
+        meta = answers.get(feedback.forId)
+        if meta is None:  # a resumed chat: read what the step stored
+            stored = await asyncio.to_thread(store.step_metadata, engine, feedback.forId)
+            meta = stored.get("answer") or stored
         if feedback.value == 1 and meta.get("sql") and meta.get("question"):
             await asyncio.to_thread(
                 store.save_verified_example, engine, question=meta["question"], sql=meta["sql"],
@@ -294,8 +297,14 @@ async def _answer(question: str) -> bool:
         "route": answer.route, "model": answer.model,
     }
     await msg.send()
+    # Chainlit puts the thumbs on the run step (on_message) that holds the message: keep the
+    # answer's facts under both ids, and on the run step so they are stored with it.
     answers = cl.user_session.get("answers") or {}
     answers[msg.id] = msg.metadata
+    run = cl.context.current_run
+    if run is not None:
+        answers[run.id] = msg.metadata
+        run.metadata = {**(run.metadata or {}), "answer": msg.metadata}
     cl.user_session.set("answers", answers)
     cl.user_session.set("turns", int(cl.user_session.get("turns") or 0) + 1)
     return True

@@ -209,7 +209,7 @@ def answer_markdown(answer: Answer) -> str:
     parts = [safe_markdown(answer.answer.strip())]
     if answered_without_llm(answer):
         reason = "LLM turned off" if NO_LLM_CONFIGURED_NOTE in answer.notes else "no LLM reachable"
-        parts.append(f"> ⓘ **{NO_LLM_LINE}** ({reason}).")
+        parts.append(f"> **{NO_LLM_LINE}** ({reason}).")
     notes = [n for n in answer.notes if n not in (NO_LLM_NOTE, NO_LLM_CONFIGURED_NOTE)]
     parts += [f"*{escape_markdown(n)}*" for n in notes]
     if answer.citations:

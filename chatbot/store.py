@@ -205,14 +205,39 @@ def asyncpg_connect_args(url: str) -> dict[str, Any]:
 def open_data_layer(url: str) -> Any:
     """Chainlit's SQLAlchemyDataLayer on the `ui` schema of the database at `url`.
 
-    Elements (tables, cards) are not persisted: that would need a blob store; messages, steps,
-    threads and feedback are.
+    Messages, steps, threads, feedback and our custom elements are persisted; other elements
+    (files, images) would need a blob store and are not.
     """
+    import json
     import warnings
 
     from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
+    from chainlit.data.utils import queue_until_user_message
+
+    class UiDataLayer(SQLAlchemyDataLayer):
+        """Also keeps custom elements (cards, rows table): their props are the whole content,
+        so they need no blob store and come back when a chat is resumed."""
+
+        @queue_until_user_message()
+        async def create_element(self, element: Any) -> None:
+            if element.type != "custom" or self.storage_provider is not None:
+                return await super().create_element(element)  # type: ignore[no-any-return]
+            if not element.for_id:
+                return None
+            await self.execute_sql(_SAVE_ELEMENT, {
+                "id": element.id, "threadId": element.thread_id, "type": element.type,
+                "name": element.name, "display": element.display, "size": element.size,
+                "forId": element.for_id, "mime": element.mime, "props": json.dumps(element.props),
+            })
+            return None
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        layer = SQLAlchemyDataLayer("postgresql+asyncpg://", connect_args=asyncpg_connect_args(url))
-    return layer
+        return UiDataLayer("postgresql+asyncpg://", connect_args=asyncpg_connect_args(url))
+
+
+_SAVE_ELEMENT = """
+    INSERT INTO elements ("id", "threadId", "type", "name", "display", "size", "forId", "mime", "props")
+    VALUES (:id, :threadId, :type, :name, :display, :size, :forId, :mime, :props)
+    ON CONFLICT ("id") DO UPDATE SET "props" = EXCLUDED."props", "forId" = EXCLUDED."forId"
+"""

@@ -157,3 +157,11 @@ def wait_for(driver: Any, condition: Callable[[], Any], *, timeout: float = 60.0
 
 def page_text(driver: Any) -> str:
     return str(driver.find_element("tag name", "body").text)
+
+
+def click(driver: Any, element: Any) -> None:
+    """Click like a person would, after scrolling the element to the middle of the view (the
+    composer floats over the bottom of the page)."""
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
+    time.sleep(0.1)
+    element.click()

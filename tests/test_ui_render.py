@@ -1,0 +1,175 @@
+"""Unit tests for chatbot/render.py: what the chat UI shows, and that catalog text stays inert."""
+
+from __future__ import annotations
+
+import pytest
+
+from chatbot.answer import Answer, Citation
+from chatbot.extractive import NO_LLM_CONFIGURED_NOTE, NO_LLM_NOTE
+from chatbot.render import (
+    answer_markdown,
+    citation_numbers,
+    describe_error,
+    escape_markdown,
+    fenced,
+    movie_cards,
+    parse_chat_settings,
+    poster_url,
+    rows_table,
+    safe_markdown,
+    step_markdown,
+)
+from chatbot.settings import SettingsError
+
+
+def test_safe_markdown_defuses_links_images_autolinks_and_html_but_keeps_formatting():
+    text = "**Alien** ![p](http://evil.example/i.png) [site](https://evil.example) www.evil.example <img src=x> x@evil.example"
+    assert safe_markdown(text) == (
+        "**Alien** !\\[p\\](`http://evil.example/i.png`) \\[site\\](`https://evil.example`) "
+        "`www.evil.example` \\<img src=x> `x@evil.example`"
+    )
+
+
+def test_safe_markdown_leaves_code_alone():
+    text = "See `a[0]` and\n```sql\nSELECT genres[1] FROM movies\n```"
+    assert safe_markdown(text) == text
+
+
+def test_safe_markdown_backslashes_cannot_unescape_brackets():
+    assert safe_markdown("\\[x\\](y)") == "\\\\\\[x\\\\\\](y)"
+
+
+def test_escape_markdown_escapes_everything_and_codes_urls():
+    assert escape_markdown("A *b* | c_d http://x.y/z.") == "A \\*b\\* \\| c\\_d `http://x.y/z`\\."
+    assert escape_markdown(None) == ""
+
+
+def test_fenced_cannot_be_broken_out_of():
+    assert fenced("SELECT '```'") == "````sql\nSELECT '```'\n````"
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ("https://m.media-amazon.com/images/M/abc._V1_.jpg", "https://m.media-amazon.com/images/M/abc._V1_.jpg"),
+    ("http://example.org/p.PNG", "http://example.org/p.PNG"),
+    ("javascript:alert(1)//.jpg", None),
+    ("https://example.org/page.html", None),
+    ("https://example.org/a b.jpg", None),
+    ("https://example.org/a\".jpg", None),
+    ("//example.org/p.jpg", None),
+    (None, None),
+])
+def test_poster_url_only_http_image_urls(url, expected):
+    assert poster_url(url) == expected
+
+
+def _answer(**kw):
+    base = dict(
+        answer="Try Alien.",
+        citations=[Citation(id=7, title="Alien", year=1979), Citation(id=9, title="Heat", year=1995)],
+        rows=[
+            {"id": 9, "title": "Heat", "year": 1995, "director": "Michael Mann", "genres": ["Crime", "Drama"],
+             "avg_rating": 4.25, "num_ratings": 12, "poster_url": "https://x.org/heat.jpg", "summary": "long"},
+            {"id": 3, "title": "Up", "year": 2009, "director": None, "genres": [], "poster_url": "ftp://x/up.jpg"},
+            {"id": 7, "title": "Alien [director's cut](http://evil)", "year": 1979, "genres": ["Horror"]},
+        ],
+        model="llama3.1:8b",
+    )
+    base.update(kw)
+    return Answer(**base)
+
+
+def test_answer_markdown_numbers_sources_and_shows_notes():
+    answer = _answer(notes=["Not among the retrieved rows, so not verified: Jaws."])
+    assert answer_markdown(answer) == (
+        "Try Alien.\n\n*Not among the retrieved rows, so not verified: Jaws\\.*\n\n"
+        "**Sources:** \\[1\\] Alien \\(1979\\) · \\[2\\] Heat \\(1995\\)"
+    )
+
+
+@pytest.mark.parametrize(("note", "reason"), [(NO_LLM_NOTE, "no LLM reachable"), (NO_LLM_CONFIGURED_NOTE, "LLM turned off")])
+def test_answer_markdown_no_llm_line(note, reason):
+    text = answer_markdown(_answer(model=None, notes=[note], citations=[]))
+    assert text == f"Try Alien.\n\n> **Answering from the catalog without an LLM** ({reason})."
+
+
+def test_cards_cited_first_with_numbers_and_vetted_posters():
+    answer = _answer()
+    cards = movie_cards(answer.rows, citation_numbers(answer))
+    assert [(c["title"], c["ref"], c["poster"], c["rating"]) for c in cards] == [
+        ("Alien [director's cut](http://evil)", 1, None, None),
+        ("Heat", 2, "https://x.org/heat.jpg", "4.2/5 (12)"),
+        ("Up", None, None, None),
+    ]
+    assert cards[1]["genres"] == ["Crime", "Drama"] and cards[1]["director"] == "Michael Mann"
+
+
+def test_rows_table_columns_cells_and_refs():
+    answer = _answer()
+    table = rows_table(answer.rows, citation_numbers(answer))
+    assert table["columns"] == ["title", "year", "director", "genres", "rating", "ratings"]
+    assert table["rows"][0] == {"ref": 2, "cells": ["Heat", "1995", "Michael Mann", "Crime, Drama", "4.25", "12"]}
+    assert table["rows"][1] == {"ref": None, "cells": ["Up", "2009", "", "", "", ""]}
+
+
+def test_rows_table_for_sql_aggregates():
+    assert rows_table([{"director": "Steven Spielberg", "n": 10}]) == {
+        "columns": ["director", "n"], "rows": [{"ref": None, "cells": ["Steven Spielberg", "10"]}],
+    }
+
+
+def test_step_texts():
+    assert step_markdown("understand", {
+        "route": "structured", "query": "films", "anchors": [], "filters": {"year_min": 1990, "year_max": 1999, "director": "Spielberg"},
+        "sort": {"key": "year", "desc": True}, "limit": 1, "llm_up": True, "use_sql": True,
+    }) == (
+        "**Route:** structured\n\n**Search text:** films\n\n**Filters:** years 1990–1999; director Spielberg\n\n"
+        "**Sort:** year (descending), keep 1\n\n**LLM reachable:** yes · **SQL path:** yes"
+    )
+    assert step_markdown("check_sql", {"verdict": "rejected", "sql_reason": "DELETE is not allowed"}) == (
+        "**Guard verdict:** rejected — DELETE is not allowed"
+    )
+    assert step_markdown("check_sql", {"verdict": "accepted", "sql_readable": "SELECT 1"}) == (
+        "**Guard verdict:** accepted\n\n**SQL that will run:**\n\n```sql\nSELECT 1\n```"
+    )
+    assert step_markdown("retrieve", {"hits": [{"id": 1, "title": "Up", "year": 2009}]}) == "**1 row retrieved**: Up \\(2009\\)"
+    assert step_markdown("generate", {"model": None, "fallbacks": [{"model": "a:1b", "reason": "timeout"}]}) == (
+        "**Model:** none (answer written from the rows)\n\n**Fallbacks:** a:1b (timeout)"
+    )
+
+
+def test_parse_chat_settings():
+    options, models = parse_chat_settings(
+        {"k": 3.0, "metric": "l2", "sql_mode": False, "hybrid": True, "models": " b:1b, a:8b ,"}, default_models=("x",)
+    )
+    assert options == {"k": 3, "metric": "l2", "sql_mode": False, "hybrid": True}
+    assert models == ("b:1b", "a:8b")
+    assert parse_chat_settings({}, default_models=("x",)) == ({}, ("x",))
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    ({"k": 0}, "Rows to retrieve (k) = 0 is out of range; pick 1 to 50."),
+    ({"metric": "manhattan"}, "Similarity metric 'manhattan' is unknown; use one of cosine, l2, inner, l1, hamming, jaccard."),
+    ({"models": " , "}, "Model order is empty; give a comma list such as llama3.1:8b, llama3.2:1b."),
+])
+def test_parse_chat_settings_errors(values, message):
+    with pytest.raises(ValueError) as err:
+        parse_chat_settings(values, default_models=("x",))
+    assert str(err.value) == message
+
+
+def test_describe_error_sentences():
+    assert describe_error(SettingsError("MOVIE_RAG_K='x' is not a number; give a positive int.")) == (
+        "**The configuration has a problem:** MOVIE\\_RAG\\_K='x' is not a number; give a positive int\\. "
+        "Fix it (environment or `.env`) and restart `movie-rag chat`."
+    )
+    try:
+        try:
+            raise ConnectionRefusedError("connection refused")
+        except ConnectionRefusedError as inner:
+            raise RuntimeError("pool failed") from inner
+    except RuntimeError as exc:
+        text = describe_error(exc)
+    assert text.startswith("**The catalog database cannot be reached right now** (connection refused).")
+    assert describe_error(KeyError("x")) == (
+        "**Something went wrong while answering** (KeyError: 'x'). It is logged; please try again or rephrase."
+    )
