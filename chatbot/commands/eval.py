@@ -1,0 +1,118 @@
+"""`movie-rag eval` — canned questions through the chatbot API, scored, reported, gated.
+
+    movie-rag eval [--questions FILE] [--llm none|ollama|fake] [--out DIR] [--baseline FILE]
+                   [--no-baseline] [--update-baseline] [--only ID,TAG,...] [--json]
+
+Exit 0 when the run holds the baseline's floors, 1 when retrieval recall, grounding or safety
+fell below them, 2 for bad input (a malformed questions file, an empty catalog).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from chatbot.cli import EXIT_ERROR, EXIT_OK, UserError, print_json
+from chatbot.settings import Settings
+
+EVAL_DIR = Path(__file__).resolve().parents[2] / "eval"
+DEFAULT_QUESTIONS = EVAL_DIR / "questions.yaml"
+DEFAULT_BASELINE = EVAL_DIR / "baseline.json"
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval", help="score canned questions against the catalog (report + baseline gate)")
+    p.add_argument("--questions", type=Path, default=DEFAULT_QUESTIONS, metavar="FILE", help="questions YAML (default: eval/questions.yaml)")
+    p.add_argument("--llm", choices=("none", "ollama", "fake"), default="none",
+                   help="none: extractive, no LLM (default, deterministic); ollama: the configured Ollama; "
+                        "fake: a loopback Ollama-API fake serving each item's sql_draft (started by the caller)")
+    p.add_argument("--out", type=Path, default=Path("eval/out"), metavar="DIR", help="where report.json, report.md and the PNGs go")
+    p.add_argument("--baseline", type=Path, default=DEFAULT_BASELINE, metavar="FILE", help="baseline to compare with and gate on")
+    p.add_argument("--no-baseline", action="store_true", help="do not compare or gate")
+    p.add_argument("--update-baseline", action="store_true", help="save this run as the baseline profile for its mode and catalog")
+    p.add_argument("--only", default="", metavar="IDS", help="comma list of item ids or tags to run")
+    p.add_argument("--json", action="store_true", help="print the figures, the comparison and the gate as JSON only")
+    p.set_defaults(handler=run)
+
+
+def _settings(llm: str) -> Settings:
+    settings = Settings.from_env()
+    if llm == "none":
+        return settings.with_(llm="none")
+    if llm == "fake":
+        host = urlparse(settings.ollama_base_url).hostname or ""
+        if host not in LOOPBACK:
+            raise UserError(
+                f"--llm fake needs OLLAMA_BASE_URL on this machine (a loopback Ollama fake), not {settings.ollama_base_url}; "
+                "start the fake and point OLLAMA_BASE_URL at it, or use --llm ollama."
+            )
+    return settings.with_(llm="ollama")
+
+
+def _fingerprint(settings: Settings):  # type: ignore[no-untyped-def]
+    from sqlalchemy import text
+
+    from chatbot.wiring import engine
+
+    eng = engine(settings)
+
+    def counts() -> dict[str, int]:
+        with eng.connect() as conn:
+            row = conn.execute(text("SELECT (SELECT count(*) FROM movies), (SELECT count(*) FROM ratings)")).one()
+        return {"movies": int(row[0]), "ratings": int(row[1])}
+
+    return counts
+
+
+async def _run(settings: Settings, questions: Any, mode: str, quiet: bool) -> dict[str, Any]:
+    from chatbot.api import Chatbot
+    from eval.harness import run_eval
+
+    fingerprint = await asyncio.to_thread(_fingerprint, settings)
+    if (await asyncio.to_thread(fingerprint))["movies"] == 0:
+        raise UserError("The catalog is empty; load it first (make catalog, or movie-rag ingest movies PATH).")
+
+    def progress(line: str) -> None:
+        if not quiet:
+            print(line, file=sys.stderr)
+
+    async with await Chatbot.open(settings) as bot:
+        return await run_eval(bot, questions, mode=mode, fingerprint=fingerprint, progress=progress)
+
+
+def run(args: argparse.Namespace) -> int:
+    from eval import report as rep
+    from eval.harness import QuestionsError, load_questions
+
+    try:
+        questions = load_questions(args.questions).select([s.strip() for s in args.only.split(",") if s.strip()])
+        baseline = None if args.no_baseline else rep.load_baseline(args.baseline)
+    except (QuestionsError, ValueError) as exc:
+        raise UserError(str(exc)) from None
+    settings = _settings(args.llm)
+    report = asyncio.run(_run(settings, questions, args.llm, quiet=args.json))
+    cmp = None if baseline is None else rep.compare(report, baseline)
+    paths = rep.write(report, args.out, cmp)
+    if args.update_baseline:
+        rep.save_baseline(args.baseline, report)
+    failed = bool(cmp and cmp["gate_failures"])
+    if args.json:
+        print_json({"figures": report["figures"], "baseline": cmp, "gate_ok": not failed, "out": str(args.out)})
+    else:
+        f = report["figures"]
+        print(f"{f['items_passed']}/{f['items']} items passed; recall@k {f['retrieval']['recall_at_k']}, "
+              f"grounded {f['grounding']['grounded_rate']}, unsafe refused {f['safety']['refused_share']}")
+        for item in report["items"]:
+            if not item["passed"]:
+                print(f"  FAIL {item['id']}: {'; '.join(item['failures'])}")
+        if cmp is not None:
+            print("\n".join(rep.comparison_lines(cmp)))
+        if args.update_baseline:
+            print(f"saved baseline profile {rep.profile_key(report)} to {args.baseline}")
+        print("wrote " + ", ".join(str(p) for p in paths))
+    return EXIT_ERROR if failed else EXIT_OK
