@@ -14,11 +14,14 @@ pgvector value in `distance`. Per metric (`d` is the operator's value):
 
 Search modes: `dense` scores 1 - cosine distance of the embedded text; `keyword` scores the
 fraction of the query's words found plus ts_rank_cd of the any-word query normalised into [0, 1);
-`hybrid` scores by reciprocal rank fusion, sum of 1 / (60 + rank) over the two lists (ranks from
-1; the keyword list keeps rows with at least half the words), with the cosine distance beside it.
+`hybrid` scores by reciprocal rank fusion, the sum of w / (60 + rank) over the two lists (ranks
+from 1; w = 1 for the dense list; the keyword list holds the rows that match the most words, when
+that is at least half of them, with w = 2 when they match every word, else 1), with the cosine
+distance beside it.
 
 Searches are exact (sequential scan, ties broken by id) up to `EXACT_MAX_ROWS` rows, so results
-are reproducible; bigger catalogs use the HNSW index with iterative scans for filters.
+are reproducible; bigger catalogs use the HNSW index (iterative scans when filtered), which is
+approximate.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ import re
 import threading
 import time
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
@@ -50,10 +54,15 @@ EXACT_MAX_ROWS = 20_000
 """Up to this many rows, vector searches scan every row (exact, a few ms)."""
 RRF_K = 60
 """Reciprocal rank fusion constant (Cormack et al.)."""
+KEYWORD_WEIGHT_ALL_WORDS = 2.0
+"""Fusion weight of the keyword list when its rows contain every word of the query (a name, a
+title): such matches are precise, while the dense list always has *something* near."""
 HYBRID_CANDIDATES = 50
 """Rows each side contributes to the fusion (at least; 4 * k when larger)."""
 MAX_KEYWORDS = 32
-"""Words of the text used for the keyword side (a pasted plot is carried by the dense side)."""
+"""Words of the text the keyword mode searches for."""
+HYBRID_MAX_KEYWORDS = 12
+"""Beyond this many words (a pasted plot) hybrid search leaves the keyword side out."""
 BITS = EMBEDDING_DIM
 
 _ANCHOR = "(SELECT a.embedding FROM movies a WHERE a.id = :anchor)"
@@ -184,22 +193,28 @@ def keyword_terms(text_: str) -> list[str]:
 
 
 def _keyword_sql(n_terms: int, where: str) -> str:
-    """CTEs `q` (one tsquery per word, and any-word) and `kw` (id, score, matched) over movies.
+    """CTEs `q` (each word as a tsquery) and `kw` (id, matched words, score) over movies.
 
-    Each word matches in its raw form (names are indexed 'simple') or stemmed (the summary is
-    'english'). score = matched words / n + ts_rank_cd(any word) normalised into [0, 1).
+    A word counts as found when its raw form is anywhere in the document (names and titles are
+    indexed 'simple') or its English stem is in the summary (indexed 'english'); the stem is not
+    matched against names, so "Hanks" does not find Hank Azaria.
+    score = matched words / n + ts_rank_cd(any word) normalised into [0, 1).
     """
-    terms = [
-        f"(plainto_tsquery('simple', :kw{i}) || plainto_tsquery('english', :kw{i})) AS t{i}"
+    terms = ", ".join(
+        f"plainto_tsquery('simple', :kw{i}) AS s{i}, plainto_tsquery('english', :kw{i}) AS e{i}"
         for i in range(n_terms)
-    ]
-    any_word = " || ".join(f"q.t{i}" for i in range(n_terms))
-    matched = " + ".join(f"(m.search_doc @@ q.t{i})::int" for i in range(n_terms))
+    )
+    any_word = " || ".join(f"q.s{i} || q.e{i}" for i in range(n_terms))
+    matched = " + ".join(
+        f"(m.search_doc @@ q.s{i} OR sd.doc @@ q.e{i})::int" for i in range(n_terms)
+    )
     return (
-        f"q AS (SELECT {', '.join(terms)}), "
+        f"q AS (SELECT {terms}), "
         f"kw AS (SELECT m.id, ({matched}) AS matched, "
         f"({matched})::float8 / {n_terms} + ts_rank_cd(m.search_doc, {any_word}, 32) AS score "
-        f"FROM movies m, q WHERE m.search_doc @@ ({any_word}){where})"
+        "FROM movies m CROSS JOIN q "
+        "CROSS JOIN LATERAL (SELECT ts_filter(m.search_doc, '{c}') AS doc) sd "
+        f"WHERE m.search_doc @@ ({any_word}){where})"
     )
 
 
@@ -282,7 +297,7 @@ class PgCatalog:
 
     def refresh(self) -> None:
         """Re-read the title cache now (call after an ingest in this process)."""
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             rows = conn.execute(text("SELECT id, title, year FROM movies ORDER BY id")).all()
         index = _TitleIndex([(r.id, r.title, r.year) for r in rows])
         with self._lock:
@@ -317,7 +332,7 @@ class PgCatalog:
         return rows[0]
 
     def _rows_titled(self, title: str) -> list[tuple[int, str, int | None]]:
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             found = conn.execute(
                 _sql("SELECT id, title, year FROM movies WHERE lower(title) = lower(:t) "
                      "ORDER BY year NULLS LAST, id"),
@@ -395,16 +410,23 @@ class PgCatalog:
     def _exact(self) -> bool:
         return len(self._titles().rows) <= EXACT_MAX_ROWS
 
-    def _prepare(self, conn: Connection, k: int, filtered: bool) -> None:
-        """Exact scans on small catalogs (reproducible); tuned HNSW scans on big ones."""
-        if self._exact():
-            conn.exec_driver_sql("SET LOCAL enable_indexscan = off")
-        else:
-            conn.exec_driver_sql(f"SET LOCAL hnsw.ef_search = {min(1000, max(40, 4 * int(k)))}")
+    @contextmanager
+    def _connect(self, *, vector_k: int | None = None, filtered: bool = False) -> Iterator[Connection]:
+        """A connection for one read. Small catalogs: autocommit, no extra round trips (the
+        `, m.id` tie-break in ORDER BY already keeps the planner off the approximate index).
+        Big ones doing a vector search: a transaction with HNSW tuned for `vector_k` rows."""
+        if vector_k is None or self._exact():
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                yield conn
+            return
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql(f"SET LOCAL hnsw.ef_search = {min(1000, max(40, 4 * int(vector_k)))}")
             if filtered:
                 conn.exec_driver_sql("SET LOCAL hnsw.iterative_scan = strict_order")
+            yield conn
 
     def _order_tail(self) -> str:
+        """Exact order with ties broken by id; dropped on big catalogs so HNSW can serve it."""
         return ", m.id" if self._exact() else ""
 
     # -- similar --
@@ -432,8 +454,7 @@ class PgCatalog:
             f"AND {_ANCHOR} IS NOT NULL "
             f"ORDER BY distance{self._order_tail()} LIMIT :k"
         )
-        with self.engine.connect() as conn:
-            self._prepare(conn, k, bool(where))
+        with self._connect(vector_k=k, filtered=bool(where)) as conn:
             rows = conn.execute(_sql(statement), {"anchor": anchor, "k": int(k), **params}).all()
         return [hit_from_row(r, score=score_for(metric, r.distance), distance=r.distance) for r in rows]
 
@@ -468,8 +489,7 @@ class PgCatalog:
             f"WHERE m.embedding IS NOT NULL{where} "
             f"ORDER BY distance{self._order_tail()} LIMIT :k"
         )
-        with self.engine.connect() as conn:
-            self._prepare(conn, k, bool(where))
+        with self._connect(vector_k=k, filtered=bool(where)) as conn:
             rows = conn.execute(_sql(statement, True), {"qvec": qvec, "k": int(k), **params}).all()
         return [hit_from_row(r, score=1.0 - r.distance, distance=r.distance) for r in rows]
 
@@ -481,9 +501,9 @@ class PgCatalog:
         statement = (
             f"WITH {_keyword_sql(len(terms), where)} "
             f"SELECT {MOVIE_COLUMNS}, kw.score FROM kw JOIN movies m ON m.id = kw.id "
-            "ORDER BY kw.score DESC, m.id LIMIT :k"
+            "WHERE kw.matched > 0 ORDER BY kw.score DESC, m.id LIMIT :k"
         )
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             rows = conn.execute(_sql(statement), {"k": int(k), **params, **_keyword_params(terms)}).all()
         return [hit_from_row(r, score=r.score) for r in rows]
 
@@ -491,6 +511,8 @@ class PgCatalog:
         self, text_: str, qvec: list[float], k: int, filters: SearchFilters | None,
     ) -> list[MovieHit]:
         terms = keyword_terms(text_)
+        if len(terms) > HYBRID_MAX_KEYWORDS:
+            terms = []  # a pasted plot: its meaning is in the dense side, its words are noise
         where, params = filter_sql(filters)
         n = max(HYBRID_CANDIDATES, 4 * int(k))
         dense = (
@@ -499,25 +521,29 @@ class PgCatalog:
             f"WHERE m.embedding IS NOT NULL{where} ORDER BY d{self._order_tail()} LIMIT :n) s)"
         )
         if terms:
+            # Only the rows that match the most words join the fusion, and only when that is at
+            # least half the words; when they match every word they count double.
             keyword = (
                 f"{_keyword_sql(len(terms), where)}, "
-                "kw_ranked AS (SELECT id, row_number() OVER (ORDER BY score DESC, id) AS r FROM ("
-                "SELECT id, score FROM kw WHERE matched >= :min_match "
+                "best AS (SELECT max(matched) AS best FROM kw), "
+                "kw_ranked AS (SELECT id, row_number() OVER (ORDER BY score DESC, id) AS r, "
+                f"CASE WHEN best = {len(terms)} THEN {KEYWORD_WEIGHT_ALL_WORDS} ELSE 1.0 END AS w "
+                "FROM (SELECT id, score, best FROM kw, best "
+                "WHERE matched = best AND best >= :min_match "
                 "ORDER BY score DESC, id LIMIT :n) t)"
             )
         else:
-            keyword = "kw_ranked AS (SELECT NULL::int AS id, NULL::bigint AS r WHERE false)"
+            keyword = "kw_ranked AS (SELECT NULL::int AS id, NULL::bigint AS r, 1.0 AS w WHERE false)"
         statement = (
             f"WITH {dense}, {keyword}, "
             "fused AS (SELECT coalesce(dense.id, kw.id) AS id, "
-            f"coalesce(1.0 / ({RRF_K} + dense.r), 0) + coalesce(1.0 / ({RRF_K} + kw.r), 0) AS score "
+            f"coalesce(1.0 / ({RRF_K} + dense.r), 0) + coalesce(kw.w / ({RRF_K} + kw.r), 0) AS score "
             "FROM dense FULL OUTER JOIN kw_ranked kw ON dense.id = kw.id) "
             f"SELECT {MOVIE_COLUMNS}, f.score, m.embedding <=> CAST(:qvec AS vector) AS distance "
             "FROM fused f JOIN movies m ON m.id = f.id "
             "ORDER BY f.score DESC, distance, m.id LIMIT :k"
         )
-        with self.engine.connect() as conn:
-            self._prepare(conn, n, bool(where))
+        with self._connect(vector_k=n, filtered=bool(where)) as conn:
             rows = conn.execute(
                 _sql(statement, True),
                 {"qvec": qvec, "k": int(k), "n": n, "min_match": min_words_matched(len(terms)),
@@ -532,7 +558,7 @@ class PgCatalog:
         wanted = [int(i) for i in ids]
         if not wanted:
             return []
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             rows = conn.execute(
                 _sql(f"SELECT {MOVIE_COLUMNS} FROM movies m WHERE m.id = ANY(CAST(:ids AS int[]))"),
                 {"ids": wanted},
@@ -545,5 +571,5 @@ class PgCatalog:
         return out
 
     def count(self) -> int:
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return int(conn.execute(text("SELECT count(*) FROM movies")).scalar_one())

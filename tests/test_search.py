@@ -258,3 +258,132 @@ def test_find_titles(catalog):
     assert found("disaster movies from 2012") == []
     assert found('the film "2012"') == [("2012", 2009)]
     assert found("kingkong, uptown, matrixes") == []
+
+
+# --- CLI ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli(db, embedder, monkeypatch):
+    """Run `movie-rag ...` against the seeded database; returns (exit code, stdout, stderr)."""
+    from chatbot import cli as cli_module
+    from chatbot import wiring
+
+    monkeypatch.setenv("DATABASE_URL", db[0])
+    monkeypatch.setattr(wiring, "embedder", lambda settings: embedder)
+
+    def run(capsys, *argv):
+        code = cli_module.main(list(argv))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def test_cli_similar_json(cli, catalog, capsys):
+    code, out, err = cli(capsys, "similar", "King Kong", "--year", "1933", "-k", "2", "--json")
+    assert code == 0 and err == ""
+    data = json.loads(out)
+    assert [set(d) for d in data] == [{"id", "title", "year", "score", "distance"}] * 2
+    assert [h.brief() for h in catalog.similar("King Kong", year=1933, k=2)] == data
+    assert data[0]["title"] == "King Kong" and data[0]["year"] == 2005
+
+
+def test_cli_similar_table_and_metric(cli, capsys):
+    code, out, _ = cli(capsys, "similar", "toy story", "--metric", "hamming", "-k", "3")
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == 4
+    assert lines[0].split() == ["#", "title", "year", "score", "distance"]
+    assert lines[1].split()[:4] == ["1", "Toy", "Story", "2"]
+
+
+def test_cli_ambiguous_and_unknown_titles_exit_2(cli, capsys):
+    code, out, err = cli(capsys, "similar", "King Kong")
+    assert code == 2 and out == ""
+    assert "2 movies are titled 'King Kong'" in err and "--year 1933" in err and "--year 2005" in err
+    code, out, err = cli(capsys, "similar", "Findng Nemo", "--json")
+    assert code == 2 and out == ""
+    assert err.strip() == "movie-rag: No movie titled 'Findng Nemo' in the catalog. Did you mean: Finding Nemo?"
+
+
+def test_cli_search_json_with_filters(cli, capsys):
+    code, out, err = cli(capsys, "search", "movies with Tom Hanks", "--genre", "Animation",
+                         "--year-min", "1995", "--year-max", "1998", "--json")
+    assert code == 0 and err == ""
+    assert [(d["title"], d["year"]) for d in json.loads(out)] == [("Toy Story", 1995)]
+    code, out, _ = cli(capsys, "search", "Tom Hanks", "--mode", "keyword", "-k", "2", "--json")
+    data = json.loads(out)
+    assert code == 0 and len(data) == 2 and all(d["distance"] is None for d in data)
+
+
+def test_cli_search_bad_input_exits_2(cli, capsys):
+    code, _, err = cli(capsys, "search", "  ")
+    assert code == 2 and "search text is empty" in err
+    code, _, err = cli(capsys, "search", "ape", "--year-min", "2000", "--year-max", "1990")
+    assert code == 2 and "--year-min 2000 is after --year-max 1990" in err
+
+
+# --- the real course catalog (631 films, ingested once per session by conftest) ------------------
+
+
+@pytest.fixture(scope="module")
+def course(course_db, embedder):
+    engine = make_engine(course_db)
+    yield engine, PgCatalog(engine, embedder)
+    engine.dispose()
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_course_metrics_match_numpy(course, metric):
+    engine, catalog = course
+    ids, vectors = stored_vectors(engine)
+    assert len(ids) == 631
+    anchor_id, _, _ = catalog.resolve("The Matrix")
+    mask = ids != anchor_id
+    dist = numpy_distances(metric, vectors[~mask][0], vectors[mask])
+    order = np.lexsort((ids[mask], dist))[:15]
+    hits = catalog.similar("the matrix", metric=metric, k=15)
+    assert [h.id for h in hits] == ids[mask][order].tolist()
+    assert [h.distance for h in hits] == pytest.approx(dist[order].tolist(), abs=1e-5)
+
+
+def test_course_king_kong(course):
+    _, catalog = course
+    with pytest.raises(AmbiguousTitle) as err:
+        catalog.similar("King Kong")
+    assert [(t, y) for _, t, y in err.value.candidates] == [("King Kong", 1933), ("King Kong", 2005)]
+    kong_2005, _, _ = catalog.resolve("king kong", 2005)
+    hits = catalog.similar("King Kong", year=2005, k=10)
+    assert len(hits) == 10 and kong_2005 not in [h.id for h in hits]
+    with pytest.raises(UnknownTitle) as err:
+        catalog.similar("Kng Kong")
+    assert err.value.suggestions[0] == "King Kong"
+
+
+def test_course_hybrid_finds_tom_hanks_films(course):
+    _, catalog = course
+    hybrid = catalog.search("movies with Tom Hanks", k=10)
+    dense = catalog.search("movies with Tom Hanks", mode="dense", k=10)
+    with_hanks = [h for h in hybrid if "Tom Hanks" in h.actors]
+    assert len(with_hanks) >= 8
+    assert all("Tom Hanks" in h.actors for h in hybrid[:5])
+    assert sum("Tom Hanks" in h.actors for h in dense) >= 1  # he is in the embedded text too
+    keyword = catalog.search("Tom Hanks", mode="keyword", k=16)
+    assert all("Tom Hanks" in h.actors for h in keyword)  # all 16 of his films match every word
+
+
+def test_course_find_titles(course):
+    _, catalog = course
+    assert [t for _, t, _ in catalog.find_titles("movies like finding nemo")] == ["Finding Nemo"]
+    assert catalog.find_titles("can you pick me up a movie") == []
+    assert [t for _, t, _ in catalog.find_titles("I loved Up and Toy Story 2")] == ["Toy Story 2", "Up"]
+
+
+def test_course_hybrid_finds_a_supporting_actor_dense_misses(course):
+    # Jennifer Coolidge is never among the first five actors, so only full-text search knows her.
+    _, catalog = course
+    hers = {"Robots", "Click", "American Pie"}
+    hybrid = catalog.search("films with Jennifer Coolidge", k=5)
+    dense = catalog.search("films with Jennifer Coolidge", mode="dense", k=10)
+    assert hers <= {h.title for h in hybrid}
+    assert not hers & {h.title for h in dense}
