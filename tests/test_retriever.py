@@ -59,10 +59,11 @@ async def test_async_retrieval():
 
 @pytest.mark.integration
 def test_retriever_over_the_real_catalog(new_database, embedder):
+    from test_search import seed
+
     from retrieval.database import make_engine
     from retrieval.schema import create_schema
     from retrieval.search import PgCatalog
-    from test_search import seed
 
     engine = make_engine(new_database("retriever"))
     try:
