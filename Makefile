@@ -44,7 +44,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 eval: catalog
-	$(BIN)/movie-rag eval --out eval/out
+	$(BIN)/movie-rag eval --out eval/out $(EVAL_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/movie-rag bench
