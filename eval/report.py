@@ -83,7 +83,8 @@ def compare(report: Mapping[str, Any], baseline: Mapping[str, Any] | None) -> di
     profile = (baseline or {}).get("profiles", {}).get(key)
     if profile is None:
         return {"profile": key, "found": False, "better": [], "worse": [], "gate_failures": [], "flips": {}}
-    better, worse = [], []
+    better: list[dict[str, Any]] = []
+    worse: list[dict[str, Any]] = []
     for path in TRACKED:
         old, new = profile["figures"].get(path), get(report["figures"], path)
         if old is None or new is None or abs(new - old) < EPS:
@@ -210,10 +211,10 @@ def charts(report: Mapping[str, Any], out: Path) -> list[Path]:
         bars = ax.bar([x for x, _ in pts], [v for _, v in pts], width, label=label, color=f"C{i}")
         ax.bar_label(bars, fmt="%.2f", fontsize=7)
     ax.set_xticks(range(len(routes)), [f"{r}\n(n={f['routes'][r]['retrieval']['n']})" for r in routes], fontsize=8)
-    ax.set_ylim(0, 1.1)
+    ax.set_ylim(0, 1.25)
     ax.set_ylabel("score")
     ax.set_title(f"Retrieval by expected route (mode {report['mode']}, k={report['k']}; MRR/nDCG on ranked questions only)", fontsize=9)
-    ax.legend(fontsize=8, loc="upper right")
+    ax.legend(fontsize=8, loc="upper center", ncol=3)
     fig.tight_layout()
     paths.append(out / "recall_by_route.png")
     fig.savefig(paths[-1], dpi=110)
