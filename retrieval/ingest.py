@@ -610,7 +610,7 @@ def _existing(conn: Connection, records: Sequence[_Record], *, lock: bool = Fals
     keys = [r.source_key for r in records]
     ml_ids = [r.values["movielens_id"] for r in records if r.values.get("movielens_id") is not None]
     sql = _SELECT_EXISTING + (" FOR UPDATE" if lock else "")
-    rows = [dict(r._mapping) for r in conn.execute(text(sql), {"keys": keys, "ml_ids": ml_ids})]
+    rows = [dict(r) for r in conn.execute(text(sql), {"keys": keys, "ml_ids": ml_ids}).mappings()]
     by_key = {row["source_key"]: row for row in rows}
     if ml_ids:
         by_ml = {row["movielens_id"]: row for row in rows if row["movielens_id"] is not None}

@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     engine = wiring.engine(settings)
     embedder = _LazyEmbedder(settings)
-    progress = sys.stderr.isatty() and not args.json
+    progress = sys.stderr.isatty()  # the bar goes to stderr, so --json output stays clean
     try:
         if args.kind == "movies":
             assert path is not None
