@@ -1,0 +1,32 @@
+"""`movie-rag bench [--out DIR]` — speed figures on a throw-away database (see eval/bench.py)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from chatbot.cli import EXIT_OK
+
+SHARED_DATA = Path("..") / "shared" / "data"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bench", help="measure ingest and search speed (writes DIR/results.json)")
+    p.add_argument("--out", type=Path, default=Path("bench"), help="output folder (default bench/)")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from eval.bench import Figure, table
+    from eval.bench import run as run_bench
+
+    movies = SHARED_DATA / "course-movies" / "movies.json"
+    movielens = SHARED_DATA / "ml-latest-small"
+    result = run_bench(
+        args.out,
+        movies_path=movies if movies.is_file() else None,
+        movielens_dir=movielens if (movielens / "movies.csv").is_file() else None,
+    )
+    print(table([Figure(**f) for f in result["figures"]]))
+    print(f"\nwritten to {args.out / 'results.json'} and {args.out / 'results.md'}")
+    return EXIT_OK
