@@ -259,8 +259,8 @@ async def run_sql(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
         rows = await asyncio.to_thread(deps.sql.run, state.sql_checked, params)
     except Exception as exc:  # the database refused or cancelled it: fall back, say so
         log.info("drafted SQL failed: %s", exc)
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return {"hits": [], "notes": [*state.notes, f"The drafted SQL failed ({first_line}); answered from vector search instead."]}
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else f"The drafted SQL failed ({type(exc).__name__})."
+        return {"hits": [], "notes": [*state.notes, f"{reason} Answered from vector search instead."]}
     if not rows:
         return {"hits": [], "notes": [*state.notes, "The drafted SQL found no rows; answered from vector search instead."]}
     return {"hits": [_jsonable(r) for r in rows], "sql": state.sql_readable}

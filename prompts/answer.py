@@ -26,6 +26,7 @@ similar to a title, search by plot or mood, filter by year, director, actor or g
 follow-up questions about the previous results. Do not name any specific film."""
 
 CHITCHAT_REPLY = (
-    "I answer questions about the movies in your catalog. Try \"movies like Finding Nemo\", "
-    "\"90s dramas directed by Spielberg\", \"a heist in a casino, sorted by year\", or paste a plot."
+    "I answer questions about the movies in your catalog. Ask for films similar to one you like, "
+    "describe a plot or a mood, filter by year, director, actor or genre, or ask a follow-up "
+    "about my last answer."
 )

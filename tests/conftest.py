@@ -51,3 +51,23 @@ def embedder():
     from retrieval.embeddings import load_embedder
 
     return load_embedder()
+
+
+@pytest.fixture(scope="session")
+def course_db(new_database, embedder) -> str:
+    """URL of a database holding the course catalog (631 films), ingested once per session.
+    Tests must not change its movies; they may add their own rows to other tables."""
+    from retrieval.database import make_engine
+    from retrieval.ingest import ingest_movies
+    from retrieval.schema import create_schema
+
+    if not COURSE_MOVIES.exists():
+        pytest.skip(f"course catalog not found at {COURSE_MOVIES}")
+    url = new_database("course")
+    engine = make_engine(url)
+    try:
+        create_schema(engine)
+        ingest_movies(engine, COURSE_MOVIES, embedder)
+    finally:
+        engine.dispose()
+    return url

@@ -112,7 +112,7 @@ async def test_sql_rejected_twice_falls_back_to_retrieval_with_note():
 @pytest.mark.parametrize(
     ("rows", "note"),
     [
-        (RuntimeError("canceling statement due to statement timeout"), "The drafted SQL failed (canceling statement due to statement timeout); answered from vector search instead."),
+        (RuntimeError("The query ran longer than 2000 ms and was cancelled."), "The query ran longer than 2000 ms and was cancelled. Answered from vector search instead."),
         ([], "The drafted SQL found no rows; answered from vector search instead."),
     ],
 )
