@@ -14,7 +14,7 @@ export MOVIE_RAG_HOME ?= $(CURDIR)/.movie-rag
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: chat test eval bench lint setup catalog clean db-stop
+.PHONY: chat test eval bench lint setup catalog clean db-stop browser-deps
 
 setup: $(STAMP)
 
@@ -40,8 +40,21 @@ endif
 chat: catalog
 	$(BIN)/movie-rag chat
 
-test: $(STAMP)
+test: $(STAMP) browser-deps
 	$(BIN)/python -m pytest
+
+# Headless Chromium for the chat-UI browser tests (Debian packages). As root (CI) it installs
+# them when missing; otherwise it says how, and those tests skip.
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing chromium and chromium-driver for the browser tests"; \
+	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      --no-install-recommends chromium chromium-driver >/dev/null </dev/null; \
+	  else \
+	    echo "browser tests will skip: run 'sudo apt-get install chromium chromium-driver' to enable them"; \
+	  fi; \
+	fi
 
 eval: catalog
 	$(BIN)/movie-rag eval --out eval/out $(EVAL_ARGS)

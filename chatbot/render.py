@@ -332,7 +332,8 @@ def describe_error(exc: BaseException) -> str:
     if isinstance(exc, ValueError) and "question is empty" in str(exc):
         return escape_markdown(exc)
     if any(_is_database_error(e) or isinstance(e, DatabaseError) for e in chain):
-        detail = _first_line(next(e for e in chain if _is_database_error(e) or isinstance(e, DatabaseError)))
+        # the innermost one: the driver's own words, without SQLAlchemy's wrapping
+        detail = _first_line(next(e for e in reversed(chain) if _is_database_error(e) or isinstance(e, DatabaseError)))
         return (f"**The catalog database cannot be reached right now** ({escape_markdown(detail)}). "
                 "Check that PostgreSQL is running (`movie-rag db status`) or that DATABASE_URL is right, "
                 "then ask again.")
