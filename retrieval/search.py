@@ -253,6 +253,7 @@ def _case_insensitive(title: str) -> bool:
 
 
 _YEAR_AFTER = re.compile(r"^\W{0,3}(\d{4})\b")
+_ARTICLE = re.compile(r"^(?:The|A|An)\s+(\S.*)$")
 
 
 class _TitleIndex:
@@ -277,6 +278,11 @@ class _TitleIndex:
                 self.exact.setdefault(key, []).append(row)
             if key:
                 self.max_len = max(self.max_len, len(key))
+            # "Godfather" names The Godfather, but only capitalised: "a matrix" is not a film.
+            if (m := _ARTICLE.match(title)) and m.group(1).strip():
+                alias = _tokens(m.group(1), fold=False)
+                if alias and alias != _tokens(title, fold=False):
+                    self.exact.setdefault(alias, []).append(row)
         self.numeric = {t.strip(): [r for r in self.rows if r[1].strip() == t.strip()]
                         for _, t, _ in self.rows if t.strip().isdigit()}
 
@@ -364,7 +370,8 @@ class PgCatalog:
         """Catalog titles that occur in `text_`, longest first, whole words only.
 
         Titles of 2+ words or 5+ characters match in any case (accents and apostrophes ignored);
-        shorter ones only as written; all-digit titles ("2012", "300") only inside quotes, since
+        shorter ones only as written, as is a title without its leading article ("Godfather");
+        all-digit titles ("2012", "300") only inside quotes, since
         they are usually years or counts. When several rows share a title and a year follows it
         in the text ("King Kong (1933)"), only that row is returned.
         """

@@ -258,6 +258,8 @@ def test_find_titles(catalog):
     assert found("disaster movies from 2012") == []
     assert found('the film "2012"') == [("2012", 2009)]
     assert found("kingkong, uptown, matrixes") == []
+    assert found("more like Matrix") == [("The Matrix", 1999)]  # article dropped: as written only
+    assert found("more like matrix") == []
 
 
 # --- CLI ----------------------------------------------------------------------------------------
