@@ -208,7 +208,7 @@ async def _chat_start() -> None:
 
 
 @cl.on_chat_resume
-async def _chat_resume(thread: dict[str, Any]) -> None:
+async def _chat_resume(thread: Any) -> None:
     metadata = thread.get("metadata") or {}
     if isinstance(metadata, str):
         import json

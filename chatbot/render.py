@@ -242,6 +242,11 @@ def _cell(value: Any) -> str:
     return " ".join(str(value).split())[:120]
 
 
+def _ref(numbers: Mapping[int, int], row: Mapping[str, Any]) -> int | None:
+    row_id = row.get("id")
+    return numbers.get(row_id) if isinstance(row_id, int) else None
+
+
 def rows_table(rows: Sequence[Mapping[str, Any]], numbers: Mapping[int, int] | None = None) -> dict[str, Any]:
     """Props for the RowsTable element: column labels and string cells (React escapes them);
     `ref` is the row's number in the Sources line, if cited."""
@@ -252,8 +257,7 @@ def rows_table(rows: Sequence[Mapping[str, Any]], numbers: Mapping[int, int] | N
     return {
         "columns": [_COLUMN_LABELS.get(k, k) for k in keys],
         "rows": [
-            {"ref": numbers.get(row.get("id")) if isinstance(row.get("id"), int) else None,
-             "cells": [_cell(row.get(k)) for k in keys]}
+            {"ref": _ref(numbers, row), "cells": [_cell(row.get(k)) for k in keys]}
             for row in rows
         ],
     }
@@ -277,7 +281,7 @@ def movie_cards(rows: Sequence[Mapping[str, Any]], numbers: Mapping[int, int] | 
             "genres": [str(g) for g in (row.get("genres") or [])][:3],
             "rating": (f"{float(rating):.1f}/5" + (f" ({votes})" if votes else "")) if isinstance(rating, (int, float)) else None,
             "poster": poster_url(row.get("poster_url")),
-            "ref": numbers.get(row.get("id")) if isinstance(row.get("id"), int) else None,
+            "ref": _ref(numbers, row),
         })
     cards.sort(key=lambda c: c["ref"] or len(rows) + 1)  # cited first, in Sources order
     return cards[:limit]

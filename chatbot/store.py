@@ -231,9 +231,16 @@ def open_data_layer(url: str) -> Any:
             })
             return None
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return UiDataLayer("postgresql+asyncpg://", connect_args=asyncpg_connect_args(url))
+    # Quiet Chainlit's "no storage client, elements will not be persisted": ours are.
+    chainlit_log = logging.getLogger("chainlit")
+    level = chainlit_log.level
+    chainlit_log.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return UiDataLayer("postgresql+asyncpg://", connect_args=asyncpg_connect_args(url))
+    finally:
+        chainlit_log.setLevel(level)
 
 
 _SAVE_ELEMENT = """
