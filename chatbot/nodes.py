@@ -62,7 +62,8 @@ def _filters(raw: dict[str, Any], ids: list[int] | None = None) -> SearchFilters
     f = SearchFilters(
         year_min=raw.get("year_min"), year_max=raw.get("year_max"),
         genres=tuple(raw.get("genres", ())), director=raw.get("director"),
-        actors=tuple(raw.get("actors", ())), ids=tuple(ids or ()),
+        actors=tuple(raw.get("actors", ())), people=tuple(raw.get("people", ())),
+        ids=tuple(ids or ()),
     )
     return None if f.is_empty() else f
 

@@ -62,6 +62,8 @@ CHITCHAT = re.compile(
     r"who are you|what are you|what can you do|help|how are you)\b[\s!.?]*",
     re.I,
 )
+PLOT_WORDS = 25
+"""A question this long with no "like X" is a pasted plot or description: semantic search."""
 COUNT = re.compile(r"\bhow many\b|\bcount\b|\bnumber of\b", re.I)
 LIST_ALL = re.compile(r"\b(?:list|show|give me|which|what)\b.*\b(?:all|every)\b", re.I)
 # Words that end a captured name ("directed by Steven Spielberg in the 90s").
@@ -178,12 +180,36 @@ def parse_people(text: str) -> tuple[str | None, list[str], str]:
         if m:
             director = m.group(1).strip()
             text = text[: m.start()] + " " + text[m.end():]
-    for m in list(re.finditer(r"\b(starring|featuring|with|played by|acted by)\s+", text, re.I)):
-        name = _capture_name(text, m.end(), require_capital=m.group(1).lower() == "with")
+    for m in list(re.finditer(r"\b(starring|featuring|features?|with|played by|acted by)\s+", text, re.I)):
+        name = _capture_name(text, m.end(), require_capital=m.group(1).lower() in ("with", "feature", "features"))
         if name and len(name) > 2:
             actors.append(name)
             text = text.replace(m.group(0) + name, " ", 1)
     return director, actors, text
+
+
+# Capitalised words that start a question rather than a name ("Which Alfred Hitchcock movies").
+_NOT_NAMES = {
+    "which", "what", "show", "list", "give", "find", "any", "all", "the", "some", "best", "good",
+    "old", "new", "recent", "classic", "great", "top", "my", "me", "are", "were", "name", "other",
+    "more", "similar", "funny", "scary", "sad", "french", "american", "british", "italian",
+}
+
+
+def parse_named_people(text: str) -> tuple[list[str], str]:
+    """Names written before "movies"/"films" ("Tom Hanks movies", "Alfred Hitchcock's films"):
+    director or actor, the catalog decides. Returns (names, text without them)."""
+    names = []
+    pattern = rf"((?:{_NAME_TOKEN}\s+){{1,4}}?)(?:{_NAME_TOKEN})(?:'s)?(?=\s+(?:movies|films|pictures)\b)"
+    for m in list(re.finditer(pattern, text)):
+        words = m.group(0).removesuffix("'s").split()
+        while words and (words[0].lower() in _NOT_NAMES or words[0].lower() in GENRE_WORDS):
+            words.pop(0)
+        if len(words) >= 2 and all(w[0].isupper() for w in words):
+            name = " ".join(words)
+            names.append(name)
+            text = text.replace(name, " ", 1)
+    return names, text
 
 
 def parse_genres(text: str) -> list[str]:
@@ -211,7 +237,7 @@ def parse_sort(text: str) -> tuple[dict[str, Any] | None, int | None]:
 _FILLER = re.compile(
     r"\b(?:please|can you|could you|show me|give me|find me|find|i want|i'd like|looking for|"
     r"any|some|movies?|films?|something|anything|about|a movie|a film|which|what|are there|"
-    r"list|all|the|of those|of them|sorted by \w+|ordered by \w+|how many|number of|did|direct|count)\b",
+    r"list|all|the|of those|of them|sorted by \w+|ordered by \w+|how many|number of|did|direct|count|are|is|were|was)\b",
     re.I,
 )
 
@@ -219,16 +245,21 @@ _FILLER = re.compile(
 def residual_query(text: str) -> str:
     """What is left to search for once filter phrases and filler words are gone."""
     rest = _FILLER.sub(" ", text)
-    rest = re.sub(r"[?!.,;:]+", " ", rest)
-    return re.sub(r"\s+", " ", rest).strip()
+    rest = re.sub(r"(?<!\w)'s\b|[?!.,;:]+", " ", rest)
+    rest = re.sub(r"\s+", " ", rest).strip()
+    return rest if re.search(r"[^\W\d_]{3,}", rest) else ""
 
 
 def understand(question: str, *, titles: list[Title], has_previous: bool) -> Understanding:
     """Route a question by rules. `titles`: catalog titles found in it; `has_previous`: a previous
     turn left result ids to follow up on."""
     q = question.strip()
+    if len(q.split()) >= PLOT_WORDS and not SIMILAR.match(q):
+        # A pasted plot: its years and names describe the story, they are not filters.
+        return Understanding(route="semantic", query=q)
     years, rest = parse_years(q)
     director, actors, rest = parse_people(rest)
+    people, rest = parse_named_people(rest)
     genres = parse_genres(rest)
     sort, limit = parse_sort(q)
     filters: dict[str, Any] = dict(years)
@@ -236,6 +267,8 @@ def understand(question: str, *, titles: list[Title], has_previous: bool) -> Und
         filters["director"] = director
     if actors:
         filters["actors"] = actors
+    if people:
+        filters["people"] = people
     if genres:
         filters["genres"] = genres
     count = bool(COUNT.search(q))

@@ -2,16 +2,14 @@
 
 What a movie's vector encodes is one documented template, `EMBEDDING_TEMPLATE`:
 
-    {title} ({year})
-    Genres: {genres, comma-separated}
-    Directed by {director}
-    Starring {first MAX_ACTORS actors, comma-separated}
-    {summary}
+    {title}. {genres, comma-separated}. {summary} Directed by {director}.
 
-Lines whose value is missing are left out (a film without a director has no "Directed by" line),
-and the year parentheses go when the year is unknown. Writers are not embedded: they add tokens
-that rarely help a question and dilute the plot. Only the first `MAX_ACTORS` actors are kept for
-the same reason; all of them stay searchable through full-text search on `people`.
+Parts whose value is missing are left out. The year and the cast are deliberately NOT embedded:
+measured on the course catalog, names and years pull a film's neighbours toward films that merely
+share an actor or a decade (Finding Nemo's nearest became Donnie Darko and The Addams Family with
+the cast and year in the text; Shark Tale, Big Fish, Dinosaur, Madagascar without). Years are
+matched exactly by filters, and every person (director, writers, all actors) is matched by the
+full-text side of hybrid search over `people`.
 
 Ingest stores this exact text in `movies.embedding_text`, so a row is re-embedded only when the
 text changes. Changing the template therefore re-embeds every row on the next ingest, which is
@@ -31,7 +29,6 @@ __all__ = [
     "BATCH_SIZE",
     "EMBEDDING_DIM",
     "EMBEDDING_TEMPLATE",
-    "MAX_ACTORS",
     "embedding_text",
     "load_embedder",
 ]
@@ -39,38 +36,24 @@ __all__ = [
 BATCH_SIZE = 64
 """Texts per forward pass: large enough to use both cores, small enough for steady progress."""
 
-MAX_ACTORS = 5
-"""Actors named in the embedded text (the leads); the rest only feed full-text search."""
-
-EMBEDDING_TEMPLATE = (
-    "{title} ({year})\n"
-    "Genres: {genres}\n"
-    "Directed by {director}\n"
-    "Starring {actors}\n"
-    "{summary}"
-)
-"""The documented shape of the embedded text; `embedding_text` drops lines with no value."""
+EMBEDDING_TEMPLATE = "{title}. {genres}. {summary} Directed by {director}."
+"""The documented shape of the embedded text; `embedding_text` drops parts with no value."""
 
 
 def embedding_text(movie: Mapping[str, Any]) -> str:
-    """The text embedded for `movie` (keys as the `movies` columns: title, year, genres, director,
-    actors, summary); see `EMBEDDING_TEMPLATE`."""
-    title = _clean(movie.get("title"))
-    year = movie.get("year")
-    lines = [f"{title} ({year})" if year else title]
+    """The text embedded for `movie` (keys as the `movies` columns: title, genres, summary,
+    director); see `EMBEDDING_TEMPLATE`."""
+    parts = [_clean(movie.get("title")).rstrip(".")]
     genres = [g for g in (_clean(x) for x in movie.get("genres") or ()) if g]
     if genres:
-        lines.append("Genres: " + ", ".join(genres))
+        parts.append(", ".join(genres))
+    summary = _clean(movie.get("summary")).rstrip(".")
+    if summary:
+        parts.append(summary)
     director = _clean(movie.get("director"))
     if director:
-        lines.append(f"Directed by {director}")
-    actors = [a for a in (_clean(x) for x in movie.get("actors") or ()) if a][:MAX_ACTORS]
-    if actors:
-        lines.append("Starring " + ", ".join(actors))
-    summary = _clean(movie.get("summary"))
-    if summary:
-        lines.append(summary)
-    return "\n".join(lines)
+        parts.append(f"Directed by {director}")
+    return ". ".join(parts) + "."
 
 
 def _clean(value: object) -> str:

@@ -138,6 +138,9 @@ def filter_sql(filters: SearchFilters | None, alias: str = "m") -> tuple[str, di
     for i, actor in enumerate(filters.actors):
         clauses.append(f"EXISTS (SELECT 1 FROM unnest({alias}.actors) AS act WHERE act ILIKE :f_actor{i})")
         params[f"f_actor{i}"] = _like(actor)
+    for i, person in enumerate(filters.people):
+        clauses.append(f"{alias}.people ILIKE :f_person{i}")
+        params[f"f_person{i}"] = _like(person)
     if filters.ids:
         clauses.append(f"{alias}.id = ANY(CAST(:f_ids AS int[]))")
         params["f_ids"] = [int(i) for i in filters.ids]

@@ -62,11 +62,16 @@ class SearchFilters:
     """Substring of the director's name (case-insensitive)."""
     actors: tuple[str, ...] = ()
     """Every listed actor must appear (case-insensitive substring)."""
+    people: tuple[str, ...] = ()
+    """Every listed name must appear as director, writer or actor (case-insensitive substring)."""
     ids: tuple[int, ...] = field(default=())
     """Restrict to these rows (follow-ups reuse the previous answer's ids)."""
 
     def is_empty(self) -> bool:
-        return not (self.year_min or self.year_max or self.genres or self.director or self.actors or self.ids)
+        return not (
+            self.year_min or self.year_max or self.genres or self.director or self.actors
+            or self.people or self.ids
+        )
 
 
 class Embedder(Protocol):

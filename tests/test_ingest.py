@@ -204,7 +204,7 @@ def test_editing_one_summary_reembeds_exactly_that_row(course_copy, embedder, tm
     [nemo] = rows(course_copy, "title = 'Finding Nemo'")
     assert nemo["summary"] == film["resume"]
     assert counter.texts == [nemo["embedding_text"]]
-    assert nemo["embedding_text"].endswith(film["resume"])
+    assert film["resume"].rstrip(".") in nemo["embedding_text"]
     with course_copy.connect() as conn:
         others_after = conn.execute(text(
             "SELECT md5(string_agg(m::text, '|' ORDER BY id)) FROM movies m WHERE title <> 'Finding Nemo'"

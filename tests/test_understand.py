@@ -25,6 +25,13 @@ KONG = (9, "King Kong", 1933)
         ("hello!", [], False, "chitchat", {}, None, None),
         ("thanks", [], True, "chitchat", {}, None, None),
         ("the 3 longest war films", [], False, "structured", {"genres": ["War"]}, {"key": "duration_min", "desc": True}, 3),
+        ("Which Alfred Hitchcock movies are from the 50s?", [], False, "structured",
+         {"year_min": 1950, "year_max": 1959, "people": ["Alfred Hitchcock"]}, None, None),
+        ("Martin Scorsese films starring Robert De Niro", [], False, "structured",
+         {"actors": ["Robert De Niro"], "people": ["Martin Scorsese"]}, None, None),
+        ("Which films feature Morgan Freeman?", [], False, "structured", {"actors": ["Morgan Freeman"]}, None, None),
+        ("which films feature a dog", [], False, "semantic", {}, None, None),
+        ("Horror movies from the 80s", [], False, "structured", {"year_min": 1980, "year_max": 1989, "genres": ["Horror"]}, None, None),
     ],
 )
 def test_routes_and_filters(question, titles, previous, route, filters, sort, limit):
@@ -50,3 +57,10 @@ def test_semantic_query_is_the_question_and_structured_query_drops_filler():
 @pytest.mark.parametrize(("token", "span"), [("90s", (1990, 1999)), ("'80s", (1980, 1989)), ("1970s", (1970, 1979)), ("00s", (2000, 2009)), ("95s", None)])
 def test_decades(token, span):
     assert decade_range(token) == span
+
+
+def test_a_pasted_plot_is_semantic_even_with_years_and_names_in_it():
+    plot = ("In 1985, teenager Marty McFly is sent back to 1955 in a time machine built by his friend "
+            "Doc Brown, and must make sure his parents fall in love or he will never be born.")
+    u = understand(plot, titles=[], has_previous=False)
+    assert (u.route, u.filters, u.query) == ("semantic", {}, plot)
