@@ -24,6 +24,10 @@ from chatbot.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# One checkpoint per turn, written when the turn ends: a turn is short, and a crash mid-turn
+# loses only that turn while every finished one stays in the thread.
+DURABILITY = "exit"
+
 
 def step_detail(node: str, update: dict[str, Any]) -> dict[str, Any]:
     """What a node did, in a form fit for a collapsible step in the UI."""
@@ -115,7 +119,7 @@ class Chatbot:
         clock = run_deps.clock
         last = clock()
         async for mode, chunk in self.graph.astream(
-            inputs, config, context=run_deps, stream_mode=["updates", "custom"]
+            inputs, config, context=run_deps, stream_mode=["updates", "custom"], durability=DURABILITY
         ):
             if mode == "custom":
                 if "token" in chunk:
@@ -135,9 +139,8 @@ class Chatbot:
         deps: Deps | None = None,
     ) -> Answer:
         inputs, config, run_deps, thread_id = self._run_args(question, thread_id, options, deps)
-        await self.graph.ainvoke(inputs, config, context=run_deps)
-        snapshot = await self.graph.aget_state(config)
-        return answer_from_state(snapshot.values, thread_id)
+        values = await self.graph.ainvoke(inputs, config, context=run_deps, durability=DURABILITY)
+        return answer_from_state(values, thread_id)
 
     def with_deps(self, **changes: Any) -> Deps:
         return replace(self.deps, **changes)

@@ -71,12 +71,34 @@ def _filters(raw: dict[str, Any], ids: list[int] | None = None) -> SearchFilters
 # --- understand ---------------------------------------------------------------------------
 
 
+def assign_people(filters: dict[str, Any], catalog: Any) -> dict[str, Any]:
+    """A name the rules could not place ("Stanley Kubrick films") becomes a director or an actor
+    filter by what the catalog knows of it; unknown names stay as "anyone credited"."""
+    names = filters.get("people")
+    if not names:
+        return filters
+    out = {k: v for k, v in filters.items() if k != "people"}
+    people = []
+    for name in names:
+        roles = catalog.person_roles(name)
+        if roles["director"] and roles["director"] >= roles["actor"] and "director" not in out:
+            out["director"] = name
+        elif roles["actor"]:
+            out["actors"] = [*out.get("actors", []), name]
+        else:
+            people.append(name)
+    if people:
+        out["people"] = people
+    return out
+
+
 @timed("understand")
 async def understand(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
     deps = runtime.context
     titles = await asyncio.to_thread(deps.catalog.find_titles, state.question)
     u = read_question(state.question, titles=titles, has_previous=bool(state.last_ids))
     llm_up = deps.chat is not None and await deps.chat.available()
+    filters = await asyncio.to_thread(assign_people, u.filters, deps.catalog)
     query = u.query
     if u.route == "follow_up" and state.last_query:
         query = state.last_query
@@ -85,7 +107,7 @@ async def understand(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
     use_sql = u.route == "structured" and sql_mode and llm_up and deps.sql is not None
     return {
         **fresh_turn(),
-        "route": u.route, "query": query, "anchors": anchors, "filters": u.filters,
+        "route": u.route, "query": query, "anchors": anchors, "filters": filters,
         "sort": u.sort, "limit": u.limit, "count": u.count, "llm_up": llm_up, "use_sql": use_sql,
     }
 
@@ -115,7 +137,12 @@ def sort_rows(rows: list[dict[str, Any]], sort: dict[str, Any] | None, limit: in
         missing = [r for r in rows if r.get(key) is None]
         present.sort(key=lambda r: r[key].casefold() if isinstance(r[key], str) else r[key], reverse=desc)
         rows = present + missing
-    return rows[:limit] if limit else rows
+    if not limit or len(rows) <= limit:
+        return rows
+    # "the longest" with two films of the same length: both are the answer
+    cutoff = rows[limit - 1].get(sort["key"]) if sort else None
+    extra = [r for r in rows[limit:] if cutoff is not None and r.get(sort["key"]) == cutoff]  # type: ignore[index]
+    return rows[:limit] + extra
 
 
 @timed("retrieve")
@@ -360,7 +387,9 @@ async def generate(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
 @timed("check_citations")
 async def check_citations(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
     catalog = runtime.context.catalog
-    named = [t for _, t, _ in await asyncio.to_thread(catalog.find_titles, state.answer)]
+    # An extractive answer is written from the rows, so only a model's prose needs the catalog scan
+    # (actor names such as Paula Patton would otherwise read as the film Patton).
+    named = [t for _, t, _ in await asyncio.to_thread(catalog.find_titles, state.answer)] if state.model else []
     checked = _check_citations(
         state.answer, state.hits, catalog_titles=named, allowed=[a["title"] for a in state.anchors]
     )

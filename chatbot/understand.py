@@ -62,7 +62,7 @@ CHITCHAT = re.compile(
     r"who are you|what are you|what can you do|help|how are you)\b[\s!.?]*",
     re.I,
 )
-PLOT_WORDS = 25
+PLOT_WORDS = 18
 """A question this long with no "like X" is a pasted plot or description: semantic search."""
 COUNT = re.compile(r"\bhow many\b|\bcount\b|\bnumber of\b", re.I)
 LIST_ALL = re.compile(r"\b(?:list|show|give me|which|what)\b.*\b(?:all|every)\b", re.I)

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-SECTIONS = ("catalog", "sqlguard")
+SECTIONS = ("catalog", "sqlguard", "graph")
 
 
 @dataclass(frozen=True, kw_only=True)

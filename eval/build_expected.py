@@ -104,9 +104,14 @@ def select(films: Iterable[Film], spec: Mapping[str, Any]) -> list[tuple[str, in
             continue
         out.append((f.title, f.year))
     out.sort(key=lambda t: (t[1] or 0, t[0]))
-    if spec.get("top_by") == "duration_min":  # "the longest ...": the single top row
+    if spec.get("top_by") == "duration_min":  # "the longest ...": the top row(s), ties included
         by = {(f.title, f.year): f.duration_min or 0 for f in films}
-        out = sorted(out, key=lambda t: -by[t])[: int(spec.get("top", 1))]
+        ranked = sorted(out, key=lambda t: -by[t])
+        top = int(spec.get("top", 1))
+        if len(ranked) > top:
+            cutoff = by[ranked[top - 1]]
+            ranked = [t for t in ranked if by[t] >= cutoff]
+        out = ranked
     return out
 
 

@@ -147,6 +147,13 @@ def filter_sql(filters: SearchFilters | None, alias: str = "m") -> tuple[str, di
     return "".join(f" AND {c}" for c in clauses), params
 
 
+_PERSON_ROLES = text(
+    "SELECT count(*) FILTER (WHERE director ILIKE :name) AS director, "
+    "count(*) FILTER (WHERE EXISTS (SELECT 1 FROM unnest(actors) a WHERE a ILIKE :name)) AS actor "
+    "FROM movies"
+)
+
+
 @lru_cache(maxsize=256)
 def _sql(statement: str, with_vector: bool = False) -> TextClause:
     """Compiled-once text for each distinct statement (the text depends only on code, not input)."""
@@ -583,3 +590,9 @@ class PgCatalog:
     def count(self) -> int:
         with self._connect() as conn:
             return int(conn.execute(text("SELECT count(*) FROM movies")).scalar_one())
+
+    def person_roles(self, name: str) -> dict[str, int]:
+        """How many films name `name` (case-insensitive substring) as director and as actor."""
+        with self._connect() as conn:
+            row = conn.execute(_PERSON_ROLES, {"name": _like(name)}).one()
+        return {"director": int(row.director), "actor": int(row.actor)}

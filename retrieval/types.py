@@ -120,3 +120,7 @@ class Catalog(Protocol):
     def find_titles(self, text: str) -> list[tuple[int, str, int | None]]:
         """Catalog titles that occur in `text` (longest first), for routing."""
         ...
+
+    def person_roles(self, name: str) -> dict[str, int]:
+        """{"director": films directed, "actor": films acted in} for a name."""
+        ...

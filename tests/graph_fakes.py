@@ -53,6 +53,13 @@ class FakeCatalog:
     def get(self, ids):
         return [m for i in ids for m in self.movies if m.id == i]
 
+    def person_roles(self, name):
+        low = name.lower()
+        return {
+            "director": sum(low in (m.director or "").lower() for m in self.movies),
+            "actor": sum(any(low in a.lower() for a in m.actors) for m in self.movies),
+        }
+
     def find_titles(self, text):
         found = [(m.id, m.title, m.year) for m in self.movies if re.search(rf"(?<!\w){re.escape(m.title)}(?!\w)", text, re.I)]
         return sorted(found, key=lambda t: -len(t[1]))

@@ -5,7 +5,13 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from chatbot.settings import ALL_ENV_NAMES, ENV_DATABASE_URL, ENV_MODELS, ENV_OLLAMA_BASE_URL, Settings
+from chatbot.settings import (
+    ALL_ENV_NAMES,
+    ENV_DATABASE_URL,
+    ENV_MODELS,
+    ENV_OLLAMA_BASE_URL,
+    Settings,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())

@@ -120,3 +120,20 @@ async def test_sql_execution_error_or_zero_rows_falls_back(rows, note):
     chat = FakeChat(answers=["Jaws (1975)."], drafts=["SELECT id, title, year FROM movies LIMIT 5"])
     a = await bot(chat=chat, guard=FakeGuard(rows=rows)).aask("films from 1975")
     assert a.sql is None and a.notes == [note] and ids(a) == [3]
+
+
+async def test_a_name_before_films_becomes_a_director_filter_when_the_catalog_knows_a_director():
+    catalog = FakeCatalog()
+    a = await bot(catalog=catalog).aask("Steven Spielberg films from the 90s")
+    _, (_, _, _, filters) = catalog.calls[-1]
+    assert (filters.director, filters.people, filters.year_min, filters.year_max) == ("Steven Spielberg", (), 1990, 1999)
+    assert ids(a) == [4, 5]
+
+
+def test_sort_rows_keeps_ties_of_a_superlative():
+    from chatbot.nodes import sort_rows
+
+    rows = [{"id": 1, "d": 184}, {"id": 2, "d": 120}, {"id": 3, "d": 184}, {"id": 4, "d": None}]
+    assert [r["id"] for r in sort_rows(rows, {"key": "d", "desc": True}, 1)] == [1, 3]
+    assert [r["id"] for r in sort_rows(rows, {"key": "d", "desc": False}, 2)] == [2, 1, 3]
+    assert [r["id"] for r in sort_rows(rows, {"key": "d", "desc": False}, None)] == [2, 1, 3, 4]

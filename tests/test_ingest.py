@@ -237,7 +237,7 @@ def test_plot_list_format(fresh, tmp_path):
         ("Untitled Project", None, "title:untitled project|", "plots", "Nobody knows yet.", [], None),
     ]
     assert sorted(fake.texts) == sorted(r["embedding_text"] for r in got)
-    assert got[0]["embedding_text"] == "Alien (1979)\nA space crew meets a deadly creature."
+    assert got[0]["embedding_text"] == "Alien. A space crew meets a deadly creature."
 
 
 def test_native_format_sets_every_column_and_absent_keys_keep_values(fresh, tmp_path):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from chatbot.cli import EXIT_OK
+from chatbot.cli import EXIT_OK, print_json
+from eval.bench import SECTIONS
 
 SHARED_DATA = Path("..") / "shared" / "data"
 
@@ -13,6 +14,8 @@ SHARED_DATA = Path("..") / "shared" / "data"
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="measure ingest and search speed (writes DIR/results.json)")
     p.add_argument("--out", type=Path, default=Path("bench"), help="output folder (default bench/)")
+    p.add_argument("--section", action="append", choices=SECTIONS, help="run only this section (repeatable)")
+    p.add_argument("--json", action="store_true", help="print the results as JSON only")
     p.set_defaults(handler=run)
 
 
@@ -26,7 +29,11 @@ def run(args: argparse.Namespace) -> int:
         args.out,
         movies_path=movies if movies.is_file() else None,
         movielens_dir=movielens if (movielens / "movies.csv").is_file() else None,
+        sections=tuple(args.section or SECTIONS),
     )
+    if args.json:
+        print_json(result)
+        return EXIT_OK
     print(table([Figure(**f) for f in result["figures"]]))
     print(f"\nwritten to {args.out / 'results.json'} and {args.out / 'results.md'}")
     return EXIT_OK
