@@ -73,8 +73,8 @@ def check_citations(
         inside_a_row = any(_mentions(t, title) for t in known)
         if _norm(title) not in known and not inside_a_row and title not in flagged:
             flagged.append(title)
-    for pattern in _TITLE_SPANS:
-        for m in pattern.finditer(answer):
+    for span in _TITLE_SPANS:
+        for m in span.finditer(answer):
             name = m.group(1).strip().rstrip(",.;:")
             seen = any(_norm(name) in _norm(f) or _norm(f) in _norm(name) for f in flagged)
             if _looks_like_title(name) and not is_row(name) and not seen:

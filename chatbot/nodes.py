@@ -21,7 +21,7 @@ from chatbot.state import State, fresh_turn
 from chatbot.understand import understand as read_question
 from prompts.answer import ANSWER_SYSTEM, ANSWER_USER, CHITCHAT_REPLY, CHITCHAT_SYSTEM
 from prompts.sql import SQL_EXAMPLES, SQL_JSON_SCHEMA, SQL_REPAIR, SQL_SYSTEM
-from retrieval.types import AmbiguousTitle, SearchFilters, UnknownTitle
+from retrieval.types import AmbiguousTitle, SearchFilters, SearchMode, UnknownTitle
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ async def retrieve(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
     deps = runtime.context
     catalog = deps.catalog
     k = int(_option(state, deps, "k"))
-    mode = "hybrid" if state.options.get("hybrid", True) else "dense"
+    mode: SearchMode = "hybrid" if state.options.get("hybrid", True) else "dense"
     notes = list(state.notes)
     hits: list[Any] = []
     if state.route == "similar" and state.anchors:
@@ -171,7 +171,7 @@ async def retrieve(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
         # A filter-driven question wants the whole matching set, not just the top k.
         limit = len(ids) if ids else (deps.row_cap if filters and state.route == "structured" else k)
         hits = await asyncio.to_thread(
-            catalog.search, state.query, mode=mode if not ids else "dense", k=limit,
+            catalog.search, state.query, mode="dense" if ids else mode, k=limit,
             filters=filters, vector=state.vector,
         )
     rows = sort_rows(_hit_dicts(hits), state.sort, state.limit)
@@ -295,7 +295,7 @@ async def run_sql(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
-    out = {}
+    out: dict[str, Any] = {}
     for key, value in row.items():
         if isinstance(value, (str, int, float, bool)) or value is None:
             out[key] = value

@@ -150,19 +150,20 @@ def _decade(m: re.Match[str]) -> dict[str, int] | None:
 
 
 def _capture_name(text: str, start: int, *, require_capital: bool) -> str | None:
-    words = []
-    for m in re.finditer(_NAME_TOKEN, text[start:]):
+    """Up to three name words from `start`, stopping at a stop word or punctuation."""
+    words: list[str] = []
+    rest = text[start:]
+    last_end = 0
+    for m in re.finditer(_NAME_TOKEN, rest):
         word = m.group(0).rstrip(".'")
         if not word or word.lower() in _NAME_STOP or len(words) == 3:
             break
         if require_capital and not word[0].isupper():
             break
-        gap = text[start:][: m.start()]
-        if words and re.search(r"[,;:?!()]", gap.split(words[-1])[-1] if words else gap):
+        if words and re.search(r"[,;:?!()]", rest[last_end : m.start()]):
             break
         words.append(word)
-        if re.match(r"\s*[,;:?!()]", text[start + m.end():]):
-            break
+        last_end = m.end()
     return " ".join(words) or None
 
 
