@@ -7,6 +7,7 @@ Each test saves a screenshot under its tmp_path (`*.png`) and the app log (`app.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,19 +38,21 @@ pytestmark = [
 
 MODEL = "fake-ui:1b"
 SQL_QUESTION = "Steven Spielberg films from the 1990s"  # the "Structured question" starter
+PLOT_QUESTION = "A timid clownfish crosses the ocean to find his son"
 DRAFTED_SQL = (
     "SELECT id, title, year, director, genres FROM movies WHERE director ILIKE '%spielberg%' "
     "AND year BETWEEN 1990 AND 1999 ORDER BY year LIMIT 50"
 )
 ANSWER = "Jurassic Park (1993) is the pick: dinosaurs on an island. [more](http://evil.example/x) ![p](http://evil.example/p.png)"
 ANSWER_SHOWN = "Jurassic Park (1993) is the pick: dinosaurs on an island."
+NEMO_ANSWER = "Finding Nemo (2003) is the one: a clownfish father crosses the ocean."
 
 
 def _reply(request) -> str:
     """SQL drafting asks for JSON; everything else gets the answer naming a demo title."""
     if request.format:
         return json.dumps({"sql": DRAFTED_SQL})
-    return ANSWER
+    return NEMO_ANSWER if "clownfish" in request.last_user else ANSWER
 
 
 @pytest.fixture(scope="module")
@@ -168,16 +171,23 @@ def test_chat_settings_apply_to_the_next_question(app_with_llm, fake_llm, tmp_pa
             slider.send_keys("\ue012")  # arrow left: k 8 -> 3
         click(driver, driver.find_element("id", "confirm"))
         time.sleep(0.5)
+        # k = 3 (a plot search retrieves k rows) and the model order (the missing model falls back)
+        driver.find_element("id", "chat-input").send_keys(PLOT_QUESTION)
+        click(driver, driver.find_element("id", "chat-submit"))
+        _wait_answer(driver, NEMO_ANSWER, shot)
+        assert "Sources: [1] Finding Nemo (2003)" in page_text(driver)
+        click(driver, driver.find_element("id", "step-retrieve"))
+        wait_for(driver, lambda: re.search(r"(?m)^3 rows retrieved: ", page_text(driver)), what="k = 3", screenshot=shot)
+        click(driver, driver.find_element("id", "step-generate"))
+        wait_for(driver, lambda: "Model: " + MODEL in page_text(driver), what="model line", screenshot=shot)
+        assert "Fallbacks: missing-ui:1b (model not found)" in page_text(driver)
+        assert [r.model for r in fake_llm.chat_requests()][-2:] == ["missing-ui:1b", MODEL]
+        # SQL mode off: a structured question is answered by retrieval, with no SQL drafted
         driver.find_element("id", "chat-input").send_keys(SQL_QUESTION)
         click(driver, driver.find_element("id", "chat-submit"))
         _wait_answer(driver, ANSWER_SHOWN, shot)
-        assert not driver.find_elements("id", "step-draft_sql")  # SQL mode off: retrieval only
-        click(driver, driver.find_element("id", "step-retrieve"))
-        wait_for(driver, lambda: "3 rows retrieved" in page_text(driver), what="k = 3", screenshot=shot)
-        click(driver, driver.find_element("id", "step-generate"))
-        wait_for(driver, lambda: "Model: " + MODEL in page_text(driver), what="model line", screenshot=shot)
-        assert "Fallbacks: missing-ui:1b" in page_text(driver)
-        assert [r.model for r in fake_llm.chat_requests()][-2:] == ["missing-ui:1b", MODEL]
+        assert len(driver.find_elements("id", "step-retrieve")) == 2
+        assert not driver.find_elements("id", "step-draft_sql")
         driver.save_screenshot(str(shot))
 
 
