@@ -37,11 +37,15 @@ ifneq ($(ML),)
 	$(BIN)/movie-rag ingest movielens $(ML)
 endif
 
+# The embedded server is stopped when the app exits (Ctrl-C included); with DATABASE_URL set,
+# `db stop` only says that nothing embedded is in use.
 chat: catalog
-	$(BIN)/movie-rag chat
+	@trap : INT; $(BIN)/movie-rag chat; status=$$?; $(BIN)/movie-rag db stop; exit $$status
 
 test: $(STAMP) browser-deps
 	$(BIN)/python -m pytest
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 # Headless Chromium for the chat-UI browser tests (Debian packages). As root (CI) it installs
 # them when missing; otherwise it says how, and those tests skip.
