@@ -25,6 +25,17 @@ class UserError(Exception):
     """Something the user can fix; printed as one sentence on stderr, exit 2."""
 
 
+def positive_int(raw: str) -> int:
+    """argparse type for counts such as -k: a whole number of at least 1."""
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{raw!r} must be at least 1")
+    return value
+
+
 def print_json(data: Any) -> None:
     json.dump(data, sys.stdout, ensure_ascii=False, indent=2, default=str)
     sys.stdout.write("\n")

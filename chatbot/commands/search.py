@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from chatbot.cli import EXIT_OK, UserError, print_json
+from chatbot.cli import EXIT_OK, UserError, positive_int, print_json
 from retrieval.types import (
     METRICS,
     SEARCH_MODES,
@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("title", metavar="TITLE", help="a title in the catalog (case does not matter)")
     p.add_argument("--year", type=int, help="pick one of several films with this title")
     p.add_argument("--metric", choices=METRICS, default="cosine", help="distance (default cosine)")
-    p.add_argument("-k", type=_positive, default=10, help="how many (default 10)")
+    p.add_argument("-k", type=positive_int, default=10, help="how many (default 10)")
     p.add_argument("--json", action="store_true", help="print only a JSON list of {id, title, year, score, distance}")
     p.set_defaults(handler=run_similar)
 
@@ -31,23 +31,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("text", metavar="TEXT", help="words, a question or a whole plot")
     p.add_argument("--mode", choices=SEARCH_MODES, default="hybrid",
                    help="hybrid (default: meaning + words), dense (meaning) or keyword (words)")
-    p.add_argument("-k", type=_positive, default=10, help="how many (default 10)")
+    p.add_argument("-k", type=positive_int, default=10, help="how many (default 10)")
     p.add_argument("--year-min", type=int, help="released in or after this year")
     p.add_argument("--year-max", type=int, help="released in or before this year")
     p.add_argument("--genre", nargs="+", action="extend", default=[], metavar="G",
                    help="must have every listed genre")
     p.add_argument("--json", action="store_true", help="print only a JSON list of {id, title, year, score, distance}")
     p.set_defaults(handler=run_search)
-
-
-def _positive(raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{raw!r} must be at least 1")
-    return value
 
 
 class _LazyEmbedder:

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from chatbot.cli import EXIT_BAD_INPUT, EXIT_OK, UserError, print_json
+from chatbot.cli import EXIT_BAD_INPUT, EXIT_OK, UserError, positive_int, print_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,19 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     r = actions.add_parser("run", help="check, embed the phrases, run read-only and print the rows")
     r.add_argument("sql", metavar="SQL", help="one SELECT over movies; write embed('phrase') for a query vector")
     r.add_argument("--json", action="store_true", help="print only a JSON list of row objects")
-    r.add_argument("-k", "--limit", type=_positive, default=None,
+    r.add_argument("-k", "--limit", type=positive_int, default=None,
                    help="row cap (default MOVIE_RAG_SQL_ROW_CAP, and never above it)")
     r.set_defaults(handler=run_run)
-
-
-def _positive(raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{raw!r} must be at least 1")
-    return value
 
 
 def _check(sql: str, row_cap: int) -> Any:
