@@ -56,6 +56,26 @@ async def test_structured_route_without_sql_finds_the_exact_set(course_db):
     assert titles(a) == [("Schindler's List", 1993), ("Saving Private Ryan", 1998)]
 
 
+async def test_recommendation_route_seeds_from_the_named_film(course_db):
+    async with await open_bot(settings_for(course_db, None, llm="none", k=5)) as bot:
+        a = await bot.aask("I liked Toy Story, what should I watch?")
+    assert a.route == "recommendation"
+    assert a.answer.startswith("Recommended from your catalog for fans of Toy Story:")
+    # no ratings in this catalog: the films nearest the liked one's embedding, itself excluded
+    assert len(a.citations) == 5 and ("Toy Story", 1995) not in titles(a)
+    assert ("Toy Story 2", 1999) in titles(a)
+
+
+async def test_chitchat_route_answers_without_rows(course_db, fake):
+    fake.script(PRIMARY, default="Hi! Ask me about the films in your catalog.")
+    async with await open_bot(settings_for(course_db, fake)) as bot:
+        a = await bot.aask("hello")
+    assert (a.route, a.answer, a.model, a.citations, a.rows) == (
+        "chitchat", "Hi! Ask me about the films in your catalog.", PRIMARY, [], []
+    )
+    assert list(a.timings_ms) == ["understand", "generate", "check_citations"]
+
+
 async def test_follow_up_uses_previous_ids_and_thread_resumes_after_rebuild(course_db):
     s = settings_for(course_db, None, llm="none")
     async with await open_bot(s) as bot:
