@@ -392,6 +392,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "application/x-ndjson")
         self.send_header("Transfer-Encoding", "chunked")
+        if script.failure is not None:
+            # The connection is closed after a broken stream; saying so up front keeps the client
+            # from putting it back in its pool and racing the close on its next request.
+            self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.flush()
 
