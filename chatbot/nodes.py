@@ -49,6 +49,26 @@ def timed(name: str) -> Callable[[Node], Node]:
     return wrap
 
 
+EMPTY_CATALOG = (
+    "Your catalog is empty, so there is nothing to answer from yet. Load movies first: "
+    "`movie-rag ingest demo`, `movie-rag ingest movies PATH` or `movie-rag ingest movielens DIR`."
+)
+
+SIMILAR_POOL = 3
+"""`similar` looks at this many times k neighbours before `prefer_described` picks k."""
+
+
+def prefer_described(hits: list[Any], *, anchored: bool) -> list[Any]:
+    """Neighbours with a summary first, each group in distance order, when the anchor has one.
+
+    A row known only by title and genres (most MovieLens-only films) is close to "Finding Nemo"
+    for sharing the word "Nemo"; its distance says little next to rows whose plots were compared.
+    """
+    if not anchored:
+        return hits
+    return [h for h in hits if h.summary] + [h for h in hits if not h.summary]
+
+
 def _option(state: State, deps: Deps, name: str) -> Any:
     value = state.options.get(name)
     return getattr(deps, name) if value is None else value
@@ -156,10 +176,13 @@ async def retrieve(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
     if state.route == "similar" and state.anchors:
         anchor = state.anchors[0]
         try:
-            hits = await asyncio.to_thread(
+            candidates = await asyncio.to_thread(
                 catalog.similar, anchor["title"], year=anchor["year"],
-                metric=state.options.get("metric", "cosine"), k=k, filters=_filters(state.filters),
+                metric=state.options.get("metric", "cosine"), k=SIMILAR_POOL * k,
+                filters=_filters(state.filters),
             )
+            anchor_rows = await asyncio.to_thread(catalog.get, [anchor["id"]])
+            hits = prefer_described(candidates, anchored=bool(anchor_rows and anchor_rows[0].summary))[:k]
         except (UnknownTitle, AmbiguousTitle) as exc:  # the anchor came from the catalog, so rare
             notes.append(str(exc))
     elif state.route == "recommendation" and state.anchors and deps.recommend is not None:
@@ -358,7 +381,8 @@ async def generate(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
     elif state.hits:
         messages = answer_messages(state)
     else:
-        text = "I found no film in your catalog that matches that."
+        empty = await asyncio.to_thread(deps.catalog.count) == 0
+        text = EMPTY_CATALOG if empty else "I found no film in your catalog that matches that."
         write({"token": text})
         return {"answer": text, "model": None, "notes": notes}
 

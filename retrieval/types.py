@@ -121,6 +121,10 @@ class Catalog(Protocol):
         """Catalog titles that occur in `text` (longest first), for routing."""
         ...
 
+    def count(self) -> int:
+        """Rows in the catalog."""
+        ...
+
     def person_roles(self, name: str) -> dict[str, int]:
         """{"director": films directed, "actor": films acted in} for a name."""
         ...

@@ -53,6 +53,9 @@ class FakeCatalog:
     def get(self, ids):
         return [m for i in ids for m in self.movies if m.id == i]
 
+    def count(self):
+        return len(self.movies)
+
     def person_roles(self, name):
         low = name.lower()
         return {

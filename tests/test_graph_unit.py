@@ -21,7 +21,7 @@ def ids(answer):
 async def test_similar_route_without_llm_gives_extractive_answer_citing_every_row():
     catalog = FakeCatalog()
     a = await bot(catalog=catalog, k=2).aask("movies like Finding Nemo")
-    assert catalog.calls[0] == ("similar", ("Finding Nemo", 2003, "cosine", 2))
+    assert catalog.calls[0] == ("similar", ("Finding Nemo", 2003, "cosine", 6))  # 3k candidates, k kept
     assert a.route == "similar" and a.model is None
     assert a.answer.splitlines()[0] == "Films in your catalog closest to Finding Nemo (2003):"
     assert ids(a) == [2, 3]
@@ -137,3 +137,22 @@ def test_sort_rows_keeps_ties_of_a_superlative():
     assert [r["id"] for r in sort_rows(rows, {"key": "d", "desc": True}, 1)] == [1, 3]
     assert [r["id"] for r in sort_rows(rows, {"key": "d", "desc": False}, 2)] == [2, 1, 3]
     assert [r["id"] for r in sort_rows(rows, {"key": "d", "desc": False}, None)] == [2, 1, 3, 4]
+
+
+def test_similar_prefers_neighbours_with_a_summary_when_the_anchor_has_one():
+    from dataclasses import replace
+
+    from graph_fakes import MOVIES
+
+    from chatbot.nodes import prefer_described
+
+    stub, described = replace(MOVIES[1], summary=None), replace(MOVIES[2], summary="A shark.")
+    assert prefer_described([stub, described], anchored=True) == [described, stub]
+    assert prefer_described([stub, described], anchored=False) == [stub, described]
+
+
+async def test_an_empty_catalog_says_how_to_load_one():
+    from chatbot.nodes import EMPTY_CATALOG
+
+    a = await bot(catalog=FakeCatalog(movies=[])).aask("a heist in a casino")
+    assert a.answer == EMPTY_CATALOG and a.citations == []
