@@ -339,15 +339,23 @@ class _Handler(BaseHTTPRequestHandler):
             },
         )
 
-    def _embed(self, rec: RecordedRequest) -> None:
+    def _scripted(self, rec: RecordedRequest) -> ModelScript | None:
+        """The model's script, or None after answering 404 (unknown model) or its scripted status."""
         name = rec.model or ""
         script = self.fake.get_script(name)
         if script is None:
             self._send_json(404, {"error": _not_found(name)})
-            return
+            return None
         if script.status is not None:
             self._send_json(script.status, {"error": script.error})
+            return None
+        return script
+
+    def _embed(self, rec: RecordedRequest) -> None:
+        script = self._scripted(rec)
+        if script is None:
             return
+        name = rec.model or ""
         inputs = rec.body.get("input", "")
         texts = [inputs] if isinstance(inputs, str) else list(inputs)
         dim = rec.body.get("dimensions") or script.embedding_dim
@@ -363,14 +371,10 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
     def _chat(self, rec: RecordedRequest) -> None:
-        name = rec.model or ""
-        script = self.fake.get_script(name)
+        script = self._scripted(rec)
         if script is None:
-            self._send_json(404, {"error": _not_found(name)})
             return
-        if script.status is not None:
-            self._send_json(script.status, {"error": script.error})
-            return
+        name = rec.model or ""
         slots = self.fake._slots_for(name)
         if not slots.acquire(script.max_concurrency, self._client_gone):
             raise _Abort
