@@ -70,4 +70,6 @@ class Deps:
     clock: Callable[[], float] = time.perf_counter
     k: int = 8
     sql_mode: bool = True
+    llm_routing: bool = False
+    """Ask the LLM to re-route questions in which the rules found no signal."""
     row_cap: int = 50

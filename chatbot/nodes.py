@@ -18,8 +18,10 @@ from chatbot.citations import check_citations as _check_citations
 from chatbot.deps import Deps
 from chatbot.extractive import NO_LLM_CONFIGURED_NOTE, NO_LLM_NOTE, extractive_answer
 from chatbot.state import State, fresh_turn
+from chatbot.understand import GENRE_WORDS
 from chatbot.understand import understand as read_question
 from prompts.answer import ANSWER_SYSTEM, ANSWER_USER, CHITCHAT_REPLY, CHITCHAT_SYSTEM
+from prompts.route import ROUTE_JSON_SCHEMA, ROUTE_SYSTEM
 from prompts.sql import SQL_EXAMPLES, SQL_JSON_SCHEMA, SQL_REPAIR, SQL_SYSTEM
 from retrieval.types import AmbiguousTitle, SearchFilters, SearchMode, UnknownTitle
 
@@ -118,18 +120,66 @@ async def understand(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
     titles = await asyncio.to_thread(deps.catalog.find_titles, state.question)
     u = read_question(state.question, titles=titles, has_previous=bool(state.last_ids))
     llm_up = deps.chat is not None and await deps.chat.available()
-    filters = await asyncio.to_thread(assign_people, u.filters, deps.catalog)
+    route, filters, fallbacks = u.route, u.filters, []
+    if llm_up and route == "semantic" and not filters and bool(_option(state, deps, "llm_routing")):
+        route, filters, fallbacks = await refine_route(deps, state.question)
+    filters = await asyncio.to_thread(assign_people, filters, deps.catalog)
     query = u.query
     if u.route == "follow_up" and state.last_query:
         query = state.last_query
     anchors = [{"id": i, "title": t, "year": y} for i, t, y in u.anchors]
     sql_mode = bool(_option(state, deps, "sql_mode"))
-    use_sql = u.route == "structured" and sql_mode and llm_up and deps.sql is not None
+    use_sql = route == "structured" and sql_mode and llm_up and deps.sql is not None
     return {
         **fresh_turn(),
-        "route": u.route, "query": query, "anchors": anchors, "filters": filters,
-        "sort": u.sort, "limit": u.limit, "count": u.count, "llm_up": llm_up, "use_sql": use_sql,
+        "route": route, "query": query, "anchors": anchors, "filters": filters, "sort": u.sort,
+        "limit": u.limit, "count": u.count, "llm_up": llm_up, "use_sql": use_sql, "fallbacks": fallbacks,
     }
+
+
+async def refine_route(deps: Deps, question: str) -> tuple[str, dict[str, Any], list[dict[str, str]]]:
+    """The LLM's reading of a question the rules found no signal in: (route, filters, fallbacks).
+
+    Only routes that need nothing the rules did not find are taken (similar and follow-up need a
+    catalog title or previous ids); a structured reading without any usable filter stays semantic.
+    Any failure leaves the rules' answer, semantic, in place.
+    """
+    from chatbot.llm import LLMUnavailable
+
+    assert deps.chat is not None
+    messages: list[BaseMessage] = [SystemMessage(ROUTE_SYSTEM), HumanMessage(question)]
+    try:
+        done = await deps.chat.complete_json(messages, schema=ROUTE_JSON_SCHEMA)
+    except LLMUnavailable as exc:
+        return "semantic", {}, [{"model": f.model, "reason": f.reason} for f in exc.fallbacks]
+    fallbacks = [{"model": f.model, "reason": f.reason} for f in done.fallbacks]
+    data = done.data or {}
+    filters = _llm_filters(data)
+    route = data.get("route")
+    if route == "structured" and filters:
+        return "structured", filters, fallbacks
+    if route in ("recommendation", "chitchat"):
+        return route, {}, fallbacks
+    return "semantic", {}, fallbacks
+
+
+def _llm_filters(data: dict[str, Any]) -> dict[str, Any]:
+    """Filters from the LLM's JSON, keeping only well-typed, plausible values."""
+    out: dict[str, Any] = {}
+    for key in ("year_min", "year_max"):
+        value = data.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and 1870 <= value <= 2100:
+            out[key] = value
+    genres = [GENRE_WORDS.get(g.strip().lower()) for g in data.get("genres") or [] if isinstance(g, str)]
+    if any(genres):
+        out["genres"] = [g for g in dict.fromkeys(genres) if g]
+    director = data.get("director")
+    if isinstance(director, str) and director.strip():
+        out["director"] = director.strip()
+    actors = [a.strip() for a in data.get("actors") or [] if isinstance(a, str) and a.strip()]
+    if actors:
+        out["actors"] = actors
+    return out
 
 
 def after_understand(state: State) -> str:

@@ -16,6 +16,7 @@ ENV_OLLAMA_BASE_URL = "OLLAMA_BASE_URL"
 ENV_MODELS = "MOVIE_RAG_MODELS"
 ENV_LLM = "MOVIE_RAG_LLM"
 ENV_SQL_MODE = "MOVIE_RAG_SQL"
+ENV_LLM_ROUTING = "MOVIE_RAG_LLM_ROUTING"
 ENV_K = "MOVIE_RAG_K"
 ENV_FIRST_TOKEN_TIMEOUT = "MOVIE_RAG_FIRST_TOKEN_TIMEOUT_S"
 ENV_LLM_TIMEOUT = "MOVIE_RAG_LLM_TIMEOUT_S"
@@ -34,6 +35,7 @@ ALL_ENV_NAMES = (
     ENV_MODELS,
     ENV_LLM,
     ENV_SQL_MODE,
+    ENV_LLM_ROUTING,
     ENV_K,
     ENV_FIRST_TOKEN_TIMEOUT,
     ENV_LLM_TIMEOUT,
@@ -65,6 +67,8 @@ class Settings:
     """`ollama` to use the models, `none` to answer extractively without an LLM."""
     sql_mode: bool = True
     """Let the LLM draft SQL for structured questions."""
+    llm_routing: bool = False
+    """Let the LLM re-route questions the rules found no signal in (one extra model call)."""
     k: int = 8
     """Rows retrieved per question."""
     first_token_timeout_s: float = 20.0
@@ -124,6 +128,8 @@ class Settings:
             kwargs["llm"] = v
         if (v := get(ENV_SQL_MODE)) is not None:
             kwargs["sql_mode"] = _parse_bool(ENV_SQL_MODE, v)
+        if (v := get(ENV_LLM_ROUTING)) is not None:
+            kwargs["llm_routing"] = _parse_bool(ENV_LLM_ROUTING, v)
         if (v := get(ENV_EMBEDDING_MODEL)) is not None:
             kwargs["embedding_model"] = v
         if (v := get(ENV_SQL_READER_URL)) is not None:

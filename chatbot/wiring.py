@@ -125,6 +125,7 @@ async def open_deps(settings: Settings):  # type: ignore[no-untyped-def]
         examples=partial(verified_examples, eng, VERIFIED_EXAMPLES_IN_PROMPT),
         k=settings.k,
         sql_mode=settings.sql_mode,
+        llm_routing=settings.llm_routing,
         row_cap=settings.sql_row_cap,
     )
     return deps, checkpointer, closers

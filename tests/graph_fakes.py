@@ -91,9 +91,12 @@ class FakeCompletion:
 class FakeChat:
     """Scripted replies: `answers` for stream(), `drafts` (SQL strings) for complete_json()."""
 
-    def __init__(self, answers: list[str] | None = None, drafts: list[str] | None = None, up: bool = True):
+    def __init__(self, answers: list[str] | None = None, drafts: list[str] | None = None, up: bool = True,
+                 routes: list[dict[str, Any]] | None = None):
         self.answers = list(answers or [])
         self.drafts = list(drafts or [])
+        self.routes = list(routes or [])
+        """Replies to routing requests (a schema with a `route` property)."""
         self.up = up
         self.stream_calls: list[list[Any]] = []
         self.json_calls: list[list[Any]] = []
@@ -111,6 +114,9 @@ class FakeChat:
 
     async def complete_json(self, messages, *, schema=None):
         self.json_calls.append(messages)
+        if schema and "route" in schema.get("properties", {}):
+            data = self.routes.pop(0)
+            return FakeCompletion(text=json.dumps(data), data=data)
         sql = self.drafts.pop(0)
         return FakeCompletion(text=json.dumps({"sql": sql}), data={"sql": sql})
 

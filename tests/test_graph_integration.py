@@ -201,3 +201,18 @@ async def test_eight_concurrent_questions_against_a_slow_model(course_db, fake):
         answers = await asyncio.gather(*(bot.aask(f"a shark terrorizes a beach town #{i}") for i in range(8)))
     assert [a.model for a in answers] == [PRIMARY] * 8
     assert all(a.fallbacks == [] for a in answers)
+
+
+async def test_llm_routing_through_ollama_format(course_db, fake):
+    import json
+
+    route = {"route": "structured", "year_min": 1990, "year_max": 1999, "genres": ["Drama"],
+             "director": "Steven Spielberg", "actors": []}
+    fake.script(PRIMARY, queue=[json.dumps(route)], default="**Schindler's List** (1993).")
+    s = settings_for(course_db, fake, llm_routing=True, sql_mode=False)
+    async with await open_bot(s) as bot:
+        a = await bot.aask("what did the man behind E.T. make about serious matters in that decade of grunge")
+    first = fake.chat_requests(PRIMARY)[0]
+    assert first.format["properties"]["route"]["enum"] == ["semantic", "structured", "recommendation", "chitchat"]
+    assert a.route == "structured"
+    assert [(r["title"], r["year"]) for r in a.rows] == [("Schindler's List", 1993), ("Saving Private Ryan", 1998)]

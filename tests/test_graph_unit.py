@@ -7,6 +7,7 @@ from chatbot.answer import AnswerEvent, StepEvent, TokenEvent
 from chatbot.api import Chatbot
 from chatbot.deps import Deps
 from chatbot.extractive import NO_LLM_CONFIGURED_NOTE
+from prompts.route import ROUTE_SYSTEM
 
 
 def bot(chat=None, guard=None, catalog=None, **kw):
@@ -156,3 +157,47 @@ async def test_an_empty_catalog_says_how_to_load_one():
 
     a = await bot(catalog=FakeCatalog(movies=[])).aask("a heist in a casino")
     assert a.answer == EMPTY_CATALOG and a.citations == []
+
+
+RAINY = "something for a rainy sunday afternoon"
+
+
+
+async def test_llm_routing_is_off_by_default():
+    chat = FakeChat(answers=["Jaws (1975)."])
+    a = await bot(chat=chat).aask(RAINY)
+    assert a.route == "semantic" and chat.json_calls == []
+
+
+async def test_llm_routing_turns_a_signal_free_question_structured_with_checked_filters():
+    catalog = FakeCatalog()
+    chat = FakeChat(answers=["Schindler's List (1993)."], routes=[
+        {"route": "structured", "year_min": 1990, "year_max": 1999, "genres": ["drama", "Space Opera"],
+         "director": None, "actors": [], "junk": 1},
+    ])
+    a = await bot(chat=chat, catalog=catalog, llm_routing=True).aask(RAINY)
+    assert a.route == "structured"
+    _, (_, _, k, filters) = catalog.calls[-1]
+    assert (k, filters.year_min, filters.year_max, filters.genres, filters.director) == (50, 1990, 1999, ("Drama",), None)
+    assert ids(a) == [4]
+    assert [m.content for m in chat.json_calls[0]] == [ROUTE_SYSTEM, RAINY]
+
+
+@pytest.mark.parametrize(
+    ("reply", "route"),
+    [
+        ({"route": "structured", "year_min": "1990", "genres": []}, "semantic"),  # nothing usable
+        ({"route": "similar"}, "semantic"),  # needs a catalog title the rules did not find
+        ({"route": "chitchat"}, "chitchat"),
+    ],
+)
+async def test_llm_routing_only_takes_what_it_can_use(reply, route):
+    chat = FakeChat(answers=["Hello."], routes=[reply])
+    a = await bot(chat=chat, llm_routing=True).aask(RAINY)
+    assert a.route == route
+
+
+async def test_llm_routing_is_not_asked_when_the_rules_found_a_signal():
+    chat = FakeChat(answers=["Jaws (1975)."])
+    a = await bot(chat=chat, llm_routing=True).aask("thrillers from the 70s")
+    assert a.route == "structured" and chat.json_calls == []
