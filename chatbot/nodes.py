@@ -120,7 +120,9 @@ async def understand(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
     titles = await asyncio.to_thread(deps.catalog.find_titles, state.question)
     u = read_question(state.question, titles=titles, has_previous=bool(state.last_ids))
     llm_up = deps.chat is not None and await deps.chat.available()
-    route, filters, fallbacks = u.route, u.filters, []
+    route: str = u.route
+    filters: dict[str, Any] = u.filters
+    fallbacks: list[dict[str, str]] = []
     if llm_up and route == "semantic" and not filters and bool(_option(state, deps, "llm_routing")):
         route, filters, fallbacks = await refine_route(deps, state.question)
     filters = await asyncio.to_thread(assign_people, filters, deps.catalog)
