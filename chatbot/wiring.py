@@ -102,7 +102,7 @@ async def open_deps(settings: Settings):  # type: ignore[no-untyped-def]
     from retrieval.search import PgCatalog
 
     url = await asyncio.to_thread(database_url, settings)
-    eng = await asyncio.to_thread(engine, settings)
+    eng = await asyncio.to_thread(_engine_for, url)  # the URL is resolved once, above
     emb = await asyncio.to_thread(embedder, settings)
     closers = []
     chat = None
