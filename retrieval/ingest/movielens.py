@@ -19,6 +19,7 @@ from retrieval.ingest.formats import _decode
 from retrieval.ingest.records import IngestError, IngestReport, Record
 from retrieval.ingest.writer import apply
 from retrieval.types import Embedder
+from retrieval.users import refresh_users
 
 log = logging.getLogger(__name__)
 
@@ -97,11 +98,14 @@ def ingest_movielens(engine: Engine, directory: str | Path, embedder: Embedder, 
         records.append(Record(where=where_of[ml_id], source_key=key, values=values, movielens_only=True))
 
     def after(conn: Connection) -> set[int]:
-        return _load_ratings(conn, stage, list(films))
+        changed = _load_ratings(conn, stage, list(films))
+        report.users_changed = refresh_users(conn)  # the sparse user vectors, same transaction
+        return changed
 
+    report = IngestReport(file=str(folder), format="movielens")
     report = apply(
         engine, records, embedder, file=str(folder), fmt="movielens", source="movielens",
-        progress=progress, after=after,
+        progress=progress, after=after, report=report,
     )
     report.ratings = len(stage)
     report.ratings_skipped = len(orphans)

@@ -52,6 +52,8 @@ class IngestReport:
     """Ratings loaded (MovieLens only)."""
     ratings_skipped: int = 0
     """Ratings skipped because their movieId is not in movies.csv (MovieLens only)."""
+    users_changed: int = 0
+    """Rows of `users` (sparse rating vectors) written (MovieLens only; 0 on a re-ingest)."""
     warnings: list[str] = field(default_factory=list)
     """Things a person should know that did not stop the ingest."""
     seconds: float = 0.0

@@ -63,7 +63,7 @@ AfterHook = Callable[[Connection], set[int]]
 
 def apply(
     engine: Engine, records: Sequence[Record], embedder: Embedder, *, file: str, fmt: str,
-    source: str, progress: bool, after: AfterHook | None = None,
+    source: str, progress: bool, after: AfterHook | None = None, report: IngestReport | None = None,
 ) -> IngestReport:
     """Embed what changed (outside the transaction, from a snapshot), then write everything in one
     transaction that re-reads the rows under lock and embeds anything the snapshot missed."""
@@ -78,7 +78,7 @@ def apply(
     with engine.connect() as conn:
         embed(_plan(_existing(conn, records), records, source).texts_to_embed())
 
-    report = IngestReport(file=file, format=fmt)
+    report = report or IngestReport(file=file, format=fmt)
     try:
         with engine.begin() as conn:
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": INGEST_LOCK})
