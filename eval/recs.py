@@ -109,8 +109,7 @@ def evaluate(
         catalogue = conn.execute(text("SELECT count(*) FROM movies")).scalar_one()
         data = split([tuple(r) for r in rows], seed=seed)  # type: ignore[misc]
         chosen = sorted(data.held)[:users] if users else sorted(data.held)
-        trans = conn.begin()
-        try:
+        try:  # everything below happens in the connection's open transaction, rolled back at the end
             _training_copy(conn, schema, data.train)
             train_by_user: dict[int, dict[int, float]] = {}
             for u, movie, r in data.train:
@@ -126,7 +125,7 @@ def evaluate(
                 if progress and i % 50 == 0:
                     progress(f"  {i}/{len(chosen)} users")
         finally:
-            trans.rollback()
+            conn.rollback()
     figures = {m: s.figures(catalogue) for m, s in scores.items()}
     best = max(figures, key=lambda m: (figures[m][f"ndcg@{AT}"], m))
     return {

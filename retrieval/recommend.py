@@ -16,11 +16,14 @@ nearest the average embedding of the liked ones; score = 1 - cosine distance, wi
 k nearest users to a taste (retrieval/users.py: sparse centred rating vectors, or dense
 profiles), then for every film the person has not rated
 
-    score(j) = sum_v sim(v) * (r_vj - baseline_v) / (sum_v |sim(v)| + SHRINK)
+    score(j) = sum over neighbours v who rated j of sim(v) * (r_vj - baseline_v)
+               / sum over all k neighbours of sim(v)
 
-over the neighbours v who rated j (mean-centred, similarity-weighted; SHRINK pulls films that
-few neighbours rated toward 0), keeping films at least `min_support` neighbours rated and whose
-score is positive (neighbours liked it more than they usually like films). The
+(mean-centred, similarity-weighted; a neighbour who did not rate j counts as neutral, so a film
+many neighbours liked beats one a single neighbour loved: on ml-latest-small dividing by the
+raters' similarity alone scored nDCG@10 0.18 against 0.22 for this), keeping films at least
+`min_support` neighbours rated and whose score is positive (they liked it more than they
+usually like films). Only neighbours with positive similarity vote. The
 reason names how many neighbours liked the film and the person's liked films those same
 neighbours liked most. `blend` fuses the sparse, dense and item rankings by reciprocal rank.
 """
@@ -92,9 +95,8 @@ METHODS: tuple[Method, ...] = ("sparse", "dense", "items", "blend", "popular")
 DEFAULT_METHOD: Method = "sparse"
 """The best method of `movie-rag eval --recs` on ml-latest-small (see README, Recommendations)."""
 
-NEIGHBOURS = 30
+NEIGHBOURS = 50
 MIN_SUPPORT = 2
-SHRINK = 1.0
 _RRF_K = 60
 
 
@@ -115,7 +117,7 @@ class Recommendation:
 
 _KNN_SCORES = text(
     "WITH nb AS (SELECT * FROM unnest(CAST(:ids AS int[]), CAST(:sims AS float8[])) AS t(user_id, sim)) "
-    "SELECT r.movie_id, sum(nb.sim * (r.rating - u.baseline)) / (sum(abs(nb.sim)) + :shrink) AS score, "
+    "SELECT r.movie_id, sum(nb.sim * (r.rating - u.baseline)) / :total AS score, "
     "       count(*) AS support, "
     "       coalesce(array_agg(r.user_id) FILTER (WHERE r.rating > u.baseline), '{}') AS likers "
     "FROM nb JOIN ratings r ON r.user_id = nb.user_id JOIN users u ON u.user_id = nb.user_id "
@@ -164,12 +166,12 @@ def _knn(
     conn: Connection, taste: Taste, *, by: Literal["sparse", "dense"], k: int, neighbours: int,
     min_support: int, reasons: bool,
 ) -> list[Recommendation]:
-    near = nearest_users(conn, taste, k=neighbours, by=by)
+    near = [(u, s) for u, s in nearest_users(conn, taste, k=neighbours, by=by) if s > 0]
     if not near:
         return []
     ids = [u for u, _ in near]
     rows = conn.execute(_KNN_SCORES, {
-        "ids": ids, "sims": [s for _, s in near], "seen": sorted(taste.seen), "shrink": SHRINK,
+        "ids": ids, "sims": [s for _, s in near], "seen": sorted(taste.seen), "total": sum(s for _, s in near),
         "min_support": int(min_support), "k": int(k),
     }).all()
     movies = _movies(conn, [r.movie_id for r in rows])

@@ -18,7 +18,7 @@ from sqlalchemy import text
 
 from retrieval.database import make_engine, start_embedded, stop_embedded
 from retrieval.ingest import ingest_movielens
-from retrieval.recommend import recommend_for, recommend_for_person
+from retrieval.recommend import recommend_for
 from retrieval.schema import HNSW_SPARSE_MAX_NNZ, USER_VECTOR_DIM, create_schema
 from retrieval.users import (
     Taste,
@@ -157,9 +157,9 @@ def test_sparse_recommendation_scores_support_and_reason(db):
         recs = recommend_for(conn, taste, method="sparse", k=5, min_support=1)
         strict = recommend_for(conn, taste, method="sparse", k=5, min_support=2)
     # Unseen: Delta (u1 -1.4, u2 -2.4), Echo (u1 +1.6), Foxtrot (u2 +1.6); u3 has negative
-    # similarity and does not vote. score = sum(sim * dev) / (sum(sim) + 1).
-    # Delta scores (s1 * -1.4 + s2 * -2.4) / (s1 + s2 + 1) < 0: both neighbours disliked it.
-    expected = {ids[6]: s2 * 1.6 / (s2 + 1), ids[5]: s1 * 1.6 / (s1 + 1)}
+    # similarity and does not vote. score = sum(sim * dev over raters) / (s1 + s2).
+    # Delta scores (s1 * -1.4 + s2 * -2.4) / (s1 + s2) < 0: both neighbours disliked it.
+    expected = {ids[6]: s2 * 1.6 / (s1 + s2), ids[5]: s1 * 1.6 / (s1 + s2)}
     assert [r.hit.id for r in recs] == [ids[6], ids[5]]
     assert [r.hit.score for r in recs] == pytest.approx([expected[ids[6]], expected[ids[5]]], abs=1e-3)
     assert [r.support for r in recs] == [1, 1]
