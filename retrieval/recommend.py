@@ -247,7 +247,7 @@ def _titles(conn: Connection, ids: Sequence[int]) -> dict[int, str]:
 
 def recommend_for_person(
     engine: Engine, owner: str | None, liked_ids: Sequence[int] = (), *, k: int = 10,
-    method: Method = DEFAULT_METHOD,
+    method: Method = DEFAULT_METHOD, min_support: int = MIN_SUPPORT,
 ) -> list[Recommendation]:
     """What the chat's recommendation route calls: the person's stored stars (if `owner` is
     given) plus the films named in the question as liked; `method`, then the item method, then
@@ -257,10 +257,21 @@ def recommend_for_person(
     if not taste.ratings:
         return []
     with engine.connect() as conn:
-        recs = recommend_for(conn, taste, method=method, k=k)
+        recs = recommend_for(conn, taste, method=method, k=k, min_support=min_support)
         if not recs and method != "items":
             recs = _items(conn, taste, k=k)
     if recs:
         return recs
     return [Recommendation(hit=h, reason="close in subject to the films you liked")
             for h in recommend(engine, taste.liked or list(taste.ratings), k=k)]
+
+
+def recommend_hits(
+    engine: Engine, liked_ids: Sequence[int], *, k: int = 10, owner: str | None = None,
+) -> list[MovieHit]:
+    """The graph's `Deps.recommend`: with no stored stars for `owner` (or no owner) exactly
+    `recommend` (the item method the eval questions were derived with); with stars, the person's
+    ratings plus the named films go through `recommend_for_person` (user-kNN)."""
+    if owner and ratings_of(engine, owner):
+        return [r.hit for r in recommend_for_person(engine, owner, liked_ids, k=k)]
+    return recommend(engine, liked_ids, k=k)

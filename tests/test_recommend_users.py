@@ -258,10 +258,11 @@ def test_a_persons_stars_survive_a_server_restart_and_feed_recommendations(tmp_p
                                text=True, timeout=120, check=True, env=os.environ | {"PYTHONPATH": str(ROOT)})
         got = json.loads(after.stdout.strip().splitlines()[-1])
         assert {int(k): v for k, v in got["stars"].items()} == {ids[1]: 5.0, ids[2]: 4.5, ids[3]: 0.5}
-        assert got["recs"] and set(got["recs"]) <= {ids[4], ids[5], ids[6]}
-        # alice (5, 4.5, 0.5 -> centred on 3: +2, +1.5, -2.5) is closest to u1 (10.1 / (3.536 * 3.633)
-        # = 0.786) before u2 (11.6 / (3.536 * 4.382) = 0.749): u1's Echo comes first
-        assert got["recs"][0] == ids[5]
+        # alice is centred on 3 (+2, +1.5, -2.5); the only film two neighbours rated is Delta,
+        # which both disliked, so user-kNN has nothing at min_support 2 and the item method
+        # answers: fans of Alpha/Bravo (users 1, 2) liked Echo and Foxtrot once each, ties by id
+        assert got["recs"] == [ids[5], ids[6]]
+        assert got["knn"] == [ids[5], ids[6]]  # at min_support 1: u1 (0.786) before u2 (0.749)
         engine = make_engine(start_embedded(pgdata))  # still up (the other process left it running)
         rate(engine, "alice", ids[3], None)
         assert ids[3] not in ratings_of(engine, "alice")
@@ -279,7 +280,8 @@ from retrieval.recommend import recommend_for_person
 from retrieval.users import ratings_of
 engine = make_engine(start_embedded(Path(sys.argv[1])))
 print(json.dumps({"stars": ratings_of(engine, "alice"),
-                  "recs": [r.hit.id for r in recommend_for_person(engine, "alice", k=3)]}))
+                  "recs": [r.hit.id for r in recommend_for_person(engine, "alice", k=3)],
+                  "knn": [r.hit.id for r in recommend_for_person(engine, "alice", k=3, min_support=1)]}))
 """
 
 
@@ -310,3 +312,48 @@ def test_cli_recommend_json_and_errors(cli_db, capsys):
     assert "No Such Film" in capsys.readouterr().err
     assert main(["recommend", "--user", "999"]) == 2
     assert "User 999 has no ratings" in capsys.readouterr().err
+
+
+def test_graph_recommender_uses_stored_stars_only_when_there_are_some(db):
+    from retrieval.recommend import recommend, recommend_hits
+
+    engine, ids, _ = db
+    assert recommend_hits(engine, [ids[1]], k=3) == recommend(engine, [ids[1]], k=3)
+    assert recommend_hits(engine, [ids[1]], k=3, owner="nobody") == recommend(engine, [ids[1]], k=3)
+    rate(engine, "carol", ids[2], 5.0)
+    rate(engine, "carol", ids[3], 1.0)
+    try:
+        # carol + the named Alpha = likes Alpha, Bravo, dislikes Charlie: user-kNN finds nothing
+        # two neighbours liked (see test_sparse_...), so the item method answers, without the
+        # films carol rated: Echo and Foxtrot (one co-like each, ties by id), not Bravo
+        got = recommend_hits(engine, [ids[1]], k=3, owner="carol")
+        assert [h.id for h in got] == [ids[5], ids[6]]
+        assert [h.id for h in recommend(engine, [ids[1]], k=3)][0] == ids[2]
+    finally:
+        rate(engine, "carol", ids[2], None)
+        rate(engine, "carol", ids[3], None)
+
+
+async def test_recommendation_route_uses_the_persons_stored_stars(db):
+    from chatbot.api import Chatbot
+    from chatbot.settings import Settings
+    from chatbot.wiring import open_deps
+
+    engine, ids, _ = db
+    url = engine.url.render_as_string(hide_password=False).replace("+psycopg", "")
+    settings = Settings(database_url=url, ollama_base_url="http://127.0.0.1:9", llm="none", k=3)
+    rate(engine, "user:dave", ids[2], 5.0)
+    rate(engine, "user:dave", ids[3], 1.0)
+    try:
+        deps, checkpointer, closers = await open_deps(settings)
+        async with Chatbot(deps, checkpointer=checkpointer, closers=closers) as bot:
+            plain = await bot.aask("I liked Alpha, what should I watch?")
+            mine = await bot.aask("I liked Alpha, what should I watch?", options={"owner": "user:dave"})
+    finally:
+        rate(engine, "user:dave", ids[2], None)
+        rate(engine, "user:dave", ids[3], None)
+    assert plain.route == mine.route == "recommendation"
+    # no stars: the item method (fans of Alpha: users 1 and 2 -> Bravo co 2, then Echo, Foxtrot)
+    assert [c.title for c in plain.citations] == ["Bravo", "Echo", "Foxtrot"]
+    # dave's stars + Alpha: what he rated (Bravo, Charlie) is never suggested back
+    assert [c.title for c in mine.citations] == ["Echo", "Foxtrot"]
