@@ -10,7 +10,7 @@ their own mean would erase them.
 
 **Index and the non-zero limit.** pgvector's HNSW on sparsevec takes at most 1,000 non-zero
 elements, so `users_centred_hnsw` is a partial index over users with 1..1000 ratings; users above
-the limit (30 of ml-latest-small's 610) are scanned exactly and merged with the index's answer,
+the limit (12 of ml-latest-small's 610) are scanned exactly and merged with the index's answer,
 so none is ever missed for being a heavy rater.
 
 **Dense profiles.** `profile` = sum over the user's films rated above baseline of

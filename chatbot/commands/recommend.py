@@ -48,8 +48,9 @@ def _resolve(catalog: Any, titles: str) -> list[int]:
         try:
             ids.append(catalog.resolve(title, year)[0])
         except AmbiguousTitle as exc:
-            listed = ", ".join(f"{t} ({y})" for _, t, y in exc.candidates)
-            raise UserError(f"{exc} Write it with its year, as one of: {listed}.") from None
+            listed = "; ".join(f"{t} ({y})" for _, t, y in exc.candidates)
+            raise UserError(f"{len(exc.candidates)} movies are titled {title!r}; write it with its year, "
+                            f"as one of: {listed}.") from None
         except UnknownTitle as exc:
             raise UserError(str(exc)) from None
     return ids
