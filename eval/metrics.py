@@ -29,7 +29,7 @@ _ARTICLE_HEAD = re.compile(r"^(?:the|a|an) ")
 
 def norm_title(title: str) -> str:
     """Case-, accent- and punctuation-blind form of a title; "Matrix, The" == "The Matrix"."""
-    t = fold(title).strip()
+    t = fold(title).encode("ascii", "ignore").decode().strip()
     t = t.replace("&", " and ")
     if m := _ARTICLE_TAIL.match(t):
         t = m["rest"]
