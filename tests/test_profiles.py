@@ -219,3 +219,31 @@ def _texts(engine, *ids):
         rows = dict(conn.execute(text("SELECT movie_id, embedding_text FROM profile_wordllama "
                                       "WHERE movie_id = ANY(:ids)"), {"ids": list(ids)}).tuples().all())
     return [rows[i] for i in ids]
+
+
+@pytest.mark.integration
+def test_compare_on_the_course_catalog(wordllama_db, tmp_path):
+    from retrieval.profiles_compare import compare, public, write_report
+    from retrieval.search import PgCatalog
+
+    engine, emb, _ = wordllama_db
+    anchor, title, year = PgCatalog(engine, emb).resolve("The Incredibles")
+    chosen = [PROFILES["minilm"], PROFILES["wordllama"]]
+    result = compare(engine, anchor, chosen, ["cosine", "hamming", "l2"], k=5)
+    for name in ("minilm", "wordllama"):
+        for metric, cell in result[name].items():
+            assert cell["most"]["score"] >= cell["median"]["score"] >= cell["least"]["score"], (name, metric)
+            assert [t["score"] for t in cell["top"]] == cell["scores"][:5]
+            assert len(cell["scores"]) == 630
+            assert cell["median"]["score"] == cell["scores"][314]
+    catalog = PgCatalog(engine, emb)
+    nearest = catalog.similar("The Incredibles", k=1, profile="wordllama")[0]
+    assert result["wordllama"]["cosine"]["most"]["title"] == nearest.title
+    assert result["minilm"]["hamming"]["most"]["id"] == catalog.similar("The Incredibles", metric="hamming", k=1)[0].id
+    paths = write_report(f"{title} ({year})", result, tmp_path)
+    assert sorted(p.name for p in paths) == sorted(
+        ["compare.json", "compare.md", "top_k.png", "histogram.png", "metrics.png"])
+    for png in tmp_path.glob("*.png"):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+    assert "scores" not in public(result)["minilm"]["cosine"]
+    assert f"| wordllama | cosine | {nearest.title} ({nearest.year}) |" in (tmp_path / "compare.md").read_text()
