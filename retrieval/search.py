@@ -35,11 +35,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pgvector.sqlalchemy import VECTOR
 from sqlalchemy import Connection, Engine, TextClause, bindparam, text
 
+from retrieval.plan import QueryPlan, Vocabulary
 from retrieval.schema import EMBEDDING_DIM
 from retrieval.types import (
     AmbiguousTitle,
@@ -50,6 +51,9 @@ from retrieval.types import (
     SearchMode,
     UnknownTitle,
 )
+
+if TYPE_CHECKING:
+    from retrieval.compile import PlanResult
 
 EXACT_MAX_ROWS = 20_000
 """Up to this many rows, vector searches scan every row (exact, a few ms)."""
@@ -314,6 +318,7 @@ class PgCatalog:
         self._index: _TitleIndex | None = None
         self._loaded_at = 0.0
         self._lock = threading.Lock()
+        self._vocabulary: tuple[float, Vocabulary] | None = None
 
     # -- titles --
 
@@ -324,6 +329,24 @@ class PgCatalog:
         index = _TitleIndex([(r.id, r.title, r.year) for r in rows])
         with self._lock:
             self._index, self._loaded_at = index, time.monotonic()
+            self._vocabulary = None
+
+    def vocabulary(self) -> Vocabulary:
+        """The catalog's names, genres, countries and languages (cached like the titles)."""
+        cached = self._vocabulary
+        if cached is None or time.monotonic() - cached[0] > self.titles_ttl_s:
+            from retrieval.compile import load_vocabulary
+
+            with self._connect() as conn:
+                cached = (time.monotonic(), load_vocabulary(conn))
+            self._vocabulary = cached
+        return cached[1]
+
+    def run_plan(self, plan: QueryPlan, **options: Any) -> PlanResult:
+        """`retrieval.compile.run_plan` on this catalog (its embedder embeds `plan.semantic`)."""
+        from retrieval.compile import run_plan
+
+        return run_plan(self, plan, **options)
 
     def _titles(self) -> _TitleIndex:
         if self._index is None or time.monotonic() - self._loaded_at > self.titles_ttl_s:
