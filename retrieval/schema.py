@@ -121,14 +121,99 @@ $do$
 """
 
 
+MIN_PGVECTOR = (0, 8, 4)
+"""Oldest pgvector extension the catalog runs on (HNSW iterative scans, binary_quantize fixes)."""
+
+
+def check_pgvector(conn: Connection) -> str:
+    """The installed `vector` extension's version; `DatabaseError` naming it when too old."""
+    from retrieval.database import DatabaseError
+
+    found = conn.execute(text("SELECT extversion FROM pg_extension WHERE extname = 'vector'")).scalar()
+    if found is None:
+        raise DatabaseError("The pgvector extension is not installed in this database; install pgvector 0.8.4 or newer on the server.")
+    parts = tuple(int(p) if p.isdigit() else 0 for p in str(found).split("-")[0].split("."))
+    if parts < MIN_PGVECTOR:
+        want = ".".join(map(str, MIN_PGVECTOR))
+        raise DatabaseError(
+            f"The database has pgvector {found}, but movie-rag needs {want} or newer: install "
+            f"pgvector {want}+ on the server, then run ALTER EXTENSION vector UPDATE; in the catalog "
+            "database."
+        )
+    return str(found)
+
+
 def create_schema(engine: Engine) -> None:
-    """Create the `vector` extension and every table and index; safe to run any number of times."""
+    """Create the `vector` extension and every table and index; safe to run any number of times.
+
+    Raises `retrieval.database.DatabaseError` when the server's pgvector is older than 0.8.4."""
     with engine.begin() as conn:
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SETUP_LOCK})
         conn.execute(text("CREATE EXTENSION IF NOT EXISTS vector"))
+        check_pgvector(conn)
         Base.metadata.create_all(conn)
         conn.execute(text(_EMBEDDING_INLINE))
+        _create_plan_support(conn)
         _after_create(conn)
+
+
+# --- query plans (retrieval/compile.py) ---------------------------------------------------------
+# Name conditions compare folded values (lower case, accents off, curly apostrophes straight) as
+# whole elements: `movie_rag_fold_array(actors) @> ...`. The functions are IMMUTABLE so GIN
+# expression indexes can serve them; their bodies must never change meaning without a REINDEX,
+# so the accent table is a literal here, not computed at import.
+_FOLD_FROM = (
+    "ÀÁÂÃÄÅÇÈÉÊËÌÍÎÏÑÒÓÔÕÖÙÚÛÜÝàáâãäåçèéêëìíîïñòóôõöùúûüýÿĀāĂăĄąĆćĈĉĊċČčĎďĒēĔĕĖėĘęĚěĜĝĞğĠġĢģ"
+    "ĤĥĨĩĪīĬĭĮįİĴĵĶķĹĺĻļĽľŃńŅņŇňŌōŎŏŐőŔŕŖŗŘřŚśŜŝŞşŠšŢţŤťŨũŪūŬŭŮůŰűŲųŴŵŶŷŸŹźŻżŽžØøŁłĐđĦħıŦŧ’‘ʼ"
+)
+_FOLD_TO = (
+    "AAAAAACEEEEIIIINOOOOOUUUUYaaaaaaceeeeiiiinooooouuuuyyAaAaAaCcCcCcCcDdEeEeEeEeEeGgGgGgGg"
+    "HhIiIiIiIiIJjKkLlLlLlNnNnNnOoOoOoRrRrRrSsSsSsSsTtTtUuUuUuUuUuUuWwYyYZzZzZzOoLlDdHhiTt"
+    + "'" * 3
+)
+
+PLAN_SUPPORT_SQL = (
+    "CREATE OR REPLACE FUNCTION movie_rag_fold(t text) RETURNS text "
+    "LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT AS $f$ SELECT btrim(lower(replace(replace(replace("
+    f"translate(t, '{_FOLD_FROM}', '{_FOLD_TO.replace(chr(39), chr(39) * 2)}'), "
+    "'ß', 'ss'), 'Æ', 'AE'), 'æ', 'ae'))) $f$",
+    # Elements joined by the unit separator, folded once, split again: one call per row.
+    "CREATE OR REPLACE FUNCTION movie_rag_fold_array(a text[]) RETURNS text[] "
+    "LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $f$ SELECT coalesce(string_to_array("
+    "@.movie_rag_fold(array_to_string(a, chr(31))), chr(31)), '{}') $f$",
+    # A text column holding a comma-separated list (director, country, language).
+    "CREATE OR REPLACE FUNCTION movie_rag_fold_list(t text) RETURNS text[] "
+    "LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $f$ SELECT coalesce("
+    r"regexp_split_to_array(@.movie_rag_fold(t), '\s*,\s*'), '{}') $f$",
+    "CREATE OR REPLACE FUNCTION movie_rag_fold_people(director text, writers text[], actors text[]) "
+    "RETURNS text[] LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $f$ SELECT @.movie_rag_fold_list(director) "
+    "|| @.movie_rag_fold_array(writers) || @.movie_rag_fold_array(actors) $f$",
+)
+"""`@`: the schema holding the functions (bodies run under CREATE INDEX's own search_path)."""
+PLAN_NAME_EXPRESSIONS: dict[str, str] = {
+    "genres": "movie_rag_fold_array({m}genres)",
+    "directors": "movie_rag_fold_list({m}director)",
+    "actors": "movie_rag_fold_array({m}actors)",
+    "writers": "movie_rag_fold_array({m}writers)",
+    "people": "movie_rag_fold_people({m}director, {m}writers, {m}actors)",
+    "countries": "movie_rag_fold_list({m}country)",
+    "languages": "movie_rag_fold_list({m}language)",
+}
+"""Filters field -> the folded text[] a `Names` condition compares with (`{m}`: "alias." or "").
+Each has a GIN index on exactly this expression, so name conditions are index lookups."""
+
+
+def _create_plan_support(conn: Connection) -> None:
+    """The fold functions and their indexes; CREATE OR REPLACE / IF NOT EXISTS, so idempotent."""
+    assert len(_FOLD_FROM) == len(_FOLD_TO), "the accent table must map one character to one"
+    schema = conn.execute(text("SELECT quote_ident(current_schema())")).scalar_one()
+    for statement in PLAN_SUPPORT_SQL:
+        conn.execute(text(statement.replace("@.", f"{schema}.")))
+    for name, expression in PLAN_NAME_EXPRESSIONS.items():
+        conn.execute(text(
+            f"CREATE INDEX IF NOT EXISTS movies_plan_{name} ON movies USING gin (({expression.format(m='')}))"
+        ))
+    conn.execute(text("CREATE INDEX IF NOT EXISTS movies_duration ON movies (duration_min)"))
 
 
 def _after_create(conn: Connection) -> None:
@@ -159,6 +244,19 @@ END
 $do$
 """
 
+# Reader sessions report no query text in pg_stat_activity (one chat user's SQL is invisible to
+# the next); only a superuser may set it, so other app roles leave it to the DBA.
+_READER_QUIET_SQL = """
+DO $do$
+BEGIN
+  IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'movie_rag_reader')
+     AND (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+    ALTER ROLE movie_rag_reader SET track_activities = off;
+  END IF;
+END
+$do$
+"""
+
 _READER_GRANTS_SQL = """
 DO $do$
 BEGIN
@@ -183,6 +281,7 @@ def _create_llm_reader(conn: Connection) -> None:
     try:
         with conn.begin_nested():
             conn.execute(text(_READER_ROLE_SQL))
+            conn.execute(text(_READER_QUIET_SQL))
             conn.execute(text("CREATE SCHEMA IF NOT EXISTS llm"))
             table_schema = conn.execute(text("SELECT current_schema()")).scalar_one()
             quoted = conn.execute(text("SELECT quote_ident(:s)"), {"s": table_schema}).scalar_one()
@@ -191,5 +290,5 @@ def _create_llm_reader(conn: Connection) -> None:
     except DBAPIError as exc:
         logging.getLogger(__name__).warning(
             "Could not set up the read-only role for LLM SQL (%s); a DBA can run the statements "
-            "in retrieval/sqlguard.py's docstring.", str(exc.orig).strip().splitlines()[0]
+            "in docs/sql-reader.md.", str(exc.orig).strip().splitlines()[0]
         )
