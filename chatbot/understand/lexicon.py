@@ -149,6 +149,8 @@ FILLER = frozenset({
     "good", "great", "nice", "cool", "decent", "fun", "interesting", "classic", "classics",
     "famous", "well-known", "popular", "favorite", "favourite", "kind", "sort", "type", "genre",
     "genres", "category", "categories", "ever", "something", "anything", "stuff", "everything",
-    "liked", "loved", "enjoyed", "enjoy", "watched", "seen", "tonight", "weekend", "today",
+    "make", "makes", "making", "shoot", "shot", "release", "appear", "appears", "appeared", "play",
+    "plays", "played", "similar", "recommendation", "recommendations", "suggestion", "suggestions",
+    "ideas", "options", "picks", "info", "information", "details", "liked", "loved", "enjoyed", "enjoy", "watched", "seen", "tonight", "weekend", "today",
     "directed", "co-directed", "codirected", "co-written", "screenplays", "screenplay", "scripts", "starring", "featuring", "star", "stars", "starred", "acted", "written",
 })

@@ -247,7 +247,7 @@ _LINK = r"(?:[\s\x00]*(?:,|&|and|or|nor|both|either|neither|as well as|also|plus
 
 def _cue_before(q: Question, start: int) -> Role | None:
     before = q.view[max(0, start - 40) : start]
-    before = re.sub(r"[\s\x00]*(?:\b(?:both|either|neither|not|no|without|except|excluding|but|also|the director|the actors?|the actress|actors?|actress)\b[\s\x00]*)*$", "", before)
+    before = re.sub(r"(?:[\s\x00,&]|\b(?:and|or|nor|both|either|neither|not|no|without|except|excluding|but|also|the director|the actors?|the actress|actors?|actress)\b)*$", "", before)
     for pattern, role in _BEFORE_ROLE:
         if re.search(rf"(?:{pattern})[\s\x00]*$", before):
             return role
