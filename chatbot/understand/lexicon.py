@@ -150,5 +150,5 @@ FILLER = frozenset({
     "famous", "well-known", "popular", "favorite", "favourite", "kind", "sort", "type", "genre",
     "genres", "category", "categories", "ever", "something", "anything", "stuff", "everything",
     "liked", "loved", "enjoyed", "enjoy", "watched", "seen", "tonight", "weekend", "today",
-    "directed", "starring", "featuring", "star", "stars", "starred", "acted", "written",
+    "directed", "co-directed", "codirected", "co-written", "screenplays", "screenplay", "scripts", "starring", "featuring", "star", "stars", "starred", "acted", "written",
 })

@@ -97,11 +97,11 @@ def read_years(q: Question) -> Range:
          lambda a, b: (int(a), int(b) if len(b) == 4 else int(a[:2] + b))),
         (rf"\b(?:the )?({DECADE}) (?:and|or|to|through|-) (?:the )?({DECADE})\b",
          lambda a, b: (_span(a)[0], _span(b)[1])),
-        (rf"\b(?:from |in )?(?:the year )?({_WHEN}) (?:or|and) (?:later|after|newer|onwards?|beyond|since|up|more recent)\b",
+        (rf"\b(?:from |in )?(?:the year )?({_WHEN}) (?:or|and) (?:later|after|newer|onwards?|beyond|since|up|more recent)\b(?! ?(?:the )?[\d'])",
          lambda a: (_span(a)[0], None)),
         (rf"\b(?:from |since )?(?:the year )?({_WHEN}) ?(?:on(?:wards?)?|forward|\+|and beyond)(?!\w)",
          lambda a: (_span(a)[0], None)),
-        (rf"\b(?:in |from )?(?:the year )?({_WHEN}) (?:or|and) (?:earlier|before|older|prior)\b",
+        (rf"\b(?:in |from )?(?:the year )?({_WHEN}) (?:or|and) (?:earlier|before|older|prior)\b(?! ?(?:the )?[\d'])",
          lambda a: (None, _span(a)[1])),
         (rf"\b{_REL}(?:in or after|no earlier than|not earlier than|starting (?:in|from|with)|beginning (?:in|with)|since) (?:the year )?({_WHEN})",
          lambda a: (_span(a)[0], None)),
@@ -143,6 +143,7 @@ def minutes(amount: str) -> int:
     a = amount.strip().replace("-", " ")
     if m := re.fullmatch(r"(\d{1,2})h(\d{2})m?", a):
         return int(m[1]) * 60 + int(m[2])
+    a = re.sub(r"(\S+) and an? half hours?", r"\1 hours and a half", a)
     if m := re.fullmatch(rf"({NUM}|an?) ?(and a half |and an? half |½ )? ?{_HOURS_UNIT}(?:,? (?:and )?({NUM}) ?{_MIN_UNIT}|( and a half))?", a):
         hours = 1.0 if m[1] in ("a", "an") else number(m[1])
         if m[2] or m[4]:
@@ -162,18 +163,18 @@ def read_duration(q: Question) -> Range:
     hi: float | None = None
     bare = rf"({NUM})(?: ?{_MIN_UNIT})?"
     rules: list[tuple[str, object]] = [
-        (rf"\b(?:between|from) ({NUM}) ?({_MIN_UNIT}|{_HOURS_UNIT})? (?:and|to|-) ({AMOUNT})",
+        (rf"\b(?:between|from) ({NUM}(?: and an? half)?) ?({_MIN_UNIT}|{_HOURS_UNIT})? (?:and|to|-) ({AMOUNT})",
          lambda a, u, b: _between(a, u, b)),
         (rf"\b({NUM}) ?()(?:-|–|to) ?({AMOUNT})", lambda a, u, b: _between(a, u, b)),
-        (rf"\b(?:{_DUR_CUE} ?)?{LESS} ({AMOUNT})", lambda a: (None, minutes(a) - 1)),
-        (rf"\b(?:{_DUR_CUE} ?)?{AT_MOST} ({AMOUNT})", lambda a: (None, minutes(a))),
-        (rf"\b(?:{_DUR_CUE} ?)?{MORE} ({AMOUNT})", lambda a: (minutes(a) + 1, None)),
-        (rf"\b(?:{_DUR_CUE} ?)?{AT_LEAST} ({AMOUNT})", lambda a: (minutes(a), None)),
+        (rf"\b(?:{_DUR_CUE} ?)?{LESS} ({AMOUNT})(?: long| in length)?", lambda a: (None, minutes(a) - 1)),
+        (rf"\b(?:{_DUR_CUE} ?)?{AT_MOST} ({AMOUNT})(?: long| in length)?", lambda a: (None, minutes(a))),
+        (rf"\b(?:{_DUR_CUE} ?)?{MORE} ({AMOUNT})(?: long| in length)?", lambda a: (minutes(a) + 1, None)),
+        (rf"\b(?:{_DUR_CUE} ?)?{AT_LEAST} ({AMOUNT})(?: long| in length)?", lambda a: (minutes(a), None)),
         (rf"\b({AMOUNT}) (?:long )?{OR_LESS}", lambda a: (None, minutes(a))),
         (rf"\b({AMOUNT}) (?:long )?{OR_MORE}", lambda a: (minutes(a), None)),
         (rf"\b(?:about|around|roughly|approximately|circa|approx\.?) ({AMOUNT})(?: long)?", lambda a: _around(minutes(a))),
-        (rf"\b(?:run(?:ning)?[- ]?time|runtime|length|duration) (?:of |is )?{LESS} {bare}", lambda a: (None, number(a) - 1)),
-        (rf"\b(?:run(?:ning)?[- ]?time|runtime|length|duration) (?:of |is )?{MORE} {bare}", lambda a: (number(a) + 1, None)),
+        (rf"\b(?:with )?(?:an? |the )?(?:run(?:ning)?[- ]?time|runtime|length|duration) (?:of |is )?{LESS} {bare}", lambda a: (None, number(a) - 1)),
+        (rf"\b(?:with )?(?:an? |the )?(?:run(?:ning)?[- ]?time|runtime|length|duration) (?:of |is )?{MORE} {bare}", lambda a: (number(a) + 1, None)),
         (rf"\b(?:an? )?({AMOUNT})(?: long)? (?=movies?|films?|pictures?|flicks?)", lambda a: _around(minutes(a))),
     ]
     for pattern, make in rules:
@@ -192,7 +193,7 @@ def _between(a: str, unit: str | None, b: str) -> tuple[int, int]:
     if unit:
         lo = minutes(f"{a} {unit}")
     elif re.search(rf"{_HOURS_UNIT}\b|\dh", b):
-        lo = round(number(a) * 60)
+        lo = minutes(f"{a} hours")
     else:
         lo = round(number(a))
     return lo, hi

@@ -153,13 +153,12 @@ def read_plan(
     similar = bool(anchors) and bool(SIMILAR.search(q.view)) and not recommend
     aggregate = bool(AGGREGATE.search(v))
     count = bool(COUNT.search(v)) and not aggregate
-    unapplied = [q.orig[m.start() : m.end()] for m in q.take(UNAPPLIED)]
-
     num_ratings = read_num_ratings(q)
     avg_rating = read_avg_rating(q)
     duration = read_duration(q)
     years = read_years(q)
     sort, superlative = _read_sort(q)
+    unapplied = [q.orig[m.start() : m.end()] for m in q.take(UNAPPLIED)]
     limit = read_limit(q)
     if limit is not None and sort is None and re.search(r"\btop\b", v):
         sort, superlative = Sort(key="avg_rating", desc=True), True
@@ -311,7 +310,7 @@ def _plural(q: Question, v: str) -> bool:
 def _read_fields(q: Question) -> list[FieldName]:
     found: list[tuple[int, FieldName]] = []
     for pattern, name in FIELDS:
-        for m in q.take(pattern):
+        for m in q.take(pattern, across=True):
             found.append((m.start(), name))
     return [name for _, name in sorted(found)]
 

@@ -25,9 +25,10 @@ class Question:
     def consume(self, start: int, end: int) -> None:
         self.view = self.view[:start] + GAP * (end - start) + self.view[end:]
 
-    def take(self, pattern: str | re.Pattern[str]) -> list[re.Match[str]]:
-        """Every match of `pattern` over what is not understood yet, each consumed."""
-        out = [m for m in re.finditer(pattern, self.view) if m.end() > m.start() and GAP not in m.group(0)]
+    def take(self, pattern: str | re.Pattern[str], *, across: bool = False) -> list[re.Match[str]]:
+        """Every match of `pattern` over what is not understood yet, each consumed; `across`: a
+        match may span understood words ("what is [Alien] about")."""
+        out = [m for m in re.finditer(pattern, self.view) if m.end() > m.start() and (across or GAP not in m.group(0))]
         for m in out:
             self.consume(m.start(), m.end())
         return out

@@ -27,8 +27,9 @@ NEGATION = re.compile(
     r"nothing|never|isn't|aren't|isnt|arent|avoid|skip|none)\b[\s\x00\-]*(?:(?:a|an|any|the|too|much|"
     r"starring|featuring|with|directed by|by|written by|in|from|made in|movies?|films?)\b[\s\x00]*)*|\bnon-)$"
 )
-OR_GAP = re.compile(r"^[\s\x00]*(?:,?\s*(?:or|either|nor)|/)[\s\x00]*$")
-AND_GAP = re.compile(r"^[\s\x00]*(?:,|&|-|\+|,?\s*and|as well as|plus|along with|together with)?[\s\x00]*(?:both|also)?[\s\x00]*$")
+_ART = r"(?:(?:a|an|the|some)\s+)?"
+OR_GAP = re.compile(rf"^[\s\x00]*(?:,?\s*(?:or|either|nor)|/)[\s\x00]*{_ART}$")
+AND_GAP = re.compile(rf"^[\s\x00]*(?:,|&|-|\+|,?\s*and|as well as|plus|along with|together with)?[\s\x00]*(?:both|also)?[\s\x00]*{_ART}$")
 
 
 @dataclass
@@ -231,7 +232,7 @@ def _any(m: Mentions) -> Names:
 # --- people --------------------------------------------------------------------------------
 
 _BEFORE_ROLE: tuple[tuple[str, Role], ...] = (
-    (r"\b(?:written|penned|scripted|screenplay|script|story|co-written)(?: and directed)? by|\b(?:screen)?writers?(?: named)?", "writers"),
+    (r"\b(?:written|penned|scripted|screenplays?|scripts?|story|stories|co-written)(?: and directed)? by|\b(?:screen)?writers?(?: named)?", "writers"),
     (r"\b(?:directed|helmed|made|shot|filmed|direction|directors?|filmmakers?|co-directed)(?: by)?|\b(?:movies?|films?|pictures?|flicks?|works?|something|anything|one|ones) (?:by|from)|^by|\bby director|\bfrom director", "directors"),
     (r"\b(?:starring|featuring|feat\.?|with|w/|played by|acted by|stars?|co-?starring|appearances? by|casting|actors?|actress(?:es)?|cast members?|in which|where)(?: actors?| actress(?:es)?)?", "actors"),
     (r"\bby", "directors"),
