@@ -143,7 +143,8 @@ class HostPool:
             st.in_flight -= 1
 
 
-_SHARED: dict[tuple[tuple[str, ...], int, float], HostPool] = {}
+_SHARED: weakref.WeakValueDictionary[tuple[tuple[str, ...], int, float], HostPool] = weakref.WeakValueDictionary()
+"""Pools live while some cascade holds them, so a closed app (or test) leaves no breaker behind."""
 
 
 def shared_pool(hosts: Sequence[str], parallel: int, cooldown_s: float) -> HostPool:
@@ -151,5 +152,6 @@ def shared_pool(hosts: Sequence[str], parallel: int, cooldown_s: float) -> HostP
     key = (tuple(hosts), parallel, cooldown_s)
     pool = _SHARED.get(key)
     if pool is None:
-        pool = _SHARED[key] = HostPool(hosts=tuple(hosts), parallel=parallel, cooldown_s=cooldown_s)
+        pool = HostPool(hosts=tuple(hosts), parallel=parallel, cooldown_s=cooldown_s)
+        _SHARED[key] = pool
     return pool

@@ -27,7 +27,9 @@ async def make_cascade() -> AsyncIterator:
     made: list[ChatCascade] = []
 
     def make(base_url: str, models: tuple[str, ...] = (P, S), **overrides: float) -> ChatCascade:
-        cascade = ChatCascade(LLMConfig(base_url=base_url, models=models, **overrides))  # type: ignore[arg-type]
+        cfg = LLMConfig(base_url=base_url, models=models, **overrides)  # type: ignore[arg-type]
+        # a pool of its own: a port reused from an earlier test must not inherit its breakers
+        cascade = ChatCascade(cfg, pool=HostPool(hosts=cfg.hosts, parallel=cfg.host_parallel, cooldown_s=cfg.cooldown_s))
         made.append(cascade)
         return cascade
 
@@ -252,7 +254,8 @@ async def test_eight_concurrent_questions_against_a_single_slot_model(ollama_fak
 
 def test_cascade_works_across_event_loops(ollama_fake: OllamaFake):
     ollama_fake.script(P, reply="hi")
-    cascade = ChatCascade(LLMConfig(base_url=ollama_fake.base_url, models=(P,)))
+    cfg = LLMConfig(base_url=ollama_fake.base_url, models=(P,))
+    cascade = ChatCascade(cfg, pool=HostPool(hosts=cfg.hosts))
     first = asyncio.run(cascade.stream(Q))
     second = asyncio.run(cascade.stream(Q))
     asyncio.run(cascade.aclose())
