@@ -206,7 +206,7 @@ CASES: list[tuple[str, tuple, bool, QueryPlan]] = [
     ("feel-good movies", (), False, plan("search", semantic="feel-good")),
     ("heist movies", (), False, plan("search", semantic="heist", confidence=0.6)),
     ("a lonely robot cleans up a deserted Earth", (), False,
-     plan("search", semantic="lonely robot cleans up a deserted Earth", confidence=0.6)),
+     plan("search", semantic="a lonely robot cleans up a deserted Earth", confidence=0.6)),
     ("the longest movie about war", (), False, plan("superlative", sort=LONGEST, limit=1, semantic="war")),
     # --- years ---
     ("films from 1994", (), False, plan("list", year=span(1994, 1994))),
