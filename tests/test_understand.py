@@ -299,7 +299,15 @@ CASES: list[tuple[str, tuple, bool, QueryPlan]] = [
     ("movies with Toshiro Mifune", (), False, plan("list", actors=all_("Toshirô Mifune"))),
     ("Samuel L. Jackson movies", (), False, plan("list", actors=all_("Samuel L. Jackson"))),
     ("Shyamalan movies", (), False, plan("list", directors=all_("M. Night Shyamalan"))),
-    ("Greta Gerwig films", (), False, plan("list", people=all_("Greta Gerwig"), confidence=0.6)),
+    ("Greta Gerwig films", (), False,
+     plan("list", either=(Filters(people=all_("Greta Gerwig")), Filters(title="Greta Gerwig")), confidence=0.6)),
+    ("Indiana Jones movies", (), False,
+     plan("list", either=(Filters(people=all_("Indiana Jones")), Filters(title="Indiana Jones")), confidence=0.6)),
+    ("the longest Star Wars movie", (STAR_WARS,), False, plan("superlative", title="Star Wars", sort=LONGEST, limit=1)),
+    ("Who directed the Jaws movie?", (JAWS,), False, plan("fact", fields=("director",), anchors=(11,))),
+    ("how many Star Wars films are there", (STAR_WARS,), False, plan("count", title="Star Wars")),
+    ("movies about a plane crash from the 90s", ((21, "Crash", 2004),), False,
+     plan("search", year=span(1990, 1999), semantic="a plane crash")),
     ("movies directed by Greta Gerwig", (), False, plan("list", directors=all_("Greta Gerwig"), confidence=0.6)),
     ("Scott films", (), False, plan("list", directors=all_("Ridley Scott"))),  # 6 films to Tony Scott's 3
     ("Smith movies", (), False, plan("search", semantic="Smith movies", unapplied=("Smith",), confidence=0.3)),
@@ -503,7 +511,7 @@ def test_a_catalog_without_countries_or_languages_says_the_condition_was_not_app
         "list", genres=all_("Comedy"), unapplied=("in French",), confidence=0.6)
     assert read_plan("kids movies from Japan", genres_only) == plan(
         "list", genres=all_("Children"), unapplied=("Japan",), confidence=0.6)
-    assert read_plan("Tom Hanks films", genres_only) == plan("list", people=all_("Tom Hanks"), confidence=0.6)
+    assert read_plan("movies starring Tom Hanks", genres_only) == plan("list", actors=all_("Tom Hanks"), confidence=0.6)
 
 
 def test_a_pasted_plot_is_searched_as_written_even_with_years_and_names_in_it() -> None:

@@ -29,7 +29,7 @@ from chatbot.understand.words import (
     read_places,
     read_unknown_names,
 )
-from retrieval.plan import FieldName, Filters, Intent, QueryPlan, Sort, SortKey, Vocabulary
+from retrieval.plan import FieldName, Filters, Intent, Names, QueryPlan, Sort, SortKey, Vocabulary
 from retrieval.text import fold
 
 Title = tuple[int, str, int | None]
@@ -150,6 +150,17 @@ def read_plan(
 ) -> QueryPlan:
     """Read one question into a plan. `titles`: catalog titles the node found in it; `vocab`:
     the catalog's own names; `has_previous`: a previous turn left results to follow up on."""
+    plan = _read(question, vocab, titles, has_previous)
+    if plan.anchors and plan.filters.title and plan.intent in ("fact", "similar", "recommend"):
+        return plan.model_copy(update={"filters": plan.filters.model_copy(update={"title": None})})
+    if titles and plan.intent not in ("fact", "similar", "recommend") and plan.filters.title is None:
+        # the question is not about the titles found in it ("movies about a plane crash"): their
+        # words are the question's own words
+        return _read(question, vocab, (), has_previous)
+    return plan
+
+
+def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previous: bool) -> QueryPlan:
     q = Question(question)
     v = q.view
     if not q.orig:
@@ -161,7 +172,7 @@ def read_plan(
         return QueryPlan(intent="search", semantic=q.orig, confidence=0.8)
 
     scope = "previous" if has_previous and FOLLOW_UP.search(v) else "catalog"
-    anchors, title_filter = _read_titles(q, titles)
+    anchors, title_filter, title_or_anchor = _read_titles(q, titles)
     title_filter = title_filter or _read_title_words(q)
     recommend = bool(RECOMMEND.search(v))
     similar = bool(anchors) and bool(SIMILAR.search(q.view)) and not recommend
@@ -189,6 +200,12 @@ def read_plan(
     countries, languages, either, unplaced = read_places(q, vocab)
     unapplied += unplaced
     unknown = read_unknown_names(q)
+    guessed = unknown.by_role["people"]
+    if len(guessed.all_of) == 1 and not (guessed.any_of or guessed.none_of or either or title_filter):
+        # "Harry Potter movies", "Greta Gerwig films": a name the catalog's credits lack is a
+        # person or the words of a series' titles
+        name = guessed.all_of.pop()
+        either = (Filters(people=Names(all_of=(name,))), Filters(title=name))
     names = merge_people(people, unknown)
     for start, end in people.unresolved:  # a shared surname no later pass explained
         if GAP not in q.view[start:end]:
@@ -225,9 +242,12 @@ def read_plan(
         intent = "fact"
         fields = fields or [name for key, name in CHECKED_FIELDS if not _empty(getattr(filters, key))]
     elif anchors and not fields and not HAVE_TITLE.search(v) and len((residual or "").split()) > 2:
-        # a title inside a description ("... after a plane crash") is a word, not the question
-        intent, semantic, anchors = "search", _residual(Question(question)) or q.orig, []
-        confidence = min(confidence, MEDIUM)
+        intent = "search"  # a title inside a description ("... after a plane crash"): read again without it
+    elif title_or_anchor and (sort or count or has_filters) and not fields:
+        anchors = []  # "the longest Star Wars movie": the title's words filter
+        intent = "superlative" if sort and superlative else "count" if count else "list"
+        if intent == "superlative" and limit is None:
+            limit = PLURAL_SUPERLATIVE_LIMIT if _plural(q, v) else 1
     elif (anchors and (fields or not (sort or has_filters or semantic))) or (scope == "previous" and (fields or position) and not sort):
         intent = "fact"
         if position:
@@ -277,11 +297,14 @@ def _empty(value: object) -> bool:
     return bool(getattr(value, "is_empty", lambda: True)())
 
 
-def _read_titles(q: Question, titles: Sequence[Title]) -> tuple[list[int], str | None]:
-    """Blank each catalog title the node found (and a year written after it); a title followed by
-    "movies"/"series" is a title filter ("the Star Wars movies")."""
+def _read_titles(q: Question, titles: Sequence[Title]) -> tuple[list[int], str | None, bool]:
+    """Blank each catalog title the node found (and a year written after it): (anchors, title
+    filter, whether the filter stands in for the anchors). A title followed by "movies"/"series"
+    is a title filter ("the Star Wars movies"); by "movie"/"film" either ("the longest Star Wars
+    movie" filters, "who directed the Jaws movie" names one)."""
     anchors: list[int] = []
     title_filter = None
+    soft = False
     for tid, title, year in titles:
         key = fold(title)
         keys = [key] + [re.sub(r"^(?:the|a|an) ", "", key)] + ([key.split(":")[0]] if ":" in key else [])
@@ -298,6 +321,8 @@ def _read_titles(q: Question, titles: Sequence[Title]) -> tuple[list[int], str |
                 title_filter = q.orig[pos : pos + len(k)]
                 q.consume(pos, end)
                 break
+            if re.match(r"\s*(?:movie|film|picture)\b", after):
+                title_filter, soft = q.orig[pos : pos + len(k)], True
             q.consume(pos, end)
             if tid not in anchors:
                 anchors.append(tid)
@@ -305,7 +330,7 @@ def _read_titles(q: Question, titles: Sequence[Title]) -> tuple[list[int], str |
         else:
             if tid not in anchors:
                 anchors.append(tid)
-    return anchors, title_filter
+    return anchors, title_filter, soft
 
 
 def _read_title_words(q: Question) -> str | None:
