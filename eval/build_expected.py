@@ -27,12 +27,14 @@ from typing import Any
 
 import yaml
 
+from eval import QUESTIONS_FILE, packaged
+from eval.harness import SAFE_LOADER
 from eval.metrics import norm_title
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 COURSE_MOVIES = SHARED_DATA / "course-movies" / "movies.json"
 MOVIELENS_DIR = SHARED_DATA / "ml-latest-small"
-QUESTIONS = Path(__file__).resolve().parent / "questions.yaml"
+QUESTIONS = packaged(QUESTIONS_FILE)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -336,7 +338,7 @@ def _disagreements(where: str, spec: Mapping[str, Any], expect: Mapping[str, Any
 
 def check(path: Path = QUESTIONS) -> list[str]:
     """Problems: items whose expected titles differ from their derivation, or name no course film."""
-    doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    doc = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=SAFE_LOADER)
     films = load_course()
     known = {(norm_title(f.title), f.year) for f in films}
     problems = []

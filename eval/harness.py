@@ -38,6 +38,8 @@ from eval.metrics import (
     summarize,
 )
 
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader when PyYAML has it (the questions file is large), else the pure one."""
 MODES = ("none", "ollama", "fake")
 ROUTES = ("similar", "semantic", "structured", "follow_up", "recommendation", "chitchat", "any")
 SQL_VERDICTS = ("accepted", "repaired", "refused")
@@ -202,7 +204,7 @@ def load_questions(path: str | Path) -> Questions:
     """Parse and validate a questions file (see eval/questions.yaml for the format)."""
     p = Path(path)
     try:
-        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
+        doc = yaml.load(p.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
     except OSError as exc:
         raise QuestionsError(f"Cannot read the questions file {p}: {exc.strerror or exc}.") from None
     except yaml.YAMLError as exc:
