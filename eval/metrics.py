@@ -99,10 +99,9 @@ _SENTENCE_END = re.compile(r"(?P<word>\w*)[.!?](?=[\s*_]|$)")
 _NOT_AN_END = {"dr", "mr", "mrs", "ms", "st", "jr", "vs", "vol", "no", "pt"}
 
 
-def fold(text: str) -> str:
+def plain(text: str) -> str:
     """Case- and accent-blind text with markdown emphasis and extra spaces gone (for `lead` checks)."""
-    t = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().casefold()
-    return re.sub(r"\s+", " ", re.sub(r"[*_`]", "", t)).strip()
+    return re.sub(r"\s+", " ", re.sub(r"[*_`]", "", fold(text))).strip()
 
 
 def first_sentence(answer: str) -> str:
@@ -119,9 +118,9 @@ def first_sentence(answer: str) -> str:
 
 def holds(sentence: str, entry: str | Sequence[str]) -> bool:
     """`entry` (or one of its alternatives) appears in `sentence` as whole words, case-blind."""
-    folded = fold(sentence)
+    folded = plain(sentence)
     options = [entry] if isinstance(entry, str) else list(entry)
-    return any(re.search(rf"(?<!\w){re.escape(fold(o))}(?!\w)", folded) for o in options if o)
+    return any(re.search(rf"(?<!\w){re.escape(plain(o))}(?!\w)", folded) for o in options if o)
 
 
 def states_count(sentence: str, n: int) -> bool:
