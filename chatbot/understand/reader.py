@@ -71,9 +71,13 @@ AGGREGATE = re.compile(
 )
 COUNT = re.compile(
     r"\bhow many\b(?! (?:minutes|hours|ratings|votes|reviews|stars|people rated|users rated))|\bnumber of (?:movies|films|titles|pictures)\b|"
-    r"\bcount (?:the |of |all |how )?|\bcount$|\bhow much (?:movies|films)\b"
+    r"\bnumber of (?:[^\W\d_]+ ){0,3}?(?:movies|films|titles|pictures)\b|\bcount (?:the |of |all |how )?|\bcount$|\bhow much (?:movies|films)\b"
 )
 LIST = re.compile(r"\b(?:list|every|all|each|show|which|what (?:movies|films)|any|enumerate|give me)\b")
+HAVE_TITLE = re.compile(
+    r"\b(?:do you have|is there|have you got|do you know|in (?:the|your|my) (?:catalog|catalogue|collection|database|library)|"
+    r"tell me (?:more )?about|info(?:rmation)? (?:on|about)|details (?:on|of|about)|what about)\b"
+)
 POSITION = re.compile(r"\b(?:tell me (?:more )?about |more (?:on|about) |what about |and )?the (first|1st|second|2nd|third|3rd|last|fourth|fifth) (?:one|movie|film|title|result)\b")
 COMPARATIVES: tuple[tuple[str, FieldName], ...] = (
     (r"\b(?:longer|shorter)\b", "duration_min"),
@@ -171,12 +175,12 @@ def read_plan(
     position = q.take_first(POSITION) if has_previous else None
     if position:
         scope = "previous"
+    people = read_people(q, build_index(vocab))  # before sort words: "Ahmed Best" is a name
     sort, superlative = _read_sort(q)
     unapplied = [q.orig[m.start() : m.end()] for m in q.take(UNAPPLIED)]
     limit = read_limit(q)
     if limit is not None and re.search(r"\btop\b", v):  # "top 5", "top 3 westerns by rating"
         sort, superlative = sort or Sort(key="avg_rating", desc=True), True
-    people = read_people(q, build_index(vocab))
     fields = _read_fields(q)
     if len(anchors) > 1:  # "is Jaws longer than Alien?"
         fields += [name for pattern, name in COMPARATIVES if q.take(pattern)]
@@ -186,7 +190,10 @@ def read_plan(
     unapplied += unplaced
     unknown = read_unknown_names(q)
     names = merge_people(people, unknown)
-    unapplied += people.unresolved
+    for start, end in people.unresolved:  # a shared surname no later pass explained
+        if GAP not in q.view[start:end]:
+            unapplied.append(q.orig[start:end])
+            q.consume(start, end)
     residual = _residual(q)
     elliptical = not re.search(r"\b(?:movies?|films?|pictures?|flicks?|titles?|catalog|collection)\b", v)
     if has_previous and scope == "catalog" and not (residual or anchors or q.semantic_cued) and elliptical:
@@ -217,6 +224,10 @@ def read_plan(
         # "was Jaws directed by Spielberg?": the named film, checked against the conditions
         intent = "fact"
         fields = fields or [name for key, name in CHECKED_FIELDS if not _empty(getattr(filters, key))]
+    elif anchors and not fields and not HAVE_TITLE.search(v) and len((residual or "").split()) > 2:
+        # a title inside a description ("... after a plane crash") is a word, not the question
+        intent, semantic, anchors = "search", _residual(Question(question)) or q.orig, []
+        confidence = min(confidence, MEDIUM)
     elif (anchors and (fields or not (sort or has_filters or semantic))) or (scope == "previous" and (fields or position) and not sort):
         intent = "fact"
         if position:
@@ -388,11 +399,13 @@ def _residual(q: Question) -> str | None:
     if not content:
         return None
     start, end = content[0][0], content[-1][1]
+    if article := re.search(r"\b(?:a|an|the)\s+$", q.view[:start]):
+        start = article.start()  # "a giant shark ...": the description as written
     span = q.view[start:end]
     out = []
     for m in re.finditer(r"[^\s\x00]+", span):
         w = q.orig[start + m.start() : start + m.end()]
-        if fold(w).strip(",.?!") in MOVIE_NOUNS:
+        if re.fullmatch(r"(?:movies?|films?|pictures?|flicks?)[,.?!]*", fold(w)):
             continue
         out.append(w)
     phrase = " ".join(out).strip(" ,.?!'\"")

@@ -24,7 +24,7 @@ from retrieval.text import fold
 
 NEGATION = re.compile(
     r"(?:\b(?:not|no|non|without|except|excluding|exclude|minus|but not|other than|anything but|"
-    r"nothing|never|isn't|aren't|isnt|arent|avoid|skip|none)\b[\s\x00\-]*(?:(?:a|an|any|the|too|much|"
+    r"nothing|never|isn't|aren't|isnt|arent|wasn't|weren't|don't|doesn't|avoid|skip|none)\b[\s\x00\-]*(?:(?:a|an|any|the|too|much|for|"
     r"starring|featuring|with|directed by|by|written by|in|from|made in|movies?|films?)\b[\s\x00]*)*|\bnon-)$"
 )
 _ART = r"(?:(?:a|an|the|some)\s+)?"
@@ -101,7 +101,7 @@ def _collect(q: Question, hits: list[_Hit], into: Mentions, *, and_means_or: boo
             target = into.none_of if hit.negated else into.any_of if mode == "or" else into.all_of
             target.extend(hit.values)
     for hit in hits:
-        neg = re.search(r"(?:\b(?:but |and )?(?:not|no|non|without|except|excluding|other than|anything but)\b[\s\x00-]*(?:(?:a|an|any|the)\b[\s\x00]*)?)$", q.view[: hit.start])
+        neg = NEGATION.search(q.view[: hit.start])
         q.consume(neg.start() if hit.negated and neg else hit.start, hit.end)
 
 
@@ -151,7 +151,10 @@ def read_places(q: Question, vocab: Vocabulary) -> tuple[Names, Names, tuple[Fil
     unapplied: list[str] = []
     lang_only = r"(?:[- ](?:language|speaking|spoken|dialogue|audio|dub(?:bed)?)\b)"
     lang_words = {**LANGUAGE_WORDS, **{fold(x): (x,) for x in vocab.languages}}
-    country_words = {**COUNTRY_ALIASES, **{fold(x): (x,) for x in vocab.countries}}
+    country_words = {
+        **{fold(c): (c,) for cs, _ in NATIONALITIES.values() for c in cs},
+        **{fold(x): (x,) for x in vocab.countries}, **COUNTRY_ALIASES,
+    }
     nat = sorted(NATIONALITIES, key=len, reverse=True)
     nat_alt = "|".join(re.escape(w) for w in nat)
     lang_alt = "|".join(re.escape(w) for w in sorted(set(lang_words) | {w for w, (_, ls) in NATIONALITIES.items() if ls}, key=len, reverse=True))
@@ -176,7 +179,10 @@ def read_places(q: Question, vocab: Vocabulary) -> tuple[Names, Names, tuple[Fil
     for m in list(re.finditer(rf"(?:\b(?:in|spoken in|speaking|dubbed in|language:?|languages?(?: is| of)?)\s+)((?:{lang_alt})(?:\s*(?:,|or|and|/)\s*(?:{lang_alt}))*)\b(?!{lang_only}?\s*(?:director|actor|actress))|\b((?:{lang_alt}))\b{lang_only}", q.view)):
         words = re.findall(lang_alt, m.group(1) or m.group(2))
         values = [v for w in words for v in choose(langs_of(w), vocab.languages)]
-        if values:
+        if values and not vocab.languages:  # the catalog records no languages (MovieLens)
+            unapplied.append(q.orig[m.start() : m.end()])
+            q.consume(m.start(), m.end())
+        elif values:
             add(languages, values, m.start(), m.end())
     # countries named as countries: "from Italy", "made in Japan", "French-made"
     for m in list(re.finditer(rf"(?<![\w-])({country_alt})(?![\w-])|\b({nat_alt})[- ](?:made|produced|productions?)\b", q.view)):
@@ -186,6 +192,10 @@ def read_places(q: Question, vocab: Vocabulary) -> tuple[Names, Names, tuple[Fil
             values = choose(country_words[m.group(1)], vocab.countries)
         else:
             values = choose(NATIONALITIES[m.group(2)][0], vocab.countries)
+        if not vocab.countries:  # the catalog records no countries
+            unapplied.append(q.orig[m.start() : m.end()])
+            q.consume(m.start(), m.end())
+            continue
         add(countries, values, m.start(), m.end())
     for word, aliases in CASE_SENSITIVE_ALIASES.items():
         for m in list(re.finditer(rf"(?<![\w.]){re.escape(word)}(?![\w.])", q.orig)):
@@ -265,8 +275,8 @@ def _cue_after(q: Question, end: int) -> Role | None:
 @dataclass
 class People:
     by_role: dict[str, Mentions] = field(default_factory=lambda: {r: Mentions() for r in (*ROLES, "people")})
-    unresolved: list[str] = field(default_factory=list)
-    """A surname several people share, as written."""
+    unresolved: list[tuple[int, int]] = field(default_factory=list)
+    """Spans of surnames several people share (left for later passes: "set in New York")."""
     unknown: bool = False
     """A name the catalog does not have was taken as written."""
 
@@ -280,6 +290,14 @@ _NOT_A_NAME = FILLER | MOVIE_NOUNS | set(GENRES) | set(NATIONALITIES) | {
     "christmas", "space", "dog", "cat", "heist", "robot", "robots", "english", "actor", "actress",
     "director", "writer", "cast",
 }
+
+
+KNOWN_CREDITS = 3
+"""A capitalised surname alone ("Spielberg") is a name when its person has this many credits."""
+_GENRE_ALT = "|".join(re.escape(w) for w in sorted(GENRES, key=len, reverse=True))
+_NAME_CONTEXT = re.compile(
+    rf"(?:'s\b|[\s\x00]+(?:(?:and|or|&|,)[\s\x00]+[^\W\d_]|movies?\b|films?\b|pictures?\b|flicks?\b|works?\b|(?:{_GENRE_ALT})\b))"
+)
 
 
 def read_people(q: Question, index: PeopleIndex) -> People:
@@ -302,10 +320,14 @@ def read_people(q: Question, index: PeopleIndex) -> People:
                 got = (n, name, False)
                 break
             if key in index.tails and (n > 1 or (len(key[0]) >= 3 and key[0] not in _NOT_A_NAME)):
+                # a bare surname needs evidence it is a name: a role word, "'s", "films" or a
+                # genre after it, another name joined to it, or a capital and a known filmography
                 cue = _cue_before(q, start) or _cue_after(q, end)
-                if not (capital or cue or re.match(r"(?:'s)?[\s\x00]+(?:movies?|films?|pictures?|flicks?|works?)\b|'s\b", q.view[end:])):
-                    continue
+                context = bool(_NAME_CONTEXT.match(q.view[end:]))
                 resolved = index.resolve_tail(key, cue)
+                known = resolved is not None and (not index.credits or index.credits.get(resolved, 0) >= KNOWN_CREDITS)
+                if not (cue or context or (capital and known)):
+                    continue
                 got = (n, resolved or "", True) if resolved or index.ambiguous(key) else None
                 if got:
                     break
@@ -323,8 +345,7 @@ def read_people(q: Question, index: PeopleIndex) -> People:
     hits: list[tuple[_Hit, Role | None]] = []
     for start, end, name, _ in found:
         if not name:
-            people.unresolved.append(q.orig[start:end])
-            q.consume(start, end)
+            people.unresolved.append((start, end))
             continue
         hits.append((_Hit(start, end, (name,)), None))
     _assign(q, index, hits, people)
