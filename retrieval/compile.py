@@ -86,7 +86,8 @@ class CompiledQuery:
     bound: int = PLAN_ROW_CAP
     """Rows the statement returns at most before ties; fewer rows than this are the whole set."""
     count_sql: str | None = None
-    """`SELECT count(*)` over the same WHERE (same parameters), for `total` when rows hit `bound`."""
+    """`SELECT count(*)` over the same WHERE (same parameters), for `total` when rows hit `bound`
+    (None for ranked rows: how many candidates there were is not what was asked)."""
     phrases: dict[str, str] = field(default_factory=dict)
     """Vector parameter -> the phrase it embeds (shown as `embed('...')` in the readable SQL)."""
     notes: tuple[str, ...] = ()
@@ -334,7 +335,7 @@ def _ranked(
         sql = f"SELECT near.*\nFROM ({sql}) AS near\nORDER BY {outer}, near.distance, near.id"
     return CompiledQuery(
         sql=sql, params=p.values, kind="rows", ranked=True, metric=metric, cap=cap,
-        bound=n, count_sql=_count_sql(conditions), phrases=phrases, notes=tuple(notes),
+        bound=n, phrases=phrases, notes=tuple(notes),
     )
 
 
@@ -386,7 +387,8 @@ class PlanResult:
     rows: list[dict[str, Any]]
     """Movie rows (PLAN_COLUMNS + score, distance), in answer order; empty for a count."""
     total: int
-    """Rows matching the filters in the whole catalog (or scope), before limit and cap."""
+    """Rows matching the filters in the whole catalog (or scope), before limit and cap; for ranked
+    rows (nearest k) simply how many came back: "the 10 closest", not "10 of 9,741"."""
     capped: bool
     """`cap` cut the rows: say "showing N of total"."""
     ranked: bool
@@ -468,14 +470,18 @@ def run_plan(
         return run_compiled(conn, compiled)
 
 
-# Distinct catalog values per Vocabulary field; director, country and language are comma lists.
+# Distinct catalog values per Vocabulary field, in one pass over the table; director, country and
+# language are comma lists.
 _VOCABULARY_SQL = r"""
-SELECT 'directors' AS kind, v FROM movies, regexp_split_to_table(director, '\s*,\s*') AS v
-UNION SELECT 'countries', v FROM movies, regexp_split_to_table(country, '\s*,\s*') AS v
-UNION SELECT 'languages', v FROM movies, regexp_split_to_table(language, '\s*,\s*') AS v
-UNION SELECT 'actors', v FROM movies, unnest(actors) AS v
-UNION SELECT 'writers', v FROM movies, unnest(writers) AS v
-UNION SELECT 'genres', v FROM movies, unnest(genres) AS v
+SELECT DISTINCT x.kind, x.v
+FROM movies m CROSS JOIN LATERAL (
+  SELECT 'directors', regexp_split_to_table(m.director, '\s*,\s*')
+  UNION ALL SELECT 'countries', regexp_split_to_table(m.country, '\s*,\s*')
+  UNION ALL SELECT 'languages', regexp_split_to_table(m.language, '\s*,\s*')
+  UNION ALL SELECT 'actors', unnest(m.actors)
+  UNION ALL SELECT 'writers', unnest(m.writers)
+  UNION ALL SELECT 'genres', unnest(m.genres)
+) AS x(kind, v)
 """
 
 

@@ -261,6 +261,7 @@ def test_similar_and_search_agree_with_the_catalog(engine, embedder) -> None:
         expected = [h.id for h in catalog.similar_to_id(anchor, metric=metric, k=7)]
         result = run_plan(engine, QueryPlan(intent="similar", anchors=(anchor,), limit=7), metric=metric)
         assert result.ids == expected and result.ranked and anchor not in result.ids
+        assert (result.total, result.capped) == (7, False)
     text_ = "a shark terrorizes a beach town"
     expected = [h.id for h in catalog.search(text_, mode="dense", k=5)]
     result = catalog.run_plan(QueryPlan(intent="search", semantic=text_, limit=5))
