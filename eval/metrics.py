@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+
+from retrieval.text import fold
 
 Key = tuple[str, int | None]
 
@@ -28,7 +29,7 @@ _ARTICLE_HEAD = re.compile(r"^(?:the|a|an) ")
 
 def norm_title(title: str) -> str:
     """Case-, accent- and punctuation-blind form of a title; "Matrix, The" == "The Matrix"."""
-    t = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().casefold().strip()
+    t = fold(title).encode("ascii", "ignore").decode().strip()
     t = t.replace("&", " and ")
     if m := _ARTICLE_TAIL.match(t):
         t = m["rest"]

@@ -485,13 +485,20 @@ FROM movies m CROSS JOIN LATERAL (
 """
 
 
+VOCABULARY_KINDS = ("directors", "actors", "writers", "genres", "countries", "languages")
+
+
 def load_vocabulary(conn: Connection) -> Vocabulary:
     """Every distinct value of the name columns, as the catalog spells them (one query)."""
-    found: dict[str, set[str]] = {f: set() for f in Vocabulary.__dataclass_fields__}
+    found: dict[str, set[str]] = {f: set() for f in VOCABULARY_KINDS}
     for kind, value in conn.execute(_statement(_VOCABULARY_SQL, False)):
         if value and value.strip():
             found[kind].add(value.strip())
-    return Vocabulary(**{kind: frozenset(values) for kind, values in found.items()})
+    return Vocabulary(
+        directors=frozenset(found["directors"]), actors=frozenset(found["actors"]),
+        writers=frozenset(found["writers"]), genres=frozenset(found["genres"]),
+        countries=frozenset(found["countries"]), languages=frozenset(found["languages"]),
+    )
 
 
 def plan_json(plan: QueryPlan) -> str:

@@ -121,11 +121,36 @@ $do$
 """
 
 
+MIN_PGVECTOR = (0, 8, 4)
+"""Oldest pgvector extension the catalog runs on (HNSW iterative scans, binary_quantize fixes)."""
+
+
+def check_pgvector(conn: Connection) -> str:
+    """The installed `vector` extension's version; `DatabaseError` naming it when too old."""
+    from retrieval.database import DatabaseError
+
+    found = conn.execute(text("SELECT extversion FROM pg_extension WHERE extname = 'vector'")).scalar()
+    if found is None:
+        raise DatabaseError("The pgvector extension is not installed in this database; install pgvector 0.8.4 or newer on the server.")
+    parts = tuple(int(p) if p.isdigit() else 0 for p in str(found).split("-")[0].split("."))
+    if parts < MIN_PGVECTOR:
+        want = ".".join(map(str, MIN_PGVECTOR))
+        raise DatabaseError(
+            f"The database has pgvector {found}, but movie-rag needs {want} or newer: install "
+            f"pgvector {want}+ on the server, then run ALTER EXTENSION vector UPDATE; in the catalog "
+            "database."
+        )
+    return str(found)
+
+
 def create_schema(engine: Engine) -> None:
-    """Create the `vector` extension and every table and index; safe to run any number of times."""
+    """Create the `vector` extension and every table and index; safe to run any number of times.
+
+    Raises `retrieval.database.DatabaseError` when the server's pgvector is older than 0.8.4."""
     with engine.begin() as conn:
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SETUP_LOCK})
         conn.execute(text("CREATE EXTENSION IF NOT EXISTS vector"))
+        check_pgvector(conn)
         Base.metadata.create_all(conn)
         conn.execute(text(_EMBEDDING_INLINE))
         _create_plan_support(conn)
@@ -248,6 +273,19 @@ END
 $do$
 """
 
+# Reader sessions report no query text in pg_stat_activity (one chat user's SQL is invisible to
+# the next); only a superuser may set it, so other app roles leave it to the DBA.
+_READER_QUIET_SQL = """
+DO $do$
+BEGIN
+  IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'movie_rag_reader')
+     AND (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+    ALTER ROLE movie_rag_reader SET track_activities = off;
+  END IF;
+END
+$do$
+"""
+
 _READER_GRANTS_SQL = """
 DO $do$
 BEGIN
@@ -272,6 +310,7 @@ def _create_llm_reader(conn: Connection) -> None:
     try:
         with conn.begin_nested():
             conn.execute(text(_READER_ROLE_SQL))
+            conn.execute(text(_READER_QUIET_SQL))
             conn.execute(text("CREATE SCHEMA IF NOT EXISTS llm"))
             table_schema = conn.execute(text("SELECT current_schema()")).scalar_one()
             quoted = conn.execute(text("SELECT quote_ident(:s)"), {"s": table_schema}).scalar_one()
@@ -280,5 +319,5 @@ def _create_llm_reader(conn: Connection) -> None:
     except DBAPIError as exc:
         logging.getLogger(__name__).warning(
             "Could not set up the read-only role for LLM SQL (%s); a DBA can run the statements "
-            "in retrieval/sqlguard.py's docstring.", str(exc.orig).strip().splitlines()[0]
+            "in docs/sql-reader.md.", str(exc.orig).strip().splitlines()[0]
         )
