@@ -470,34 +470,46 @@ def run_plan(
         return run_compiled(conn, compiled)
 
 
-# Distinct catalog values per Vocabulary field, in one pass over the table; director, country and
-# language are comma lists.
+# Distinct catalog values per Vocabulary field, in one pass over the table (director, country and
+# language are comma lists), and each person's film count in any role (`credits`).
 _VOCABULARY_SQL = r"""
-SELECT DISTINCT x.kind, x.v
-FROM movies m CROSS JOIN LATERAL (
-  SELECT 'directors', regexp_split_to_table(m.director, '\s*,\s*')
-  UNION ALL SELECT 'countries', regexp_split_to_table(m.country, '\s*,\s*')
-  UNION ALL SELECT 'languages', regexp_split_to_table(m.language, '\s*,\s*')
-  UNION ALL SELECT 'actors', unnest(m.actors)
-  UNION ALL SELECT 'writers', unnest(m.writers)
-  UNION ALL SELECT 'genres', unnest(m.genres)
-) AS x(kind, v)
+WITH x AS MATERIALIZED (
+  SELECT m.id, x.kind, btrim(x.v) AS v
+  FROM movies m CROSS JOIN LATERAL (
+    SELECT 'directors', regexp_split_to_table(m.director, '\s*,\s*')
+    UNION ALL SELECT 'countries', regexp_split_to_table(m.country, '\s*,\s*')
+    UNION ALL SELECT 'languages', regexp_split_to_table(m.language, '\s*,\s*')
+    UNION ALL SELECT 'actors', unnest(m.actors)
+    UNION ALL SELECT 'writers', unnest(m.writers)
+    UNION ALL SELECT 'genres', unnest(m.genres)
+  ) AS x(kind, v)
+)
+SELECT kind, v, 0::bigint AS n FROM x WHERE v <> '' GROUP BY kind, v
+UNION ALL
+SELECT 'credits', v, count(DISTINCT id) FROM x
+WHERE v <> '' AND kind IN ('directors', 'actors', 'writers') GROUP BY v
 """
-
 
 VOCABULARY_KINDS = ("directors", "actors", "writers", "genres", "countries", "languages")
 
 
 def load_vocabulary(conn: Connection) -> Vocabulary:
-    """Every distinct value of the name columns, as the catalog spells them (one query)."""
+    """Every distinct value of the name columns, as the catalog spells them, and the films each
+    person is credited on (one query)."""
     found: dict[str, set[str]] = {f: set() for f in VOCABULARY_KINDS}
-    for kind, value in conn.execute(_statement(_VOCABULARY_SQL, False)):
-        if value and value.strip():
-            found[kind].add(value.strip())
+    credits: dict[str, int] = {}
+    for kind, value, n in conn.execute(_statement(_VOCABULARY_SQL, False)):
+        if value is None:
+            continue
+        if kind == "credits":
+            credits[value] = int(n)
+        else:
+            found[kind].add(value)
     return Vocabulary(
         directors=frozenset(found["directors"]), actors=frozenset(found["actors"]),
         writers=frozenset(found["writers"]), genres=frozenset(found["genres"]),
         countries=frozenset(found["countries"]), languages=frozenset(found["languages"]),
+        credits=credits,
     )
 
 

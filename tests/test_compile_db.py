@@ -298,3 +298,9 @@ def test_vocabulary(engine, films) -> None:
     assert vocab.genres == {g for f in films for g in f["genres"]}
     assert vocab.countries == {c for f in films for c in f["countries"]}
     assert vocab.languages == {lang for f in films for lang in f["languages"]}
+    credits: dict[str, int] = {}
+    for f in films:
+        for name in set(f["directors"] + f["writers"] + f["actors"]):
+            credits[name] = credits.get(name, 0) + 1
+    assert dict(vocab.credits) == credits
+    assert credits["Steven Spielberg"] >= 15 and credits["Clint Eastwood"] > 6
