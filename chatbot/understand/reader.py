@@ -175,12 +175,12 @@ def read_plan(
     position = q.take_first(POSITION) if has_previous else None
     if position:
         scope = "previous"
+    people = read_people(q, build_index(vocab))  # before sort words: "Ahmed Best" is a name
     sort, superlative = _read_sort(q)
     unapplied = [q.orig[m.start() : m.end()] for m in q.take(UNAPPLIED)]
     limit = read_limit(q)
     if limit is not None and re.search(r"\btop\b", v):  # "top 5", "top 3 westerns by rating"
         sort, superlative = sort or Sort(key="avg_rating", desc=True), True
-    people = read_people(q, build_index(vocab))
     fields = _read_fields(q)
     if len(anchors) > 1:  # "is Jaws longer than Alien?"
         fields += [name for pattern, name in COMPARATIVES if q.take(pattern)]

@@ -151,7 +151,10 @@ def read_places(q: Question, vocab: Vocabulary) -> tuple[Names, Names, tuple[Fil
     unapplied: list[str] = []
     lang_only = r"(?:[- ](?:language|speaking|spoken|dialogue|audio|dub(?:bed)?)\b)"
     lang_words = {**LANGUAGE_WORDS, **{fold(x): (x,) for x in vocab.languages}}
-    country_words = {**COUNTRY_ALIASES, **{fold(x): (x,) for x in vocab.countries}}
+    country_words = {
+        **{fold(c): (c,) for cs, _ in NATIONALITIES.values() for c in cs},
+        **{fold(x): (x,) for x in vocab.countries}, **COUNTRY_ALIASES,
+    }
     nat = sorted(NATIONALITIES, key=len, reverse=True)
     nat_alt = "|".join(re.escape(w) for w in nat)
     lang_alt = "|".join(re.escape(w) for w in sorted(set(lang_words) | {w for w, (_, ls) in NATIONALITIES.items() if ls}, key=len, reverse=True))
@@ -176,7 +179,10 @@ def read_places(q: Question, vocab: Vocabulary) -> tuple[Names, Names, tuple[Fil
     for m in list(re.finditer(rf"(?:\b(?:in|spoken in|speaking|dubbed in|language:?|languages?(?: is| of)?)\s+)((?:{lang_alt})(?:\s*(?:,|or|and|/)\s*(?:{lang_alt}))*)\b(?!{lang_only}?\s*(?:director|actor|actress))|\b((?:{lang_alt}))\b{lang_only}", q.view)):
         words = re.findall(lang_alt, m.group(1) or m.group(2))
         values = [v for w in words for v in choose(langs_of(w), vocab.languages)]
-        if values:
+        if values and not vocab.languages:  # the catalog records no languages (MovieLens)
+            unapplied.append(q.orig[m.start() : m.end()])
+            q.consume(m.start(), m.end())
+        elif values:
             add(languages, values, m.start(), m.end())
     # countries named as countries: "from Italy", "made in Japan", "French-made"
     for m in list(re.finditer(rf"(?<![\w-])({country_alt})(?![\w-])|\b({nat_alt})[- ](?:made|produced|productions?)\b", q.view)):
@@ -186,6 +192,10 @@ def read_places(q: Question, vocab: Vocabulary) -> tuple[Names, Names, tuple[Fil
             values = choose(country_words[m.group(1)], vocab.countries)
         else:
             values = choose(NATIONALITIES[m.group(2)][0], vocab.countries)
+        if not vocab.countries:  # the catalog records no countries
+            unapplied.append(q.orig[m.start() : m.end()])
+            q.consume(m.start(), m.end())
+            continue
         add(countries, values, m.start(), m.end())
     for word, aliases in CASE_SENSITIVE_ALIASES.items():
         for m in list(re.finditer(rf"(?<![\w.]){re.escape(word)}(?![\w.])", q.orig)):
