@@ -188,6 +188,10 @@ def test_writers_and_title(engine, films) -> None:
     assert expected and keys(run_list(engine, writers=Names(all_of=("Stanley Kubrick",)))) == expected
     expected = where(films, lambda f: "godfather" in _fold(f["key"][0]))
     assert expected and keys(run_list(engine, title="GODFATHER")) == expected
+    expected = where(films, lambda f: "amelie" in _fold(f["key"][0]))
+    assert expected and keys(run_list(engine, title="amelie")) == expected
+    # LIKE wildcards in the words are plain characters (no title has them).
+    assert run_list(engine, title="%").rows == [] and run_list(engine, title="_").rows == []
 
 
 def test_either_group(engine, films) -> None:
@@ -235,6 +239,13 @@ def test_cap_states_the_total(engine, films) -> None:
     result = run_plan(engine, QueryPlan(intent="list", filters=Filters(genres=Names(any_of=("Comedy",)))), cap=5)
     assert (len(result.rows), result.total, result.capped) == (5, len(comedies), True)
     assert keys(result) <= comedies
+    assert result.readable.endswith(
+        "LIMIT 5;\n\n-- the rows reached the limit; all that match:\nSELECT count(*) AS total\nFROM movies m\n"
+        "WHERE movie_rag_fold_array(m.genres) && movie_rag_fold_array(ARRAY['Comedy'])"
+    )
+    # Fewer rows than the cap are the whole set: no count statement runs.
+    assert "count(*)" not in run_plan(engine, QueryPlan(intent="list", filters=Filters(
+        genres=Names(any_of=("Comedy",)))), cap=len(comedies) + 1).readable
 
 
 def test_fact_rows_in_anchor_order(engine) -> None:
@@ -250,6 +261,7 @@ def test_similar_and_search_agree_with_the_catalog(engine, embedder) -> None:
         expected = [h.id for h in catalog.similar_to_id(anchor, metric=metric, k=7)]
         result = run_plan(engine, QueryPlan(intent="similar", anchors=(anchor,), limit=7), metric=metric)
         assert result.ids == expected and result.ranked and anchor not in result.ids
+        assert (result.total, result.capped) == (7, False)
     text_ = "a shark terrorizes a beach town"
     expected = [h.id for h in catalog.search(text_, mode="dense", k=5)]
     result = catalog.run_plan(QueryPlan(intent="search", semantic=text_, limit=5))
@@ -286,3 +298,9 @@ def test_vocabulary(engine, films) -> None:
     assert vocab.genres == {g for f in films for g in f["genres"]}
     assert vocab.countries == {c for f in films for c in f["countries"]}
     assert vocab.languages == {lang for f in films for lang in f["languages"]}
+    credits: dict[str, int] = {}
+    for f in films:
+        for name in set(f["directors"] + f["writers"] + f["actors"]):
+            credits[name] = credits.get(name, 0) + 1
+    assert dict(vocab.credits) == credits
+    assert credits["Steven Spielberg"] >= 15 and credits["Clint Eastwood"] > 6
