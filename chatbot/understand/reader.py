@@ -65,7 +65,7 @@ FOLLOW_UP = re.compile(
 AGGREGATE = re.compile(
     r"\b(?:average|avg|mean|median|total|sum|combined|overall length|in total|per (?:genre|year|decade|director|country|language|actor)|"
     r"for each|each (?:genre|year|decade|director|country|language)|(?:count|number|how many|group(?:ed)?|broken down|split)\b.*\b(?:by|per) (?:genre|decade|year|country|language|director)|"
-    r"breakdown|distribution|(?:which|what) (?:director|actor|actress|writer|country|genre|year|decade|language|person)s?\b.*\bmost\b|"
+    r"breakdown|distribution|who (?:directed|made|starred in|appeared in|acted in|wrote|has|had)\b.*\bthe most\b|(?:which|what) (?:director|actor|actress|writer|country|genre|year|decade|language|person)s?\b.*\bmost\b|"
     r"most (?:common|frequent|prolific|popular) (?:genre|director|actor|actress|country|language|decade|year)|"
     r"how many (?:directors|actors|actresses|writers|genres|countries|languages|different|distinct|unique))"
 )
@@ -90,8 +90,8 @@ COMPARATIVES: tuple[tuple[str, FieldName], ...] = (
 SUPERLATIVES: tuple[tuple[str, SortKey, bool], ...] = (
     (r"\b(?:longest|lengthiest|longest-running)\b", "duration_min", True),
     (r"\bshortest\b", "duration_min", False),
-    (r"\b(?:oldest|earliest|first (?:ever )?(?:made|released))\b|\b(?:came|comes|come) out first\b|\bwas (?:made|released) first\b", "year", False),
-    (r"\b(?:newest|latest|most recent|youngest|last (?:made|released))\b|\b(?:came|comes|come) out last\b|\bmost recently\b", "year", True),
+    (r"\b(?:oldest|earliest|first (?:ever )?(?:made|released))\b|\b(?:the|his|her|their|'s) (?:very )?first (?:movie|film|picture|feature)\b|\b(?:came|comes|come) out first\b|\bwas (?:made|released) first\b", "year", False),
+    (r"\b(?:newest|latest|most recent|youngest|last (?:made|released))\b|\b(?:the|his|her|their|'s) (?:very )?(?:last|final) (?:movie|film|picture|feature)\b|\b(?:came|comes|come) out last\b|\bmost recently\b", "year", True),
     (r"\b(?:best|highest|top)[- ]?rated\b|\bbest[- ]reviewed\b|\b(?:highest|best|top)[- ](?:average[- ])?(?:rating|score)s?\b|\bbest\b|\bgreatest\b|\bfinest\b|\bmost (?:acclaimed|highly rated|loved)\b", "avg_rating", True),
     (r"\b(?:worst|lowest)[- ]?rated\b|\b(?:lowest|worst)[- ](?:average[- ])?(?:rating|score)s?\b|\bworst\b", "avg_rating", False),
     (r"\bmost (?:popular|rated|watched|reviewed|voted|ratings|votes|seen)\b|\bmost-rated\b", "num_ratings", True),
@@ -153,7 +153,7 @@ def read_plan(
     plan = _read(question, vocab, titles, has_previous)
     if plan.anchors and plan.filters.title and plan.intent in ("fact", "similar", "recommend"):
         return plan.model_copy(update={"filters": plan.filters.model_copy(update={"title": None})})
-    if titles and plan.intent not in ("fact", "similar", "recommend") and plan.filters.title is None:
+    if titles and plan.intent not in ("fact", "similar", "recommend", "aggregate") and plan.filters.title is None:
         # the question is not about the titles found in it ("movies about a plane crash"): their
         # words are the question's own words
         return _read(question, vocab, (), has_previous)
@@ -195,6 +195,9 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
     fields = _read_fields(q)
     if len(anchors) > 1:  # "is Jaws longer than Alien?"
         fields += [name for pattern, name in COMPARATIVES if q.take(pattern)]
+    relative = [
+        q.orig[m.start() : m.end()] for pattern, _ in COMPARATIVES for m in q.take(rf"(?:{pattern}) than(?= *\x00)")
+    ] if len(anchors) == 1 else []
     semantic = _read_semantic(q)
     genres = read_genres(q, vocab)
     countries, languages, either, unplaced = read_places(q, vocab)
@@ -233,8 +236,10 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
         semantic = semantic or residual
     elif similar:
         intent = "similar"
-    elif aggregate:
+    elif aggregate or relative:
+        # "films longer than The Godfather" compares with a row: guarded SQL, not a plan
         intent, confidence = "aggregate", min(confidence, MEDIUM)
+        unapplied += [f"{r} {titles[0][1]}" for r in relative]
     elif count:
         intent = "count"
     elif anchors and re.match(r"\W*(?:is|was|were|are|did|does|do|has|had)\b", v) and not (sort or count):
@@ -281,7 +286,7 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
     return QueryPlan(
         intent=intent, filters=filters, scope=scope if intent not in ("recommend", "similar") else "catalog",  # type: ignore[arg-type]
         sort=sort, limit=limit, fields=tuple(dict.fromkeys(fields)), semantic=semantic or None,
-        anchors=tuple(anchors) if intent in ("fact", "similar", "recommend") else (),
+        anchors=tuple(anchors) if intent in ("fact", "similar", "recommend", "aggregate") else (),
         unapplied=tuple(dict.fromkeys(unapplied)), confidence=confidence,
     )
 
@@ -430,9 +435,11 @@ def _residual(q: Question) -> str | None:
     out = []
     for m in re.finditer(r"[^\s\x00]+", span):
         w = q.orig[start + m.start() : start + m.end()]
-        if re.fullmatch(r"(?:movies?|films?|pictures?|flicks?)[,.?!]*", fold(w)):
-            continue
         out.append(w)
+    while out and re.fullmatch(r"(?:movies?|films?|pictures?|flicks?)[,.?!]*", fold(out[-1])):
+        out.pop()
+    while out and re.fullmatch(r"(?:movies?|films?|pictures?|flicks?)[,.?!]*", fold(out[0])):
+        out.pop(0)
     phrase = " ".join(out).strip(" ,.?!'\"")
     if GAP in phrase or not re.search(r"[^\W\d_]{3,}", phrase):
         return None
