@@ -299,7 +299,15 @@ CASES: list[tuple[str, tuple, bool, QueryPlan]] = [
     ("movies with Toshiro Mifune", (), False, plan("list", actors=all_("Toshirô Mifune"))),
     ("Samuel L. Jackson movies", (), False, plan("list", actors=all_("Samuel L. Jackson"))),
     ("Shyamalan movies", (), False, plan("list", directors=all_("M. Night Shyamalan"))),
-    ("Greta Gerwig films", (), False, plan("list", people=all_("Greta Gerwig"), confidence=0.6)),
+    ("Greta Gerwig films", (), False,
+     plan("list", either=(Filters(people=all_("Greta Gerwig")), Filters(title="Greta Gerwig")), confidence=0.6)),
+    ("Indiana Jones movies", (), False,
+     plan("list", either=(Filters(people=all_("Indiana Jones")), Filters(title="Indiana Jones")), confidence=0.6)),
+    ("the longest Star Wars movie", (STAR_WARS,), False, plan("superlative", title="Star Wars", sort=LONGEST, limit=1)),
+    ("Who directed the Jaws movie?", (JAWS,), False, plan("fact", fields=("director",), anchors=(11,))),
+    ("how many Star Wars films are there", (STAR_WARS,), False, plan("count", title="Star Wars")),
+    ("movies about a plane crash from the 90s", ((21, "Crash", 2004),), False,
+     plan("search", year=span(1990, 1999), semantic="a plane crash")),
     ("movies directed by Greta Gerwig", (), False, plan("list", directors=all_("Greta Gerwig"), confidence=0.6)),
     ("Scott films", (), False, plan("list", directors=all_("Ridley Scott"))),  # 6 films to Tony Scott's 3
     ("Smith movies", (), False, plan("search", semantic="Smith movies", unapplied=("Smith",), confidence=0.3)),
@@ -462,6 +470,31 @@ CASES: list[tuple[str, tuple, bool, QueryPlan]] = [
     ("movies starring Harrison Ford and directed by Steven Spielberg", (), False,
      plan("list", actors=all_("Harrison Ford"), directors=all_("Steven Spielberg"))),
     ("Pixar movies", (), False, plan("search", semantic="Pixar", confidence=0.6)),
+    ("which films are longer than The Godfather?", (GODFATHER,), False,
+     plan("aggregate", anchors=(15,), unapplied=("longer than The Godfather",), confidence=0.6)),
+    ("What was the first film Spielberg directed?", (), False,
+     plan("superlative", directors=all_("Steven Spielberg"), sort=OLDEST, limit=1)),
+    ("Who directed the most movies in the catalog?", (), False, plan("aggregate", fields=("director",), confidence=0.6)),
+    ("a sad movie that will make me cry", (), False,
+     plan("search", semantic="a sad movie that will make me cry", confidence=0.6)),
+    ("Show me 5 random comedies", (), False, plan("list", genres=all_("Comedy"), limit=5)),
+    ("I'm looking for a scary movie from the 80s", ((22, "Scary Movie", 2000),), False,
+     plan("list", genres=all_("Horror"), year=span(1980, 1989))),
+    ("Which films has Tom Hanks acted in?", (), False, plan("list", actors=all_("Tom Hanks"))),
+    ("any Kubrick?", (), False, plan("list", directors=all_("Stanley Kubrick"))),
+    ("Spielberg's latest movie", (), False, plan("superlative", directors=all_("Steven Spielberg"), sort=NEWEST, limit=1)),
+    ("Show me Tarantino movies from newest to oldest", (), False,
+     plan("list", people=all_("Quentin Tarantino"), sort=NEWEST)),
+    ("comedies sorted by release year, newest first", (), False, plan("list", genres=all_("Comedy"), sort=NEWEST)),
+    ("films with fewer than 10 ratings", (), False, plan("list", num_ratings=span(hi=9))),
+    ("How many films have a rating over 4?", (), False, plan("count", avg_rating=span(4))),
+    ("what is the average running time of westerns?", (), False,
+     plan("aggregate", genres=all_("Western"), fields=("duration_min",), confidence=0.6)),
+    ("films where Tom Hanks plays a lawyer", (), False, plan("search", actors=all_("Tom Hanks"), semantic="a lawyer")),
+    ("Give me Japanese animated films", (), False,
+     plan("list", genres=all_("Animation"), either=(Filters(countries=any_("Japan")), Filters(languages=any_("Japanese"))))),
+    ("movies in English from Italy", (), False, plan("list", countries=any_("Italy"), languages=any_("English"))),
+    ("What are three good thrillers?", (), False, plan("list", genres=all_("Thriller"), limit=3)),
     # --- follow-ups without a referring word ---
     ("how many are there?", (), True, plan("count", scope="previous")),
     ("and the oldest?", (), True, plan("superlative", scope="previous", sort=OLDEST, limit=1)),
@@ -503,7 +536,7 @@ def test_a_catalog_without_countries_or_languages_says_the_condition_was_not_app
         "list", genres=all_("Comedy"), unapplied=("in French",), confidence=0.6)
     assert read_plan("kids movies from Japan", genres_only) == plan(
         "list", genres=all_("Children"), unapplied=("Japan",), confidence=0.6)
-    assert read_plan("Tom Hanks films", genres_only) == plan("list", people=all_("Tom Hanks"), confidence=0.6)
+    assert read_plan("movies starring Tom Hanks", genres_only) == plan("list", actors=all_("Tom Hanks"), confidence=0.6)
 
 
 def test_a_pasted_plot_is_searched_as_written_even_with_years_and_names_in_it() -> None:

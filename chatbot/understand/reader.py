@@ -29,7 +29,7 @@ from chatbot.understand.words import (
     read_places,
     read_unknown_names,
 )
-from retrieval.plan import FieldName, Filters, Intent, QueryPlan, Sort, SortKey, Vocabulary
+from retrieval.plan import FieldName, Filters, Intent, Names, QueryPlan, Sort, SortKey, Vocabulary
 from retrieval.text import fold
 
 Title = tuple[int, str, int | None]
@@ -65,7 +65,7 @@ FOLLOW_UP = re.compile(
 AGGREGATE = re.compile(
     r"\b(?:average|avg|mean|median|total|sum|combined|overall length|in total|per (?:genre|year|decade|director|country|language|actor)|"
     r"for each|each (?:genre|year|decade|director|country|language)|(?:count|number|how many|group(?:ed)?|broken down|split)\b.*\b(?:by|per) (?:genre|decade|year|country|language|director)|"
-    r"breakdown|distribution|(?:which|what) (?:director|actor|actress|writer|country|genre|year|decade|language|person)s?\b.*\bmost\b|"
+    r"breakdown|distribution|who (?:directed|made|starred in|appeared in|acted in|wrote|has|had)\b.*\bthe most\b|(?:which|what) (?:director|actor|actress|writer|country|genre|year|decade|language|person)s?\b.*\bmost\b|"
     r"most (?:common|frequent|prolific|popular) (?:genre|director|actor|actress|country|language|decade|year)|"
     r"how many (?:directors|actors|actresses|writers|genres|countries|languages|different|distinct|unique))"
 )
@@ -90,8 +90,8 @@ COMPARATIVES: tuple[tuple[str, FieldName], ...] = (
 SUPERLATIVES: tuple[tuple[str, SortKey, bool], ...] = (
     (r"\b(?:longest|lengthiest|longest-running)\b", "duration_min", True),
     (r"\bshortest\b", "duration_min", False),
-    (r"\b(?:oldest|earliest|first (?:ever )?(?:made|released))\b|\b(?:came|comes|come) out first\b|\bwas (?:made|released) first\b", "year", False),
-    (r"\b(?:newest|latest|most recent|youngest|last (?:made|released))\b|\b(?:came|comes|come) out last\b|\bmost recently\b", "year", True),
+    (r"\b(?:oldest|earliest|first (?:ever )?(?:made|released))\b|\b(?:the|his|her|their|'s) (?:very )?first (?:movie|film|picture|feature)\b|\b(?:came|comes|come) out first\b|\bwas (?:made|released) first\b", "year", False),
+    (r"\b(?:newest|latest|most recent|youngest|last (?:made|released))\b|\b(?:the|his|her|their|'s) (?:very )?(?:last|final) (?:movie|film|picture|feature)\b|\b(?:came|comes|come) out last\b|\bmost recently\b", "year", True),
     (r"\b(?:best|highest|top)[- ]?rated\b|\bbest[- ]reviewed\b|\b(?:highest|best|top)[- ](?:average[- ])?(?:rating|score)s?\b|\bbest\b|\bgreatest\b|\bfinest\b|\bmost (?:acclaimed|highly rated|loved)\b", "avg_rating", True),
     (r"\b(?:worst|lowest)[- ]?rated\b|\b(?:lowest|worst)[- ](?:average[- ])?(?:rating|score)s?\b|\bworst\b", "avg_rating", False),
     (r"\bmost (?:popular|rated|watched|reviewed|voted|ratings|votes|seen)\b|\bmost-rated\b", "num_ratings", True),
@@ -150,6 +150,17 @@ def read_plan(
 ) -> QueryPlan:
     """Read one question into a plan. `titles`: catalog titles the node found in it; `vocab`:
     the catalog's own names; `has_previous`: a previous turn left results to follow up on."""
+    plan = _read(question, vocab, titles, has_previous)
+    if plan.anchors and plan.filters.title and plan.intent in ("fact", "similar", "recommend"):
+        return plan.model_copy(update={"filters": plan.filters.model_copy(update={"title": None})})
+    if titles and plan.intent not in ("fact", "similar", "recommend", "aggregate") and plan.filters.title is None:
+        # the question is not about the titles found in it ("movies about a plane crash"): their
+        # words are the question's own words
+        return _read(question, vocab, (), has_previous)
+    return plan
+
+
+def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previous: bool) -> QueryPlan:
     q = Question(question)
     v = q.view
     if not q.orig:
@@ -161,7 +172,7 @@ def read_plan(
         return QueryPlan(intent="search", semantic=q.orig, confidence=0.8)
 
     scope = "previous" if has_previous and FOLLOW_UP.search(v) else "catalog"
-    anchors, title_filter = _read_titles(q, titles)
+    anchors, title_filter, title_or_anchor = _read_titles(q, titles)
     title_filter = title_filter or _read_title_words(q)
     recommend = bool(RECOMMEND.search(v))
     similar = bool(anchors) and bool(SIMILAR.search(q.view)) and not recommend
@@ -184,11 +195,20 @@ def read_plan(
     fields = _read_fields(q)
     if len(anchors) > 1:  # "is Jaws longer than Alien?"
         fields += [name for pattern, name in COMPARATIVES if q.take(pattern)]
+    relative = [
+        q.orig[m.start() : m.end()] for pattern, _ in COMPARATIVES for m in q.take(rf"(?:{pattern}) than(?= *\x00)")
+    ] if len(anchors) == 1 else []
     semantic = _read_semantic(q)
     genres = read_genres(q, vocab)
     countries, languages, either, unplaced = read_places(q, vocab)
     unapplied += unplaced
     unknown = read_unknown_names(q)
+    guessed = unknown.by_role["people"]
+    if len(guessed.all_of) == 1 and not (guessed.any_of or guessed.none_of or either or title_filter):
+        # "Harry Potter movies", "Greta Gerwig films": a name the catalog's credits lack is a
+        # person or the words of a series' titles
+        name = guessed.all_of.pop()
+        either = (Filters(people=Names(all_of=(name,))), Filters(title=name))
     names = merge_people(people, unknown)
     for start, end in people.unresolved:  # a shared surname no later pass explained
         if GAP not in q.view[start:end]:
@@ -216,8 +236,10 @@ def read_plan(
         semantic = semantic or residual
     elif similar:
         intent = "similar"
-    elif aggregate:
+    elif aggregate or relative:
+        # "films longer than The Godfather" compares with a row: guarded SQL, not a plan
         intent, confidence = "aggregate", min(confidence, MEDIUM)
+        unapplied += [f"{r} {titles[0][1]}" for r in relative]
     elif count:
         intent = "count"
     elif anchors and re.match(r"\W*(?:is|was|were|are|did|does|do|has|had)\b", v) and not (sort or count):
@@ -225,9 +247,12 @@ def read_plan(
         intent = "fact"
         fields = fields or [name for key, name in CHECKED_FIELDS if not _empty(getattr(filters, key))]
     elif anchors and not fields and not HAVE_TITLE.search(v) and len((residual or "").split()) > 2:
-        # a title inside a description ("... after a plane crash") is a word, not the question
-        intent, semantic, anchors = "search", _residual(Question(question)) or q.orig, []
-        confidence = min(confidence, MEDIUM)
+        intent = "search"  # a title inside a description ("... after a plane crash"): read again without it
+    elif title_or_anchor and (sort or count or has_filters) and not fields:
+        anchors = []  # "the longest Star Wars movie": the title's words filter
+        intent = "superlative" if sort and superlative else "count" if count else "list"
+        if intent == "superlative" and limit is None:
+            limit = PLURAL_SUPERLATIVE_LIMIT if _plural(q, v) else 1
     elif (anchors and (fields or not (sort or has_filters or semantic))) or (scope == "previous" and (fields or position) and not sort):
         intent = "fact"
         if position:
@@ -261,7 +286,7 @@ def read_plan(
     return QueryPlan(
         intent=intent, filters=filters, scope=scope if intent not in ("recommend", "similar") else "catalog",  # type: ignore[arg-type]
         sort=sort, limit=limit, fields=tuple(dict.fromkeys(fields)), semantic=semantic or None,
-        anchors=tuple(anchors) if intent in ("fact", "similar", "recommend") else (),
+        anchors=tuple(anchors) if intent in ("fact", "similar", "recommend", "aggregate") else (),
         unapplied=tuple(dict.fromkeys(unapplied)), confidence=confidence,
     )
 
@@ -277,11 +302,14 @@ def _empty(value: object) -> bool:
     return bool(getattr(value, "is_empty", lambda: True)())
 
 
-def _read_titles(q: Question, titles: Sequence[Title]) -> tuple[list[int], str | None]:
-    """Blank each catalog title the node found (and a year written after it); a title followed by
-    "movies"/"series" is a title filter ("the Star Wars movies")."""
+def _read_titles(q: Question, titles: Sequence[Title]) -> tuple[list[int], str | None, bool]:
+    """Blank each catalog title the node found (and a year written after it): (anchors, title
+    filter, whether the filter stands in for the anchors). A title followed by "movies"/"series"
+    is a title filter ("the Star Wars movies"); by "movie"/"film" either ("the longest Star Wars
+    movie" filters, "who directed the Jaws movie" names one)."""
     anchors: list[int] = []
     title_filter = None
+    soft = False
     for tid, title, year in titles:
         key = fold(title)
         keys = [key] + [re.sub(r"^(?:the|a|an) ", "", key)] + ([key.split(":")[0]] if ":" in key else [])
@@ -298,6 +326,8 @@ def _read_titles(q: Question, titles: Sequence[Title]) -> tuple[list[int], str |
                 title_filter = q.orig[pos : pos + len(k)]
                 q.consume(pos, end)
                 break
+            if re.match(r"\s*(?:movie|film|picture)\b", after):
+                title_filter, soft = q.orig[pos : pos + len(k)], True
             q.consume(pos, end)
             if tid not in anchors:
                 anchors.append(tid)
@@ -305,7 +335,7 @@ def _read_titles(q: Question, titles: Sequence[Title]) -> tuple[list[int], str |
         else:
             if tid not in anchors:
                 anchors.append(tid)
-    return anchors, title_filter
+    return anchors, title_filter, soft
 
 
 def _read_title_words(q: Question) -> str | None:
@@ -405,9 +435,11 @@ def _residual(q: Question) -> str | None:
     out = []
     for m in re.finditer(r"[^\s\x00]+", span):
         w = q.orig[start + m.start() : start + m.end()]
-        if re.fullmatch(r"(?:movies?|films?|pictures?|flicks?)[,.?!]*", fold(w)):
-            continue
         out.append(w)
+    while out and re.fullmatch(r"(?:movies?|films?|pictures?|flicks?)[,.?!]*", fold(out[-1])):
+        out.pop()
+    while out and re.fullmatch(r"(?:movies?|films?|pictures?|flicks?)[,.?!]*", fold(out[0])):
+        out.pop(0)
     phrase = " ".join(out).strip(" ,.?!'\"")
     if GAP in phrase or not re.search(r"[^\W\d_]{3,}", phrase):
         return None
