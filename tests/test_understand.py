@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from chatbot.understand import read_plan
+from chatbot.understand.numbers import decade_span, minutes
 from retrieval.plan import Filters, Names, QueryPlan, Range, Sort, Vocabulary
 
 DIRECTORS = {
@@ -18,13 +19,16 @@ DIRECTORS = {
     "Sergio Leone": 4, "Akira Kurosawa": 4, "Francis Ford Coppola": 4, "Michael Mann": 3, "James Cameron": 5,
     "Billy Wilder": 6, "Alejandro González Iñárritu": 2, "Pedro Almodóvar": 1, "Peter Jackson": 4,
     "Mick Jackson": 1, "Roberto Benigni": 1, "M. Night Shyamalan": 3, "Federico Fellini": 2,
+    "Charles Chaplin": 5, "Woody Allen": 3,
 }
 ACTORS = {
     "Tom Hanks": 11, "Colin Hanks": 1, "Robert De Niro": 9, "Al Pacino": 6, "Patricia Hitchcock": 1,
     "Clint Eastwood": 8, "Martin Scorsese": 1, "Quentin Tarantino": 2, "Morgan Freeman": 8,
     "Paul Freeman": 1, "Harrison Ford": 10, "Tom Cruise": 7, "Brad Pitt": 8, "Samuel L. Jackson": 7,
     "Roberto Benigni": 1, "Toshirô Mifune": 3, "Marcello Mastroianni": 1, "Will Smith": 6, "Maggie Smith": 5,
-    "Ahmed Best": 1, "Christopher Lee": 4,
+    "Ahmed Best": 1, "Christopher Lee": 4, "Bruce Willis": 9, "Leonardo DiCaprio": 7, "Jim Carrey": 8,
+    "Meg Ryan": 4, "Charles Chaplin": 5, "Humphrey Bogart": 4, "Robin Williams": 9, "Michael York": 2,
+    "Susannah York": 1, "Harrison Young": 1,
 }
 WRITERS = {
     "Anne Spielberg": 1, "Quentin Tarantino": 5, "Christopher Nolan": 4, "Jonathan Nolan": 3,
@@ -206,7 +210,7 @@ CASES: list[tuple[str, tuple, bool, QueryPlan]] = [
     ("feel-good movies", (), False, plan("search", semantic="feel-good")),
     ("heist movies", (), False, plan("search", semantic="heist", confidence=0.6)),
     ("a lonely robot cleans up a deserted Earth", (), False,
-     plan("search", semantic="lonely robot cleans up a deserted Earth", confidence=0.6)),
+     plan("search", semantic="a lonely robot cleans up a deserted Earth", confidence=0.6)),
     ("the longest movie about war", (), False, plan("superlative", sort=LONGEST, limit=1, semantic="war")),
     # --- years ---
     ("films from 1994", (), False, plan("list", year=span(1994, 1994))),
@@ -295,7 +299,15 @@ CASES: list[tuple[str, tuple, bool, QueryPlan]] = [
     ("movies with Toshiro Mifune", (), False, plan("list", actors=all_("Toshirô Mifune"))),
     ("Samuel L. Jackson movies", (), False, plan("list", actors=all_("Samuel L. Jackson"))),
     ("Shyamalan movies", (), False, plan("list", directors=all_("M. Night Shyamalan"))),
-    ("Greta Gerwig films", (), False, plan("list", people=all_("Greta Gerwig"), confidence=0.6)),
+    ("Greta Gerwig films", (), False,
+     plan("list", either=(Filters(people=all_("Greta Gerwig")), Filters(title="Greta Gerwig")), confidence=0.6)),
+    ("Indiana Jones movies", (), False,
+     plan("list", either=(Filters(people=all_("Indiana Jones")), Filters(title="Indiana Jones")), confidence=0.6)),
+    ("the longest Star Wars movie", (STAR_WARS,), False, plan("superlative", title="Star Wars", sort=LONGEST, limit=1)),
+    ("Who directed the Jaws movie?", (JAWS,), False, plan("fact", fields=("director",), anchors=(11,))),
+    ("how many Star Wars films are there", (STAR_WARS,), False, plan("count", title="Star Wars")),
+    ("movies about a plane crash from the 90s", ((21, "Crash", 2004),), False,
+     plan("search", year=span(1990, 1999), semantic="a plane crash")),
     ("movies directed by Greta Gerwig", (), False, plan("list", directors=all_("Greta Gerwig"), confidence=0.6)),
     ("Scott films", (), False, plan("list", directors=all_("Ridley Scott"))),  # 6 films to Tony Scott's 3
     ("Smith movies", (), False, plan("search", semantic="Smith movies", unapplied=("Smith",), confidence=0.3)),
@@ -371,9 +383,192 @@ CASES: list[tuple[str, tuple, bool, QueryPlan]] = [
     ("what can you do?", (), False, plan("chitchat")),
     ("Good morning", (), False, plan("chitchat")),
     ("thank you so much", (), False, plan("chitchat")),
+    ("hey there", (), False, plan("chitchat")),
+    ("what can you tell me?", (), False, plan("chitchat")),
+    # --- more ordinary wording ---
+    ("Can you show me all the Kubrick movies?", (), False, plan("list", directors=all_("Stanley Kubrick"))),
+    ("I want to see westerns made before 1970", (), False, plan("list", genres=all_("Western"), year=span(hi=1969))),
+    ("any flicks with Brad Pitt from the 2000s?", (), False,
+     plan("list", actors=all_("Brad Pitt"), year=span(2000, 2009))),
+    ("What films did Steven Spielberg make in the 1980s?", (), False,
+     plan("list", directors=all_("Steven Spielberg"), year=span(1980, 1989))),
+    ("List all Tarantino films sorted by rating", (), False, plan("list", people=all_("Quentin Tarantino"), sort=BEST)),
+    ("give me comedies from the nineties that are under 100 minutes", (), False,
+     plan("list", genres=all_("Comedy"), year=span(1990, 1999), duration_min=span(hi=99))),
+    ("What's the longest Tom Cruise movie?", (), False,
+     plan("superlative", actors=all_("Tom Cruise"), sort=LONGEST, limit=1)),
+    ("Which is the highest rated drama?", (), False, plan("superlative", genres=all_("Drama"), sort=BEST, limit=1)),
+    ("Which comedy has the highest rating?", (), False, plan("superlative", genres=all_("Comedy"), sort=BEST, limit=1)),
+    ("Which movies were made in Germany?", (), False, plan("list", countries=any_("Germany", "West Germany"))),
+    ("What are some good Italian westerns?", (), False, plan("list", genres=all_("Western"), either=ITALIAN)),
+    ("Who played in Pulp Fiction?", (PULP,), False, plan("fact", fields=("actors",), anchors=(12,))),
+    ("Which actor plays in Jaws?", (JAWS,), False, plan("fact", fields=("actors",), anchors=(11,))),
+    ("How old is Jaws?", (JAWS,), False, plan("fact", fields=("year",), anchors=(11,))),
+    ("what's Jaws rated", (JAWS,), False, plan("fact", fields=("avg_rating",), anchors=(11,))),
+    ("Is Jurassic Park longer than Jaws?", (JURASSIC, JAWS), False,
+     plan("fact", fields=("duration_min",), anchors=(19, 11))),
+    ("was Jaws directed by Spielberg?", (JAWS,), False,
+     plan("fact", directors=all_("Steven Spielberg"), fields=("director",), anchors=(11,))),
+    ("Is Pulp Fiction in the catalog?", (PULP,), False, plan("fact", anchors=(12,))),
+    ("who composed the music for Jaws", (JAWS,), False,
+     plan("fact", anchors=(11,), unapplied=("composed", "music for"), confidence=0.6)),
+    ("Tell me the director and year of Pulp Fiction", (PULP,), False,
+     plan("fact", fields=("director", "year"), anchors=(12,))),
+    ("recommend something similar to Pulp Fiction", (PULP,), False, plan("recommend", anchors=(12,))),
+    ("I loved Jurassic Park. Any recommendations?", (JURASSIC,), False, plan("recommend", anchors=(19,))),
+    ("What should I watch if I like sci-fi?", (), False, plan("recommend", genres=all_("Sci-Fi"))),
+    ("a FedEx employee stranded on a deserted island after a plane crash", ((21, "Crash", 2004),), False,
+     plan("search", semantic="a FedEx employee stranded on a deserted island after a plane crash", confidence=0.6)),
+    ("movies set in New York", (), False, plan("search", semantic="set in New York")),
+    ("films where people are trapped on an island", (), False, plan("search", semantic="people are trapped on an island")),
+    ("movies starring both Tom Hanks and Meg Ryan", (), False, plan("list", actors=all_("Tom Hanks", "Meg Ryan"))),
+    ("films with Al Pacino but not Robert De Niro", (), False,
+     plan("list", actors=Names(all_of=("Al Pacino",), none_of=("Robert De Niro",)))),
+    ("films directed by Scorsese with De Niro from the 70s or 80s", (), False,
+     plan("list", directors=all_("Martin Scorsese"), actors=all_("Robert De Niro"), year=span(1970, 1989))),
+    ("top 3 westerns by rating", (), False, plan("superlative", genres=all_("Western"), sort=BEST, limit=3)),
+    ("The five most popular comedies", (), False, plan("superlative", genres=all_("Comedy"), sort=POPULAR, limit=5)),
+    ("list the 20 oldest films", (), False, plan("superlative", sort=OLDEST, limit=20)),
+    ("Which film has the most ratings?", (), False, plan("superlative", sort=POPULAR, limit=1)),
+    ("movies with more than 200 ratings and an average above 4", (), False,
+     plan("list", num_ratings=span(201), avg_rating=span(4))),
+    ("highly rated horror films", (), False, plan("list", genres=all_("Horror"), sort=BEST)),
+    ("Which Spielberg movie came out first?", (), False,
+     plan("superlative", directors=all_("Steven Spielberg"), sort=OLDEST, limit=1)),
+    ("movies from '94", (), False, plan("list", year=span(1994, 1994))),
+    ("movies that came out in 1999 or 2000", (), False, plan("list", year=span(1999, 2000))),
+    ("dramas made in the USA in the 70s", (), False,
+     plan("list", genres=all_("Drama"), countries=any_("USA"), year=span(1970, 1979))),
+    ("Spanish-language movies", (), False, plan("list", languages=any_("Spanish"))),
+    ("films spoken in French", (), False, plan("list", languages=any_("French"))),
+    ("Chinese movies", (), False,
+     plan("list", either=(Filters(countries=any_("China")), Filters(languages=any_("Mandarin", "Cantonese"))))),
+    ("German war films", (), False,
+     plan("list", genres=all_("War"), either=(Filters(countries=any_("Germany", "West Germany")), Filters(languages=any_("German"))))),
+    ("British thrillers from the 2000s", (), False,
+     plan("list", genres=all_("Thriller"), countries=any_("UK"), year=span(2000, 2009))),
+    ("movies under an hour and a half", (), False, plan("list", duration_min=span(hi=89))),
+    ("movies that are 2 hours or longer", (), False, plan("list", duration_min=span(120))),
+    ("list movies between 2 and 3 hours long", (), False, plan("list", duration_min=span(120, 180))),
+    ("westerns from the fifties and sixties", (), False, plan("list", genres=all_("Western"), year=span(1950, 1969))),
+    ("horror or thriller movies from the 90s", (), False,
+     plan("list", genres=any_("Horror", "Thriller"), year=span(1990, 1999))),
+    ("comedies that aren't romantic", (), False, plan("list", genres=Names(all_of=("Comedy",), none_of=("Romance",)))),
+    ("animated movies that are not for kids", (), False,
+     plan("list", genres=Names(all_of=("Animation",), none_of=("Family",)))),
+    ("number of horror films", (), False, plan("count", genres=all_("Horror"))),
+    ("How many movies with Tom Hanks are longer than 2 hours?", (), False,
+     plan("count", actors=all_("Tom Hanks"), duration_min=span(121))),
+    ("Which movies did Christopher Nolan write?", (), False, plan("list", writers=all_("Christopher Nolan"))),
+    ("What's the earliest film by Charlie Chaplin?", (), False,
+     plan("superlative", people=all_("Charles Chaplin"), sort=OLDEST, limit=1)),
+    ("Every movie with Leonardo DiCaprio", (), False, plan("list", actors=all_("Leonardo DiCaprio"))),
+    ("Which Meg Ryan movies are romantic comedies?", (), False,
+     plan("list", actors=all_("Meg Ryan"), genres=all_("Romance", "Comedy"))),
+    ("films with Humphrey Bogart in the 40s", (), False,
+     plan("list", actors=all_("Humphrey Bogart"), year=span(1940, 1949))),
+    ("movies starring Harrison Ford and directed by Steven Spielberg", (), False,
+     plan("list", actors=all_("Harrison Ford"), directors=all_("Steven Spielberg"))),
+    ("Pixar movies", (), False, plan("search", semantic="Pixar", confidence=0.6)),
+    ("which films are longer than The Godfather?", (GODFATHER,), False,
+     plan("aggregate", anchors=(15,), unapplied=("longer than The Godfather",), confidence=0.6)),
+    ("What was the first film Spielberg directed?", (), False,
+     plan("superlative", directors=all_("Steven Spielberg"), sort=OLDEST, limit=1)),
+    ("Who directed the most movies in the catalog?", (), False, plan("aggregate", fields=("director",), confidence=0.6)),
+    ("a sad movie that will make me cry", (), False,
+     plan("search", semantic="a sad movie that will make me cry", confidence=0.6)),
+    ("Show me 5 random comedies", (), False, plan("list", genres=all_("Comedy"), limit=5)),
+    ("I'm looking for a scary movie from the 80s", ((22, "Scary Movie", 2000),), False,
+     plan("list", genres=all_("Horror"), year=span(1980, 1989))),
+    ("Which films has Tom Hanks acted in?", (), False, plan("list", actors=all_("Tom Hanks"))),
+    ("any Kubrick?", (), False, plan("list", directors=all_("Stanley Kubrick"))),
+    ("Spielberg's latest movie", (), False, plan("superlative", directors=all_("Steven Spielberg"), sort=NEWEST, limit=1)),
+    ("Show me Tarantino movies from newest to oldest", (), False,
+     plan("list", people=all_("Quentin Tarantino"), sort=NEWEST)),
+    ("comedies sorted by release year, newest first", (), False, plan("list", genres=all_("Comedy"), sort=NEWEST)),
+    ("films with fewer than 10 ratings", (), False, plan("list", num_ratings=span(hi=9))),
+    ("How many films have a rating over 4?", (), False, plan("count", avg_rating=span(4))),
+    ("what is the average running time of westerns?", (), False,
+     plan("aggregate", genres=all_("Western"), fields=("duration_min",), confidence=0.6)),
+    ("films where Tom Hanks plays a lawyer", (), False, plan("search", actors=all_("Tom Hanks"), semantic="a lawyer")),
+    ("Give me Japanese animated films", (), False,
+     plan("list", genres=all_("Animation"), either=(Filters(countries=any_("Japan")), Filters(languages=any_("Japanese"))))),
+    ("movies in English from Italy", (), False, plan("list", countries=any_("Italy"), languages=any_("English"))),
+    ("What are three good thrillers?", (), False, plan("list", genres=all_("Thriller"), limit=3)),
+    # --- follow-ups without a referring word ---
+    ("how many are there?", (), True, plan("count", scope="previous")),
+    ("and the oldest?", (), True, plan("superlative", scope="previous", sort=OLDEST, limit=1)),
+    ("how long is it?", (), True, plan("fact", scope="previous", fields=("duration_min",))),
+    ("which one has the best rating", (), True, plan("superlative", scope="previous", sort=BEST, limit=1)),
+    ("sort by length", (), True, plan("list", scope="previous", sort=SHORTEST)),
+    ("now just the ones with Harrison Ford", (), True, plan("list", scope="previous", actors=all_("Harrison Ford"))),
+    ("only the dramas among them", (), True, plan("list", scope="previous", genres=all_("Drama"))),
+    ("Tell me more about the first one", (), True, plan("fact", scope="previous", limit=1)),
+    ("what about the comedies?", (), True, plan("list", scope="previous", genres=all_("Comedy"), confidence=0.6)),
+    ("Which movie is the longest?", (), True, plan("superlative", sort=LONGEST, limit=1)),
 ]
 
 
 @pytest.mark.parametrize(("question", "titles", "previous", "expected"), CASES, ids=[c[0] for c in CASES])
 def test_reads_the_exact_plan(question: str, titles: tuple, previous: bool, expected: QueryPlan) -> None:
     assert read_plan(question, VOCAB, titles=titles, has_previous=previous) == expected
+
+
+def test_a_surname_shared_by_people_with_no_credits_to_tell_them_apart_is_not_guessed() -> None:
+    bare = Vocabulary(actors=frozenset({"Tom Hanks", "Colin Hanks"}), directors=frozenset({"Steven Spielberg"}),
+                      writers=frozenset({"Anne Spielberg"}))
+    assert read_plan("Hanks movies", bare) == plan(
+        "search", semantic="Hanks movies", unapplied=("Hanks",), confidence=0.3)
+    # the director tier settles "Spielberg" without any credits
+    assert read_plan("Spielberg movies", bare) == plan("list", directors=all_("Steven Spielberg"))
+
+
+def test_a_capitalised_word_that_is_also_a_surname_is_a_name_only_with_evidence() -> None:
+    # "York" is Michael and Susannah York's, "Best" Ahmed Best's (one credit): words here
+    assert read_plan("Best movies set in York", VOCAB) == plan(
+        "superlative", sort=BEST, limit=10, semantic="set in York")
+    assert read_plan("films starring Ahmed Best", VOCAB) == plan("list", actors=all_("Ahmed Best"))
+
+
+def test_a_catalog_without_countries_or_languages_says_the_condition_was_not_applied() -> None:
+    genres_only = Vocabulary(genres=frozenset({"Comedy", "Children"}))
+    assert read_plan("comedies in French", genres_only) == plan(
+        "list", genres=all_("Comedy"), unapplied=("in French",), confidence=0.6)
+    assert read_plan("kids movies from Japan", genres_only) == plan(
+        "list", genres=all_("Children"), unapplied=("Japan",), confidence=0.6)
+    assert read_plan("movies starring Tom Hanks", genres_only) == plan("list", actors=all_("Tom Hanks"), confidence=0.6)
+
+
+def test_a_pasted_plot_is_searched_as_written_even_with_years_and_names_in_it() -> None:
+    text = ("In 1985, teenager Marty McFly is sent back to 1955 in a time machine built by his friend "
+            "Doc Brown, and must make sure his parents fall in love or he will never be born.")
+    assert read_plan(text, VOCAB) == plan("search", semantic=text, confidence=0.8)
+
+
+def test_the_plan_is_the_same_whatever_the_case_and_trailing_punctuation() -> None:
+    want = plan("list", directors=all_("Alfred Hitchcock"), year=span(1950, 1959))
+    for q in ("Hitchcock films from the 50s", "HITCHCOCK FILMS FROM THE 50S?!", "hitchcock films from the 50s..."):
+        assert read_plan(q, VOCAB) == want
+
+
+def test_enough_distinct_phrasings() -> None:
+    assert len({q for q, *_ in CASES}) >= 150
+
+
+@pytest.mark.parametrize(
+    ("phrase", "years"),
+    [("the 90s", (1990, 1999)), ("'80s", (1980, 1989)), ("1970s", (1970, 1979)), ("00s", (2000, 2009)),
+     ("early 80s", (1980, 1983)), ("mid-60s", (1963, 1966)), ("late 1990s", (1996, 1999)),
+     ("the twenties", (1920, 1929)), ("95s", None)],
+)
+def test_decades(phrase: str, years: tuple[int, int] | None) -> None:
+    assert decade_span(phrase) == years
+
+
+@pytest.mark.parametrize(
+    ("amount", "n"),
+    [("90 minutes", 90), ("two hours", 120), ("an hour and a half", 90), ("1h30", 90), ("2.5 hours", 150),
+     ("one and a half hours", 90), ("2 hours and 15 minutes", 135), ("90-minute", 90), ("3 hrs", 180)],
+)
+def test_running_times(amount: str, n: int) -> None:
+    assert minutes(amount) == n

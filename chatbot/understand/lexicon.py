@@ -142,6 +142,7 @@ FILLER = frozenset({
     "from", "by", "with", "and", "or", "but", "not", "no", "as", "than", "then", "into", "out",
     "up", "over", "about", "available", "other", "else", "more", "most", "least", "much", "many",
     "few", "both", "either", "neither", "nor", "between", "made", "released", "come", "came",
+    "random", "randomly", "write", "wrote", "writes", "direct", "directs", "act", "acts", "number", "next", "fans", "fan", "among", "amongst",
     # the catalog
     "catalog", "catalogue", "collection", "database", "db", "library", "data", "dataset",
     "stored", "included", "include", "includes", "exist", "exists", "listed",
@@ -149,6 +150,8 @@ FILLER = frozenset({
     "good", "great", "nice", "cool", "decent", "fun", "interesting", "classic", "classics",
     "famous", "well-known", "popular", "favorite", "favourite", "kind", "sort", "type", "genre",
     "genres", "category", "categories", "ever", "something", "anything", "stuff", "everything",
-    "liked", "loved", "enjoyed", "enjoy", "watched", "seen", "tonight", "weekend", "today",
+    "make", "makes", "making", "shoot", "shot", "release", "appear", "appears", "appeared", "play",
+    "plays", "played", "similar", "recommendation", "recommendations", "suggestion", "suggestions",
+    "ideas", "options", "picks", "info", "information", "details", "liked", "loved", "enjoyed", "enjoy", "watched", "seen", "tonight", "weekend", "today",
     "directed", "co-directed", "codirected", "co-written", "screenplays", "screenplay", "scripts", "starring", "featuring", "star", "stars", "starred", "acted", "written",
 })

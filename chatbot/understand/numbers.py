@@ -69,12 +69,18 @@ def _span(token: str) -> tuple[int, int]:
     token = token.strip()
     if re.fullmatch(YEAR, token):
         return int(token), int(token)
+    if re.fullmatch(SHORT_YEAR, token):
+        two = int(token[1:])
+        year = 2000 + two if two < 20 else 1900 + two
+        return year, year
     span = decade_span(token)
     assert span is not None, token
     return span
 
 
-_WHEN = rf"(?:{YEAR}|{DECADE})"
+SHORT_YEAR = r"'\d\d(?![\ds'])"
+"""'94: a year written with two digits."""
+_WHEN = rf"(?:{YEAR}|{DECADE}|{SHORT_YEAR})"
 _REL = r"(?:(?:released|made|filmed|produced|shot|came out|come out|coming out|out) )?"
 
 
@@ -163,9 +169,9 @@ def read_duration(q: Question) -> Range:
     hi: float | None = None
     bare = rf"({NUM})(?: ?{_MIN_UNIT})?"
     rules: list[tuple[str, object]] = [
-        (rf"\b(?:between|from) ({NUM}(?: and an? half)?) ?({_MIN_UNIT}|{_HOURS_UNIT})? (?:and|to|-) ({AMOUNT})",
+        (rf"\b(?:between|from) ({NUM}(?: and an? half)?) ?({_MIN_UNIT}|{_HOURS_UNIT})? (?:and|to|-) ({AMOUNT})(?: long| in length)?",
          lambda a, u, b: _between(a, u, b)),
-        (rf"\b({NUM}) ?()(?:-|–|to) ?({AMOUNT})", lambda a, u, b: _between(a, u, b)),
+        (rf"\b({NUM}) ?()(?:-|–|to) ?({AMOUNT})(?: long| in length)?", lambda a, u, b: _between(a, u, b)),
         (rf"\b(?:{_DUR_CUE} ?)?{LESS} ({AMOUNT})(?: long| in length)?", lambda a: (None, minutes(a) - 1)),
         (rf"\b(?:{_DUR_CUE} ?)?{AT_MOST} ({AMOUNT})(?: long| in length)?", lambda a: (None, minutes(a))),
         (rf"\b(?:{_DUR_CUE} ?)?{MORE} ({AMOUNT})(?: long| in length)?", lambda a: (minutes(a) + 1, None)),
@@ -246,7 +252,7 @@ def read_avg_rating(q: Question) -> Range:
     """Average-rating thresholds ("rated above 4", "4 stars or more"), consumed."""
     lo: float | None = None
     hi: float | None = None
-    cue = r"(?:(?:with |having |that have |has )?(?:an? )?(?:average |mean |user |overall )?(?:rating|score)(?: of| is| that is)?|rated|scored|scoring|that score)"
+    cue = r"(?:(?:with |having |that have |has )?(?:an? )?(?:(?:average |mean |user |overall )?(?:rating|score)|average|mean)(?: of| is| that is)?|rated|scored|scoring|that score)"
     val = rf"({NUM}){_SCALE}"
     rules: list[tuple[str, object]] = [
         (rf"\b{cue} (?:{MORE}|{AT_LEAST}) {val}", lambda v, s=None: (_rating(v, s), None)),

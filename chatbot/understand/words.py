@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from chatbot.understand.lexicon import (
     CASE_SENSITIVE_ALIASES,
@@ -17,14 +18,21 @@ from chatbot.understand.lexicon import (
     MOVIE_NOUNS,
     NATIONALITIES,
 )
-from chatbot.understand.people import ROLES, PeopleIndex, Role, default_role, name_tokens
+from chatbot.understand.people import (
+    ROLES,
+    PeopleIndex,
+    Role,
+    default_role,
+    name_tokens,
+    per_vocabulary,
+)
 from chatbot.understand.text import GAP, Question
 from retrieval.plan import Filters, Names, Vocabulary
 from retrieval.text import fold
 
 NEGATION = re.compile(
     r"(?:\b(?:not|no|non|without|except|excluding|exclude|minus|but not|other than|anything but|"
-    r"nothing|never|isn't|aren't|isnt|arent|avoid|skip|none)\b[\s\x00\-]*(?:(?:a|an|any|the|too|much|"
+    r"nothing|never|isn't|aren't|isnt|arent|wasn't|weren't|don't|doesn't|avoid|skip|none)\b[\s\x00\-]*(?:(?:a|an|any|the|too|much|for|"
     r"starring|featuring|with|directed by|by|written by|in|from|made in|movies?|films?)\b[\s\x00]*)*|\bnon-)$"
 )
 _ART = r"(?:(?:a|an|the|some)\s+)?"
@@ -101,13 +109,18 @@ def _collect(q: Question, hits: list[_Hit], into: Mentions, *, and_means_or: boo
             target = into.none_of if hit.negated else into.any_of if mode == "or" else into.all_of
             target.extend(hit.values)
     for hit in hits:
-        neg = re.search(r"(?:\b(?:but |and )?(?:not|no|non|without|except|excluding|other than|anything but)\b[\s\x00-]*(?:(?:a|an|any|the)\b[\s\x00]*)?)$", q.view[: hit.start])
+        neg = NEGATION.search(q.view[: hit.start])
         q.consume(neg.start() if hit.negated and neg else hit.start, hit.end)
+
+
+@lru_cache(maxsize=64)
+def _by_fold(known: frozenset[str]) -> dict[str, str]:
+    return {fold(k): k for k in known}
 
 
 def pick(candidates: Sequence[str], known: frozenset[str]) -> str:
     """The first candidate the catalog has (case-insensitive), as the catalog spells it."""
-    by_fold = {fold(k): k for k in known}
+    by_fold = _by_fold(known)
     for c in candidates:
         if fold(c) in by_fold:
             return by_fold[fold(c)]
@@ -117,15 +130,20 @@ def pick(candidates: Sequence[str], known: frozenset[str]) -> str:
 # --- genres --------------------------------------------------------------------------------
 
 
-def read_genres(q: Question, vocab: Vocabulary) -> Names:
-    hits: list[_Hit] = []
-    own = {fold(g): g for g in vocab.genres}
+def _genre_table(vocab: Vocabulary) -> tuple[dict[str, tuple[tuple[str, ...], ...]], re.Pattern[str]]:
+    own = _by_fold(vocab.genres)
     table: dict[str, tuple[tuple[str, ...], ...]] = {
         **{w: (c,) for w, c in GENRES.items()}, **{w: (c,) for w, c in GENRE_PHRASES.items()},
         **GENRE_PAIRS, **{w: ((g,),) for w, g in own.items() if w not in GENRES},
     }
     words = sorted(table, key=len, reverse=True)
-    pattern = r"(?<![\w'])(" + "|".join(re.escape(w) for w in words) + r")(?:'s)?(?![\w'])(?!-(?:minute|hour))"
+    alt = "|".join(re.escape(w) for w in words)
+    return table, re.compile(rf"(?<![\w'])({alt})(?:'s)?(?![\w'])(?!-(?:minute|hour))")
+
+
+def read_genres(q: Question, vocab: Vocabulary) -> Names:
+    hits: list[_Hit] = []
+    table, pattern = per_vocabulary(vocab, "genres", lambda: _genre_table(vocab))
     taken: list[tuple[int, int]] = []
     for m in re.finditer(pattern, q.view):
         if any(s < m.end() and m.start() < e for s, e in taken):
@@ -143,19 +161,44 @@ def read_genres(q: Question, vocab: Vocabulary) -> Names:
 # --- countries and languages ---------------------------------------------------------------
 
 
+_PlaceTables = tuple[
+    dict[str, tuple[str, ...]], dict[str, tuple[str, ...]], re.Pattern[str], re.Pattern[str], re.Pattern[str], re.Pattern[str]
+]
+
+
+def _place_tables(vocab: Vocabulary) -> _PlaceTables:
+    """Language and country words (the lexicon's and the catalog's own) and their patterns."""
+    lang_words = {**LANGUAGE_WORDS, **{fold(x): (x,) for x in vocab.languages}}
+    country_words = {
+        **{fold(c): (c,) for cs, _ in NATIONALITIES.values() for c in cs},
+        **{fold(x): (x,) for x in vocab.countries}, **COUNTRY_ALIASES,
+    }
+
+    def alt(words: Iterable[str]) -> str:
+        return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+
+    nat_alt = alt(NATIONALITIES)
+    lang_alt = alt(set(lang_words) | {w for w, (_, ls) in NATIONALITIES.items() if ls})
+    lang_only = r"(?:[- ](?:language|speaking|spoken|dialogue|audio|dub(?:bed)?)\b)"
+    lang_re = re.compile(
+        rf"(?:\b(?:in|spoken in|speaking|dubbed in|language:?|languages?(?: is| of)?)\s+)((?:{lang_alt})(?:\s*(?:,|or|and|/)\s*(?:{lang_alt}))*)\b"
+        rf"(?!{lang_only}?\s*(?:director|actor|actress))|\b((?:{lang_alt}))\b{lang_only}"
+    )
+    country_re = re.compile(rf"(?<![\w-])({alt(country_words)})(?![\w-])|\b({nat_alt})[- ](?:made|produced|productions?)\b")
+    nat_re = re.compile(rf"(?<!\w)({nat_alt})(?![\w-])")
+    return lang_words, country_words, lang_re, re.compile(lang_alt), country_re, nat_re
+
+
 def read_places(q: Question, vocab: Vocabulary) -> tuple[Names, Names, tuple[Filters, ...], list[str]]:
     """(countries, languages, either-groups, unapplied): "Italian movies" is made in Italy or in Italian."""
     countries, languages = Mentions(), Mentions()
     either_c: list[str] = []
     either_l: list[str] = []
     unapplied: list[str] = []
-    lang_only = r"(?:[- ](?:language|speaking|spoken|dialogue|audio|dub(?:bed)?)\b)"
-    lang_words = {**LANGUAGE_WORDS, **{fold(x): (x,) for x in vocab.languages}}
-    country_words = {**COUNTRY_ALIASES, **{fold(x): (x,) for x in vocab.countries}}
-    nat = sorted(NATIONALITIES, key=len, reverse=True)
-    nat_alt = "|".join(re.escape(w) for w in nat)
-    lang_alt = "|".join(re.escape(w) for w in sorted(set(lang_words) | {w for w, (_, ls) in NATIONALITIES.items() if ls}, key=len, reverse=True))
-    country_alt = "|".join(re.escape(w) for w in sorted(country_words, key=len, reverse=True))
+    lang_words, country_words, lang_re, lang_word_re, country_re, nat_re = per_vocabulary(
+        vocab, "places", lambda: _place_tables(vocab)
+    )
+    known_c, known_l = _by_fold(vocab.countries), _by_fold(vocab.languages)
 
     def langs_of(word: str) -> tuple[str, ...]:
         if word in NATIONALITIES:
@@ -163,7 +206,7 @@ def read_places(q: Question, vocab: Vocabulary) -> tuple[Names, Names, tuple[Fil
         return lang_words.get(word, ())
 
     def choose(cands: Sequence[str], known: frozenset[str]) -> list[str]:
-        have = [pick([c], known) for c in cands if fold(c) in {fold(k) for k in known}]
+        have = [pick([c], known) for c in cands if fold(c) in _by_fold(known)]
         return have or list(cands[:1])
 
     def add(target: Mentions, values: list[str], start: int, end: int) -> None:
@@ -173,29 +216,36 @@ def read_places(q: Question, vocab: Vocabulary) -> tuple[Names, Names, tuple[Fil
         q.consume(m.start() if neg and m else start, end)
 
     # languages named as languages: "in Japanese", "Japanese-language", "spoken in French"
-    for m in list(re.finditer(rf"(?:\b(?:in|spoken in|speaking|dubbed in|language:?|languages?(?: is| of)?)\s+)((?:{lang_alt})(?:\s*(?:,|or|and|/)\s*(?:{lang_alt}))*)\b(?!{lang_only}?\s*(?:director|actor|actress))|\b((?:{lang_alt}))\b{lang_only}", q.view)):
-        words = re.findall(lang_alt, m.group(1) or m.group(2))
+    for m in list(lang_re.finditer(q.view)):
+        words = lang_word_re.findall(m.group(1) or m.group(2))
         values = [v for w in words for v in choose(langs_of(w), vocab.languages)]
-        if values:
+        if values and not vocab.languages:  # the catalog records no languages (MovieLens)
+            unapplied.append(q.orig[m.start() : m.end()])
+            q.consume(m.start(), m.end())
+        elif values:
             add(languages, values, m.start(), m.end())
     # countries named as countries: "from Italy", "made in Japan", "French-made"
-    for m in list(re.finditer(rf"(?<![\w-])({country_alt})(?![\w-])|\b({nat_alt})[- ](?:made|produced|productions?)\b", q.view)):
+    for m in list(country_re.finditer(q.view)):
         if GAP in q.view[m.start() : m.end()]:
             continue
         if m.group(1):
             values = choose(country_words[m.group(1)], vocab.countries)
         else:
             values = choose(NATIONALITIES[m.group(2)][0], vocab.countries)
+        if not vocab.countries:  # the catalog records no countries
+            unapplied.append(q.orig[m.start() : m.end()])
+            q.consume(m.start(), m.end())
+            continue
         add(countries, values, m.start(), m.end())
     for word, aliases in CASE_SENSITIVE_ALIASES.items():
         for m in list(re.finditer(rf"(?<![\w.]){re.escape(word)}(?![\w.])", q.orig)):
             if GAP not in q.view[m.start() : m.end()]:
                 add(countries, choose(aliases, vocab.countries), m.start(), m.end())
     # nationalities: "Italian movies" -> made in Italy or spoken in Italian (what the catalog has)
-    for m in list(re.finditer(rf"(?<!\w)({nat_alt})(?![\w-])", q.view)):
+    for m in list(nat_re.finditer(q.view)):
         cs, ls = NATIONALITIES[m.group(1)]
-        has_c = [c for c in cs if fold(c) in {fold(k) for k in vocab.countries}]
-        has_l = [x for x in ls if fold(x) in {fold(k) for k in vocab.languages}]
+        has_c = [c for c in cs if fold(c) in known_c]
+        has_l = [x for x in ls if fold(x) in known_l]
         neg = _negated(q, m.start())
         if not (vocab.countries or vocab.languages):
             unapplied.append(q.orig[m.start() : m.end()])
@@ -247,7 +297,7 @@ _LINK = r"(?:[\s\x00]*(?:,|&|and|or|nor|both|either|neither|as well as|also|plus
 
 def _cue_before(q: Question, start: int) -> Role | None:
     before = q.view[max(0, start - 40) : start]
-    before = re.sub(r"[\s\x00]*(?:\b(?:both|either|neither|not|no|without|except|excluding|but|also|the director|the actors?|the actress|actors?|actress)\b[\s\x00]*)*$", "", before)
+    before = re.sub(r"(?:[\s\x00,&]|\b(?:and|or|nor|both|either|neither|not|no|without|except|excluding|but|also|the director|the actors?|the actress|actors?|actress)\b)*$", "", before)
     for pattern, role in _BEFORE_ROLE:
         if re.search(rf"(?:{pattern})[\s\x00]*$", before):
             return role
@@ -265,8 +315,8 @@ def _cue_after(q: Question, end: int) -> Role | None:
 @dataclass
 class People:
     by_role: dict[str, Mentions] = field(default_factory=lambda: {r: Mentions() for r in (*ROLES, "people")})
-    unresolved: list[str] = field(default_factory=list)
-    """A surname several people share, as written."""
+    unresolved: list[tuple[int, int]] = field(default_factory=list)
+    """Spans of surnames several people share (left for later passes: "set in New York")."""
     unknown: bool = False
     """A name the catalog does not have was taken as written."""
 
@@ -280,6 +330,14 @@ _NOT_A_NAME = FILLER | MOVIE_NOUNS | set(GENRES) | set(NATIONALITIES) | {
     "christmas", "space", "dog", "cat", "heist", "robot", "robots", "english", "actor", "actress",
     "director", "writer", "cast",
 }
+
+
+KNOWN_CREDITS = 3
+"""A capitalised surname alone ("Spielberg") is a name when its person has this many credits."""
+_GENRE_ALT = "|".join(re.escape(w) for w in sorted(GENRES, key=len, reverse=True))
+_NAME_CONTEXT = re.compile(
+    rf"(?:'s\b|[\s\x00]+(?:(?:and|or|&|,)[\s\x00]+[^\W\d_]|movies?\b|films?\b|pictures?\b|flicks?\b|works?\b|(?:{_GENRE_ALT})\b))"
+)
 
 
 def read_people(q: Question, index: PeopleIndex) -> People:
@@ -302,10 +360,14 @@ def read_people(q: Question, index: PeopleIndex) -> People:
                 got = (n, name, False)
                 break
             if key in index.tails and (n > 1 or (len(key[0]) >= 3 and key[0] not in _NOT_A_NAME)):
+                # a bare surname needs evidence it is a name: a role word, "'s", "films" or a
+                # genre after it, another name joined to it, or a capital and a known filmography
                 cue = _cue_before(q, start) or _cue_after(q, end)
-                if not (capital or cue or re.match(r"(?:'s)?[\s\x00]+(?:movies?|films?|pictures?|flicks?|works?)\b|'s\b", q.view[end:])):
-                    continue
+                context = bool(_NAME_CONTEXT.match(q.view[end:]))
                 resolved = index.resolve_tail(key, cue)
+                known = resolved is not None and (not index.credits or index.credits.get(resolved, 0) >= KNOWN_CREDITS)
+                if not (cue or context or (capital and known)):
+                    continue
                 got = (n, resolved or "", True) if resolved or index.ambiguous(key) else None
                 if got:
                     break
@@ -323,8 +385,7 @@ def read_people(q: Question, index: PeopleIndex) -> People:
     hits: list[tuple[_Hit, Role | None]] = []
     for start, end, name, _ in found:
         if not name:
-            people.unresolved.append(q.orig[start:end])
-            q.consume(start, end)
+            people.unresolved.append((start, end))
             continue
         hits.append((_Hit(start, end, (name,)), None))
     _assign(q, index, hits, people)
