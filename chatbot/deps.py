@@ -9,14 +9,8 @@ from typing import Any, Protocol
 
 from langchain_core.messages import BaseMessage
 
+from chatbot.llm import Completion
 from retrieval.types import Catalog, Embedder, MovieHit
-
-
-class Completion(Protocol):
-    text: str
-    model: str
-    fallbacks: list[Any]
-    data: dict[str, Any] | None
 
 
 class ChatModel(Protocol):
@@ -28,6 +22,7 @@ class ChatModel(Protocol):
         self, messages: list[BaseMessage], *,
         on_token: Callable[[str], Awaitable[None]] | None = None,
         on_restart: Callable[[str], Awaitable[None]] | None = None,
+        titles: Sequence[str] | None = None,
     ) -> Completion: ...
 
     async def complete_json(

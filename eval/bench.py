@@ -10,16 +10,14 @@ import importlib
 import json
 import platform
 import statistics
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-SECTIONS = ("catalog", "sqlguard", "graph")
+SECTIONS = ("catalog", "sqlguard", "graph", "plan")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,25 +62,14 @@ def time_calls(fn: Callable[[], object], repeat: int, warmup: int = 3) -> list[f
     return samples
 
 
-@contextmanager
-def scratch_server() -> Iterator[str]:
-    from retrieval.database import start_embedded, stop_embedded
-
-    with tempfile.TemporaryDirectory(prefix="movie-rag-bench-") as tmp:
-        pgdata = Path(tmp) / "pgdata"
-        url = start_embedded(pgdata)
-        try:
-            yield url
-        finally:
-            stop_embedded(pgdata)
-
-
 def run(
     out_dir: Path, *, movies_path: Path | None, movielens_dir: Path | None,
     sections: tuple[str, ...] = SECTIONS,
 ) -> dict[str, Any]:
     figures: list[Figure] = []
-    with scratch_server() as url:
+    from retrieval.database import embedded_server
+
+    with embedded_server() as url:  # a throw-away server: never the user's catalog
         ctx = BenchContext(db_url=url, movies_path=movies_path, movielens_dir=movielens_dir)
         for name in sections:
             module = importlib.import_module(f"eval.bench_{name}")

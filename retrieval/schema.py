@@ -173,10 +173,13 @@ _FOLD_TO = (
 )
 
 PLAN_SUPPORT_SQL = (
+    # Pure ASCII text (octet length = character length) skips the accent table: translate() over
+    # a 259-character table costs ~25 us a row, the fast path under 1; both give the same result.
     "CREATE OR REPLACE FUNCTION movie_rag_fold(t text) RETURNS text "
-    "LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT AS $f$ SELECT btrim(lower(replace(replace(replace("
+    "LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT AS $f$ SELECT btrim(lower(CASE WHEN octet_length(t) = "
+    "length(t) THEN t ELSE replace(replace(replace("
     f"translate(t, '{_FOLD_FROM}', '{_FOLD_TO.replace(chr(39), chr(39) * 2)}'), "
-    "'ß', 'ss'), 'Æ', 'AE'), 'æ', 'ae'))) $f$",
+    "'ß', 'ss'), 'Æ', 'AE'), 'æ', 'ae') END)) $f$",
     # Elements joined by the unit separator, folded once, split again: one call per row.
     "CREATE OR REPLACE FUNCTION movie_rag_fold_array(a text[]) RETURNS text[] "
     "LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $f$ SELECT coalesce(string_to_array("
@@ -185,6 +188,10 @@ PLAN_SUPPORT_SQL = (
     "CREATE OR REPLACE FUNCTION movie_rag_fold_list(t text) RETURNS text[] "
     "LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $f$ SELECT coalesce("
     r"regexp_split_to_array(@.movie_rag_fold(t), '\s*,\s*'), '{}') $f$",
+    # A LIKE pattern for "contains the folded text" (its wildcards escaped).
+    "CREATE OR REPLACE FUNCTION movie_rag_contains(t text) RETURNS text "
+    "LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT AS $f$ SELECT '%' || replace(replace(replace("
+    r"@.movie_rag_fold(t), '\', '\\'), '%', '\%'), '_', '\_') || '%' $f$",
     "CREATE OR REPLACE FUNCTION movie_rag_fold_people(director text, writers text[], actors text[]) "
     "RETURNS text[] LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $f$ SELECT @.movie_rag_fold_list(director) "
     "|| @.movie_rag_fold_array(writers) || @.movie_rag_fold_array(actors) $f$",
@@ -210,10 +217,32 @@ def _create_plan_support(conn: Connection) -> None:
     for statement in PLAN_SUPPORT_SQL:
         conn.execute(text(statement.replace("@.", f"{schema}.")))
     for name, expression in PLAN_NAME_EXPRESSIONS.items():
+        # fastupdate off: a bulk ingest otherwise leaves thousands of entries in the pending list,
+        # which every lookup scans linearly until a VACUUM (15 ms instead of 1 for "comedies").
         conn.execute(text(
-            f"CREATE INDEX IF NOT EXISTS movies_plan_{name} ON movies USING gin (({expression.format(m='')}))"
+            f"CREATE INDEX IF NOT EXISTS movies_plan_{name} ON movies USING gin (({expression.format(m='')})) "
+            "WITH (fastupdate = off)"
         ))
-    conn.execute(text("CREATE INDEX IF NOT EXISTS movies_duration ON movies (duration_min)"))
+    _create_title_trigrams(conn)
+    for column in ("duration_min", "avg_rating", "num_ratings"):  # sort keys and thresholds
+        conn.execute(text(f"CREATE INDEX IF NOT EXISTS movies_plan_{column} ON movies ({column})"))
+
+
+def _create_title_trigrams(conn: Connection) -> None:
+    """A trigram index for title substrings, where pg_trgm can be installed (else a scan)."""
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        with conn.begin_nested():
+            conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
+            conn.execute(text(
+                "CREATE INDEX IF NOT EXISTS movies_plan_title ON movies "
+                "USING gin ((movie_rag_fold(title)) gin_trgm_ops) WITH (fastupdate = off)"
+            ))
+    except DBAPIError as exc:
+        import logging
+
+        logging.getLogger(__name__).info("No trigram index for titles (%s)", str(exc.orig).strip().splitlines()[0])
 
 
 def _after_create(conn: Connection) -> None:
