@@ -7,7 +7,6 @@ Python, never from the system's own output.
 from __future__ import annotations
 
 import json
-import unicodedata
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -18,6 +17,7 @@ from retrieval.compile import PlanError, load_vocabulary, run_plan
 from retrieval.database import make_engine
 from retrieval.plan import Filters, Names, QueryPlan, Range, Sort
 from retrieval.search import PgCatalog
+from retrieval.text import fold
 
 pytestmark = pytest.mark.integration
 
@@ -35,8 +35,7 @@ def _names(value: Any) -> list[str]:
 
 
 def _fold(s: str) -> str:
-    plain = "".join(c for c in unicodedata.normalize("NFKD", s) if not unicodedata.combining(c))
-    return plain.casefold().strip()
+    return fold(s).strip()
 
 
 @pytest.fixture(scope="module")
