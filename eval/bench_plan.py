@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from eval.bench import BenchContext, Figure, percentiles
+from eval.bench import BenchContext, Figure, latency, ms_samples
 
 SECTION = "plan"
 ROUNDS = 5
@@ -179,25 +179,11 @@ def _catalog_figures(label: str, url: str, load: Callable[[Any, Any], object]) -
 
 
 def _samples(fn: Callable[[Any], object], items: list[Any], rounds: int = ROUNDS) -> list[float]:
-    for item in items:  # warm-up: prepared statements, caches
-        fn(item)
-    out = []
-    for _ in range(rounds):
-        for item in items:
-            t0 = time.perf_counter()
-            fn(item)
-            out.append((time.perf_counter() - t0) * 1000)
-    return out
+    return ms_samples(fn, items, rounds=rounds, warmup=len(items))  # warm-up: prepared statements, caches
 
 
 def _latency(name: str, samples: list[float], target_ms: float | None = None) -> list[Figure]:
-    p50, p95 = percentiles(samples)
-    return [
-        Figure(section=SECTION, name=f"{name} p50", value=p50, unit="ms",
-               target=f"<= {target_ms:g} ms p50" if target_ms else None,
-               ok=(p50 <= target_ms) if target_ms else None),
-        Figure(section=SECTION, name=f"{name} p95", value=p95, unit="ms"),
-    ]
+    return latency(SECTION, name, samples, target_ms)
 
 
 def run(ctx: BenchContext) -> list[Figure]:
