@@ -289,8 +289,7 @@ class RealOllama:
             self._server.server_close()
             self._server = None
 
-    def __enter__(self) -> RealOllama:
-        return self.start()
+    __enter__ = start
 
     def __exit__(self, *exc: object) -> None:
         self.close()
