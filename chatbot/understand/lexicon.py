@@ -142,7 +142,7 @@ FILLER = frozenset({
     "from", "by", "with", "and", "or", "but", "not", "no", "as", "than", "then", "into", "out",
     "up", "over", "about", "available", "other", "else", "more", "most", "least", "much", "many",
     "few", "both", "either", "neither", "nor", "between", "made", "released", "come", "came",
-    "random", "randomly", "write", "wrote", "writes", "direct", "directs", "act", "acts", "number", "next", "fans", "fan", "among", "amongst",
+    "random", "randomly", "count", "counting", "total", "ca", "wo", "together", "write", "wrote", "writes", "direct", "directs", "act", "acts", "number", "next", "fans", "fan", "among", "amongst",
     # the catalog
     "catalog", "catalogue", "collection", "database", "db", "library", "data", "dataset",
     "stored", "included", "include", "includes", "exist", "exists", "listed",

@@ -78,6 +78,8 @@ HAVE_TITLE = re.compile(
     r"\b(?:do you have|is there|have you got|do you know|in (?:the|your|my) (?:catalog|catalogue|collection|database|library)|"
     r"tell me (?:more )?about|info(?:rmation)? (?:on|about)|details (?:on|of|about)|what about)\b"
 )
+ORDINAL = re.compile(r"\b(second|third|fourth|fifth|2nd|3rd|4th|5th)[- ]?(?=\x00)")
+ORDINAL_N = {"second": 2, "third": 3, "fourth": 4, "fifth": 5, "2nd": 2, "3rd": 3, "4th": 4, "5th": 5}
 POSITION = re.compile(r"\b(?:tell me (?:more )?about |more (?:on|about) |what about |and )?the (first|1st|second|2nd|third|3rd|last|fourth|fifth) (?:one|movie|film|title|result)\b")
 COMPARATIVES: tuple[tuple[str, FieldName], ...] = (
     (r"\b(?:longer|shorter)\b", "duration_min"),
@@ -188,7 +190,11 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
         scope = "previous"
     people = read_people(q, build_index(vocab))  # before sort words: "Ahmed Best" is a name
     sort, superlative = _read_sort(q)
+    if not duration.is_empty():
+        q.take(r"\b(?:short|long|lengthy)\b")  # "short comedies under 95 min": the bound says it
     unapplied = [q.orig[m.start() : m.end()] for m in q.take(UNAPPLIED)]
+    if ordinal := q.take_first(ORDINAL):  # "the second longest": the top rows, the rank not picked
+        unapplied.append(q.orig[ordinal.start() : ordinal.end()].strip())
     limit = read_limit(q)
     if limit is not None and re.search(r"\btop\b", v):  # "top 5", "top 3 westerns by rating"
         sort, superlative = sort or Sort(key="avg_rating", desc=True), True
@@ -280,7 +286,12 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
     else:
         intent, semantic, confidence = "search", q.orig.rstrip("?!. "), LOW
     if intent in ("count", "superlative", "aggregate") and not q.semantic_cued:
+        if residual and intent != "aggregate":  # "the two newest Pixar films": a word the plan cannot apply
+            unapplied.append(residual)
+            confidence = min(confidence, MEDIUM)
         semantic = None
+    if ordinal and intent == "superlative":
+        limit = max(limit or 1, ORDINAL_N[ordinal.group(1)])
     if intent not in ("list", "search", "superlative", "recommend", "similar"):
         sort = None
     return QueryPlan(
@@ -425,7 +436,10 @@ def _read_semantic(q: Question) -> str | None:
 def _residual(q: Question) -> str | None:
     """What no pass understood and is not filler, as written (a search phrase), or None."""
     words = q.words_left()
-    content = [(s, e) for s, e, w in words if w not in FILLER and w not in MOVIE_NOUNS and not w.isdigit()]
+    content = [
+        (s, e) for s, e, w in words
+        if (base := re.sub(r"'(?:s|re|ve|d|ll|m)$|n't$", "", w)) not in FILLER and base not in MOVIE_NOUNS and not w.isdigit()
+    ]
     if not content:
         return None
     start, end = content[0][0], content[-1][1]
