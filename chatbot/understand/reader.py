@@ -78,6 +78,10 @@ HAVE_TITLE = re.compile(
     r"\b(?:do you have|is there|have you got|do you know|in (?:the|your|my) (?:catalog|catalogue|collection|database|library)|"
     r"tell me (?:more )?about|info(?:rmation)? (?:on|about)|details (?:on|of|about)|what about)\b"
 )
+FILLER_PHRASES = re.compile(
+    r"\b(?:of all time|ever made|in history|so far|right now|currently|at the moment|if any|if possible|"
+    r"by any chance|in (?:the|your|my) (?:catalog|catalogue|collection|database|library|list)|you (?:have|got|know of))\b"
+)
 ORDINAL = re.compile(r"\b(second|third|fourth|fifth|2nd|3rd|4th|5th)[- ]?(?=\x00)")
 ORDINAL_N = {"second": 2, "third": 3, "fourth": 4, "fifth": 5, "2nd": 2, "3rd": 3, "4th": 4, "5th": 5}
 POSITION = re.compile(r"\b(?:tell me (?:more )?about |more (?:on|about) |what about |and )?the (first|1st|second|2nd|third|3rd|last|fourth|fifth) (?:one|movie|film|title|result)\b")
@@ -175,6 +179,7 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
 
     scope = "previous" if has_previous and FOLLOW_UP.search(v) else "catalog"
     anchors, title_filter, title_or_anchor = _read_titles(q, titles)
+    q.take(FILLER_PHRASES)
     title_filter = title_filter or _read_title_words(q)
     recommend = bool(RECOMMEND.search(v))
     similar = bool(anchors) and bool(SIMILAR.search(q.view)) and not recommend
@@ -443,7 +448,7 @@ def _residual(q: Question) -> str | None:
     if not content:
         return None
     start, end = content[0][0], content[-1][1]
-    if article := re.search(r"\b(?:a|an|the)\s+$", q.view[:start]):
+    if (article := re.search(r"\b(a|an|the)\s+$", q.view[:start])) and (article.group(1) != "the" or len(content) > 2):
         start = article.start()  # "a giant shark ...": the description as written
     span = q.view[start:end]
     out = []
