@@ -60,7 +60,7 @@ FOLLOW_UP = re.compile(
     r"\b(?:those|these|them|they|the ones|of which|among (?:them|those|these)|that list|the list|the above|"
     r"above ones|it|its|that one|this one|the first one|the second one|the last one|previous|same ones|results?)\b"
     r"|^(?:and|only|just|now|also|but|then|ok(?:ay)?|so|what if|of those|of these|sort|order|filter|narrow|keep|"
-    r"remove|exclude|drop|which one|the (?:longest|shortest|oldest|newest|best|worst|first|latest))\b"
+    r"remove|exclude|drop|which one)\b"
 )
 AGGREGATE = re.compile(
     r"\b(?:average|avg|mean|median|total|sum|combined|overall length|in total|per (?:genre|year|decade|director|country|language|actor)|"
@@ -78,9 +78,16 @@ HAVE_TITLE = re.compile(
     r"\b(?:do you have|is there|have you got|do you know|in (?:the|your|my) (?:catalog|catalogue|collection|database|library)|"
     r"tell me (?:more )?about|info(?:rmation)? (?:on|about)|details (?:on|of|about)|what about)\b"
 )
+FILLER_PHRASES = re.compile(
+    r"\b(?:of all time|ever made|in history|so far|right now|currently|at the moment|if any|if possible|"
+    r"by any chance|in (?:the|your|my) (?:catalog|catalogue|collection|database|library|list)|you (?:have|got|know of))\b"
+)
 ORDINAL = re.compile(r"\b(second|third|fourth|fifth|2nd|3rd|4th|5th)[- ]?(?=\x00)")
 ORDINAL_N = {"second": 2, "third": 3, "fourth": 4, "fifth": 5, "2nd": 2, "3rd": 3, "4th": 4, "5th": 5}
-POSITION = re.compile(r"\b(?:tell me (?:more )?about |more (?:on|about) |what about |and )?the (first|1st|second|2nd|third|3rd|last|fourth|fifth) (?:one|movie|film|title|result)\b")
+POSITION = re.compile(
+    r"\b(?:tell me (?:more )?about |more (?:on|about) |what about |and )?the (first|1st|second|2nd|third|3rd|last|fourth|fifth) "
+    r"(?:one|result|title|(?:movie|film)(?=\W*$| (?:you|in|on|from) (?:listed|mentioned|showed|the list|that list)))\b"
+)
 COMPARATIVES: tuple[tuple[str, FieldName], ...] = (
     (r"\b(?:longer|shorter)\b", "duration_min"),
     (r"\b(?:older|newer|earlier|later|more recent)\b", "year"),
@@ -175,6 +182,7 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
 
     scope = "previous" if has_previous and FOLLOW_UP.search(v) else "catalog"
     anchors, title_filter, title_or_anchor = _read_titles(q, titles)
+    q.take(FILLER_PHRASES)
     title_filter = title_filter or _read_title_words(q)
     recommend = bool(RECOMMEND.search(v))
     similar = bool(anchors) and bool(SIMILAR.search(q.view)) and not recommend
@@ -221,9 +229,6 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
             unapplied.append(q.orig[start:end])
             q.consume(start, end)
     residual = _residual(q)
-    elliptical = not re.search(r"\b(?:movies?|films?|pictures?|flicks?|titles?|catalog|collection)\b", v)
-    if has_previous and scope == "catalog" and not (residual or anchors or q.semantic_cued) and elliptical:
-        scope = "previous"  # "how many are there?", "which is the longest?" ask about the last answer
 
     filters = Filters(
         title=title_filter, year=years, duration_min=duration, avg_rating=avg_rating, num_ratings=num_ratings,
@@ -231,6 +236,10 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
         people=names["people"], countries=countries, languages=languages,
         exclude_ids=tuple(anchors) if similar else (), either=either,
     )
+    elliptical = not re.search(r"\b(?:movies?|films?|pictures?|flicks?|titles?|catalog|collection)\b", v)
+    if has_previous and scope == "catalog" and elliptical and (count or sort) and filters.is_empty() \
+            and not (residual or anchors or fields or q.semantic_cued):
+        scope = "previous"  # "how many are there?", "and the oldest?" ask about the last answer
     confidence = 1.0
     if unknown.unknown or unapplied or (has_previous and re.match(r"\W*(?:what|how) about\b", v)):
         confidence = MEDIUM
@@ -443,7 +452,7 @@ def _residual(q: Question) -> str | None:
     if not content:
         return None
     start, end = content[0][0], content[-1][1]
-    if article := re.search(r"\b(?:a|an|the)\s+$", q.view[:start]):
+    if (article := re.search(r"\b(a|an|the)\s+$", q.view[:start])) and (article.group(1) != "the" or len(content) > 2):
         start = article.start()  # "a giant shark ...": the description as written
     span = q.view[start:end]
     out = []
