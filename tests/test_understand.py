@@ -534,7 +534,13 @@ CASES: list[tuple[str, tuple, bool, QueryPlan]] = [
     ("now just the ones with Harrison Ford", (), True, plan("list", scope="previous", actors=all_("Harrison Ford"))),
     ("only the dramas among them", (), True, plan("list", scope="previous", genres=all_("Drama"))),
     ("Tell me more about the first one", (), True, plan("fact", scope="previous", limit=1)),
-    ("what about the comedies?", (), True, plan("list", scope="previous", genres=all_("Comedy"), confidence=0.6)),
+    # "what about X" may narrow the last answer or replace it: the rules cannot tell, so they say so
+    ("what about the comedies?", (), True, plan("list", genres=all_("Comedy"), confidence=0.6)),
+    ("Which is the highest rated drama?", (), True, plan("superlative", genres=all_("Drama"), sort=BEST, limit=1)),
+    ("Show me French dramas", (), True,
+     plan("list", genres=all_("Drama"), either=(Filters(countries=any_("France")), Filters(languages=any_("French"))))),
+    ("What was the first film Spielberg directed?", (), True,
+     plan("superlative", directors=all_("Steven Spielberg"), sort=OLDEST, limit=1)),
     ("Which movie is the longest?", (), True, plan("superlative", sort=LONGEST, limit=1)),
 ]
 

@@ -60,7 +60,7 @@ FOLLOW_UP = re.compile(
     r"\b(?:those|these|them|they|the ones|of which|among (?:them|those|these)|that list|the list|the above|"
     r"above ones|it|its|that one|this one|the first one|the second one|the last one|previous|same ones|results?)\b"
     r"|^(?:and|only|just|now|also|but|then|ok(?:ay)?|so|what if|of those|of these|sort|order|filter|narrow|keep|"
-    r"remove|exclude|drop|which one|the (?:longest|shortest|oldest|newest|best|worst|first|latest))\b"
+    r"remove|exclude|drop|which one)\b"
 )
 AGGREGATE = re.compile(
     r"\b(?:average|avg|mean|median|total|sum|combined|overall length|in total|per (?:genre|year|decade|director|country|language|actor)|"
@@ -84,7 +84,10 @@ FILLER_PHRASES = re.compile(
 )
 ORDINAL = re.compile(r"\b(second|third|fourth|fifth|2nd|3rd|4th|5th)[- ]?(?=\x00)")
 ORDINAL_N = {"second": 2, "third": 3, "fourth": 4, "fifth": 5, "2nd": 2, "3rd": 3, "4th": 4, "5th": 5}
-POSITION = re.compile(r"\b(?:tell me (?:more )?about |more (?:on|about) |what about |and )?the (first|1st|second|2nd|third|3rd|last|fourth|fifth) (?:one|movie|film|title|result)\b")
+POSITION = re.compile(
+    r"\b(?:tell me (?:more )?about |more (?:on|about) |what about |and )?the (first|1st|second|2nd|third|3rd|last|fourth|fifth) "
+    r"(?:one|result|title|(?:movie|film)(?=\W*$| (?:you|in|on|from) (?:listed|mentioned|showed|the list|that list)))\b"
+)
 COMPARATIVES: tuple[tuple[str, FieldName], ...] = (
     (r"\b(?:longer|shorter)\b", "duration_min"),
     (r"\b(?:older|newer|earlier|later|more recent)\b", "year"),
@@ -226,9 +229,6 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
             unapplied.append(q.orig[start:end])
             q.consume(start, end)
     residual = _residual(q)
-    elliptical = not re.search(r"\b(?:movies?|films?|pictures?|flicks?|titles?|catalog|collection)\b", v)
-    if has_previous and scope == "catalog" and not (residual or anchors or q.semantic_cued) and elliptical:
-        scope = "previous"  # "how many are there?", "which is the longest?" ask about the last answer
 
     filters = Filters(
         title=title_filter, year=years, duration_min=duration, avg_rating=avg_rating, num_ratings=num_ratings,
@@ -236,6 +236,10 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
         people=names["people"], countries=countries, languages=languages,
         exclude_ids=tuple(anchors) if similar else (), either=either,
     )
+    elliptical = not re.search(r"\b(?:movies?|films?|pictures?|flicks?|titles?|catalog|collection)\b", v)
+    if has_previous and scope == "catalog" and elliptical and (count or sort) and filters.is_empty() \
+            and not (residual or anchors or fields or q.semantic_cued):
+        scope = "previous"  # "how many are there?", "and the oldest?" ask about the last answer
     confidence = 1.0
     if unknown.unknown or unapplied or (has_previous and re.match(r"\W*(?:what|how) about\b", v)):
         confidence = MEDIUM
