@@ -20,7 +20,7 @@ from chatbot.understand.numbers import (
     read_num_ratings,
     read_years,
 )
-from chatbot.understand.people import build_index
+from chatbot.understand.people import PeopleIndex, build_index
 from chatbot.understand.text import GAP, Question
 from chatbot.understand.words import (
     merge_people,
@@ -60,12 +60,12 @@ FOLLOW_UP = re.compile(
     r"\b(?:those|these|them|they|the ones|of which|among (?:them|those|these)|that list|the list|the above|"
     r"above ones|it|its|that one|this one|the first one|the second one|the last one|previous|same ones|results?)\b"
     r"|^(?:and|only|just|now|also|but|then|ok(?:ay)?|so|what if|of those|of these|sort|order|filter|narrow|keep|"
-    r"remove|exclude|drop|which one|the (?:longest|shortest|oldest|newest|best|worst|first|latest))\b"
+    r"remove|exclude|drop|which one)\b"
 )
 AGGREGATE = re.compile(
     r"\b(?:average|avg|mean|median|total|sum|combined|overall length|in total|per (?:genre|year|decade|director|country|language|actor)|"
     r"for each|each (?:genre|year|decade|director|country|language)|(?:count|number|how many|group(?:ed)?|broken down|split)\b.*\b(?:by|per) (?:genre|decade|year|country|language|director)|"
-    r"breakdown|distribution|(?:which|what) (?:director|actor|actress|writer|country|genre|year|decade|language|person)s?\b.*\bmost\b|"
+    r"breakdown|distribution|who (?:directed|made|starred in|appeared in|acted in|wrote|has|had)\b.*\bthe most\b|(?:which|what) (?:director|actor|actress|writer|country|genre|year|decade|language|person)s?\b.*\bmost\b|"
     r"most (?:common|frequent|prolific|popular) (?:genre|director|actor|actress|country|language|decade|year)|"
     r"how many (?:directors|actors|actresses|writers|genres|countries|languages|different|distinct|unique))"
 )
@@ -78,7 +78,16 @@ HAVE_TITLE = re.compile(
     r"\b(?:do you have|is there|have you got|do you know|in (?:the|your|my) (?:catalog|catalogue|collection|database|library)|"
     r"tell me (?:more )?about|info(?:rmation)? (?:on|about)|details (?:on|of|about)|what about)\b"
 )
-POSITION = re.compile(r"\b(?:tell me (?:more )?about |more (?:on|about) |what about |and )?the (first|1st|second|2nd|third|3rd|last|fourth|fifth) (?:one|movie|film|title|result)\b")
+FILLER_PHRASES = re.compile(
+    r"\b(?:of all time|ever made|in history|so far|right now|currently|at the moment|if any|if possible|"
+    r"by any chance|in (?:the|your|my) (?:catalog|catalogue|collection|database|library|list)|you (?:have|got|know of))\b"
+)
+ORDINAL = re.compile(r"\b(second|third|fourth|fifth|2nd|3rd|4th|5th)[- ]?(?=\x00)")
+ORDINAL_N = {"second": 2, "third": 3, "fourth": 4, "fifth": 5, "2nd": 2, "3rd": 3, "4th": 4, "5th": 5}
+POSITION = re.compile(
+    r"\b(?:tell me (?:more )?about |more (?:on|about) |what about |and )?the (first|1st|second|2nd|third|3rd|last|fourth|fifth) "
+    r"(?:one|result|title|(?:movie|film)(?=\W*$| (?:you|in|on|from) (?:listed|mentioned|showed|the list|that list)))\b"
+)
 COMPARATIVES: tuple[tuple[str, FieldName], ...] = (
     (r"\b(?:longer|shorter)\b", "duration_min"),
     (r"\b(?:older|newer|earlier|later|more recent)\b", "year"),
@@ -90,8 +99,8 @@ COMPARATIVES: tuple[tuple[str, FieldName], ...] = (
 SUPERLATIVES: tuple[tuple[str, SortKey, bool], ...] = (
     (r"\b(?:longest|lengthiest|longest-running)\b", "duration_min", True),
     (r"\bshortest\b", "duration_min", False),
-    (r"\b(?:oldest|earliest|first (?:ever )?(?:made|released))\b|\b(?:came|comes|come) out first\b|\bwas (?:made|released) first\b", "year", False),
-    (r"\b(?:newest|latest|most recent|youngest|last (?:made|released))\b|\b(?:came|comes|come) out last\b|\bmost recently\b", "year", True),
+    (r"\b(?:oldest|earliest|first (?:ever )?(?:made|released))\b|\b(?:the|his|her|their|'s) (?:very )?first (?:movie|film|picture|feature)\b|\b(?:came|comes|come) out first\b|\bwas (?:made|released) first\b", "year", False),
+    (r"\b(?:newest|latest|most recent|youngest|last (?:made|released))\b|\b(?:the|his|her|their|'s) (?:very )?(?:last|final) (?:movie|film|picture|feature)\b|\b(?:came|comes|come) out last\b|\bmost recently\b", "year", True),
     (r"\b(?:best|highest|top)[- ]?rated\b|\bbest[- ]reviewed\b|\b(?:highest|best|top)[- ](?:average[- ])?(?:rating|score)s?\b|\bbest\b|\bgreatest\b|\bfinest\b|\bmost (?:acclaimed|highly rated|loved)\b", "avg_rating", True),
     (r"\b(?:worst|lowest)[- ]?rated\b|\b(?:lowest|worst)[- ](?:average[- ])?(?:rating|score)s?\b|\bworst\b", "avg_rating", False),
     (r"\bmost (?:popular|rated|watched|reviewed|voted|ratings|votes|seen)\b|\bmost-rated\b", "num_ratings", True),
@@ -153,7 +162,7 @@ def read_plan(
     plan = _read(question, vocab, titles, has_previous)
     if plan.anchors and plan.filters.title and plan.intent in ("fact", "similar", "recommend"):
         return plan.model_copy(update={"filters": plan.filters.model_copy(update={"title": None})})
-    if titles and plan.intent not in ("fact", "similar", "recommend") and plan.filters.title is None:
+    if titles and plan.intent not in ("fact", "similar", "recommend", "aggregate") and plan.filters.title is None:
         # the question is not about the titles found in it ("movies about a plane crash"): their
         # words are the question's own words
         return _read(question, vocab, (), has_previous)
@@ -172,7 +181,8 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
         return QueryPlan(intent="search", semantic=q.orig, confidence=0.8)
 
     scope = "previous" if has_previous and FOLLOW_UP.search(v) else "catalog"
-    anchors, title_filter, title_or_anchor = _read_titles(q, titles)
+    anchors, title_filter, title_or_anchor = _read_titles(q, titles, build_index(vocab))
+    q.take(FILLER_PHRASES)
     title_filter = title_filter or _read_title_words(q)
     recommend = bool(RECOMMEND.search(v))
     similar = bool(anchors) and bool(SIMILAR.search(q.view)) and not recommend
@@ -188,13 +198,20 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
         scope = "previous"
     people = read_people(q, build_index(vocab))  # before sort words: "Ahmed Best" is a name
     sort, superlative = _read_sort(q)
+    if not duration.is_empty():
+        q.take(r"\b(?:short|long|lengthy)\b")  # "short comedies under 95 min": the bound says it
     unapplied = [q.orig[m.start() : m.end()] for m in q.take(UNAPPLIED)]
+    if ordinal := q.take_first(ORDINAL):  # "the second longest": the top rows, the rank not picked
+        unapplied.append(q.orig[ordinal.start() : ordinal.end()].strip())
     limit = read_limit(q)
     if limit is not None and re.search(r"\btop\b", v):  # "top 5", "top 3 westerns by rating"
         sort, superlative = sort or Sort(key="avg_rating", desc=True), True
     fields = _read_fields(q)
     if len(anchors) > 1:  # "is Jaws longer than Alien?"
         fields += [name for pattern, name in COMPARATIVES if q.take(pattern)]
+    relative = [
+        q.orig[m.start() : m.end()] for pattern, _ in COMPARATIVES for m in q.take(rf"(?:{pattern}) than(?= *\x00)")
+    ] if len(anchors) == 1 else []
     semantic = _read_semantic(q)
     genres = read_genres(q, vocab)
     countries, languages, either, unplaced = read_places(q, vocab)
@@ -212,9 +229,6 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
             unapplied.append(q.orig[start:end])
             q.consume(start, end)
     residual = _residual(q)
-    elliptical = not re.search(r"\b(?:movies?|films?|pictures?|flicks?|titles?|catalog|collection)\b", v)
-    if has_previous and scope == "catalog" and not (residual or anchors or q.semantic_cued) and elliptical:
-        scope = "previous"  # "how many are there?", "which is the longest?" ask about the last answer
 
     filters = Filters(
         title=title_filter, year=years, duration_min=duration, avg_rating=avg_rating, num_ratings=num_ratings,
@@ -222,6 +236,10 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
         people=names["people"], countries=countries, languages=languages,
         exclude_ids=tuple(anchors) if similar else (), either=either,
     )
+    elliptical = not re.search(r"\b(?:movies?|films?|pictures?|flicks?|titles?|catalog|collection)\b", v)
+    if has_previous and scope == "catalog" and elliptical and (count or sort) and filters.is_empty() \
+            and not (residual or anchors or fields or q.semantic_cued):
+        scope = "previous"  # "how many are there?", "and the oldest?" ask about the last answer
     confidence = 1.0
     if unknown.unknown or unapplied or (has_previous and re.match(r"\W*(?:what|how) about\b", v)):
         confidence = MEDIUM
@@ -233,8 +251,10 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
         semantic = semantic or residual
     elif similar:
         intent = "similar"
-    elif aggregate:
+    elif aggregate or relative:
+        # "films longer than The Godfather" compares with a row: guarded SQL, not a plan
         intent, confidence = "aggregate", min(confidence, MEDIUM)
+        unapplied += [f"{r} {titles[0][1]}" for r in relative]
     elif count:
         intent = "count"
     elif anchors and re.match(r"\W*(?:is|was|were|are|did|does|do|has|had)\b", v) and not (sort or count):
@@ -264,6 +284,9 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
     elif fields and not (has_filters or sort):
         # "who directed the film about the shark": a fact about a film the rules could not name
         intent, semantic, confidence = "fact", semantic or residual, MEDIUM if semantic or residual else LOW
+        if scope == "catalog" and (named := _capitalised_title(q.orig)):
+            # "Who directed Inception?" with no such catalog title: look for its words, say nothing else
+            filters, semantic, confidence = filters.model_copy(update={"title": named}), None, MEDIUM
     elif semantic or residual:
         intent = "search"
         if not semantic:
@@ -275,13 +298,18 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
     else:
         intent, semantic, confidence = "search", q.orig.rstrip("?!. "), LOW
     if intent in ("count", "superlative", "aggregate") and not q.semantic_cued:
+        if residual and intent != "aggregate":  # "the two newest Pixar films": a word the plan cannot apply
+            unapplied.append(residual)
+            confidence = min(confidence, MEDIUM)
         semantic = None
+    if ordinal and intent == "superlative":
+        limit = max(limit or 1, ORDINAL_N[ordinal.group(1)])
     if intent not in ("list", "search", "superlative", "recommend", "similar"):
         sort = None
     return QueryPlan(
         intent=intent, filters=filters, scope=scope if intent not in ("recommend", "similar") else "catalog",  # type: ignore[arg-type]
         sort=sort, limit=limit, fields=tuple(dict.fromkeys(fields)), semantic=semantic or None,
-        anchors=tuple(anchors) if intent in ("fact", "similar", "recommend") else (),
+        anchors=tuple(anchors) if intent in ("fact", "similar", "recommend", "aggregate") else (),
         unapplied=tuple(dict.fromkeys(unapplied)), confidence=confidence,
     )
 
@@ -297,7 +325,7 @@ def _empty(value: object) -> bool:
     return bool(getattr(value, "is_empty", lambda: True)())
 
 
-def _read_titles(q: Question, titles: Sequence[Title]) -> tuple[list[int], str | None, bool]:
+def _read_titles(q: Question, titles: Sequence[Title], people: PeopleIndex) -> tuple[list[int], str | None, bool]:
     """Blank each catalog title the node found (and a year written after it): (anchors, title
     filter, whether the filter stands in for the anchors). A title followed by "movies"/"series"
     is a title filter ("the Star Wars movies"); by "movie"/"film" either ("the longest Star Wars
@@ -313,6 +341,9 @@ def _read_titles(q: Question, titles: Sequence[Title]) -> tuple[list[int], str |
             if pos < 0 or not k.strip():
                 continue
             end = pos + len(k)
+            longer = re.match(r" ([A-Z][\w'’-]*)", q.orig[end:])
+            if longer and fold(longer.group(1)) not in FILLER | _QUESTION_WORDS and not _is_name_word(people, longer.group(1)):
+                break  # "The Dark Knight Rises" is another film than "The Dark Knight"
             m = re.match(rf"\s*[(,]?\s*(?:from |of |in )?(?:{year})\)?" if year else r"(?!)", q.view[end:])
             if m:
                 end += m.end()
@@ -327,10 +358,28 @@ def _read_titles(q: Question, titles: Sequence[Title]) -> tuple[list[int], str |
             if tid not in anchors:
                 anchors.append(tid)
             break
-        else:
-            if tid not in anchors:
-                anchors.append(tid)
     return anchors, title_filter, soft
+
+
+def _is_name_word(people: PeopleIndex, word: str) -> bool:
+    key = tuple(re.findall(r"[^\W_]+", fold(word.removesuffix("'s"))))
+    return key in people.tails or key in people.full
+
+
+_QUESTION_WORDS = {"what", "who", "whom", "when", "where", "which", "how", "is", "was", "tell", "give", "show", "i", "the", "a", "an"}
+
+
+def _capitalised_title(text: str) -> str | None:
+    """The capitalised words of a title the catalog lacks ("What is Inception about?" -> Inception)."""
+    for m in re.finditer(r"(?<![\w'])[A-Z0-9][\w'’:-]*(?:\s+(?:[A-Z0-9][\w'’:-]*|of|the|and|a|an|in|on|to|for))*", text):
+        words = m.group(0).split()
+        while words and fold(words[0]) in _QUESTION_WORDS | FILLER:
+            words.pop(0)
+        while words and fold(words[-1]) in {"of", "the", "and", "a", "an", "in", "on", "to", "for"}:
+            words.pop()
+        if words:
+            return " ".join(words).rstrip(":")
+    return None
 
 
 def _read_title_words(q: Question) -> str | None:
@@ -420,19 +469,24 @@ def _read_semantic(q: Question) -> str | None:
 def _residual(q: Question) -> str | None:
     """What no pass understood and is not filler, as written (a search phrase), or None."""
     words = q.words_left()
-    content = [(s, e) for s, e, w in words if w not in FILLER and w not in MOVIE_NOUNS and not w.isdigit()]
+    content = [
+        (s, e) for s, e, w in words
+        if (base := re.sub(r"'(?:s|re|ve|d|ll|m)$|n't$", "", w)) not in FILLER and base not in MOVIE_NOUNS and not w.isdigit()
+    ]
     if not content:
         return None
     start, end = content[0][0], content[-1][1]
-    if article := re.search(r"\b(?:a|an|the)\s+$", q.view[:start]):
+    if (article := re.search(r"\b(a|an|the)\s+$", q.view[:start])) and (article.group(1) != "the" or len(content) > 2):
         start = article.start()  # "a giant shark ...": the description as written
     span = q.view[start:end]
     out = []
     for m in re.finditer(r"[^\s\x00]+", span):
         w = q.orig[start + m.start() : start + m.end()]
-        if re.fullmatch(r"(?:movies?|films?|pictures?|flicks?)[,.?!]*", fold(w)):
-            continue
         out.append(w)
+    while out and re.fullmatch(r"(?:movies?|films?|pictures?|flicks?)[,.?!]*", fold(out[-1])):
+        out.pop()
+    while out and re.fullmatch(r"(?:movies?|films?|pictures?|flicks?)[,.?!]*", fold(out[0])):
+        out.pop(0)
     phrase = " ".join(out).strip(" ,.?!'\"")
     if GAP in phrase or not re.search(r"[^\W\d_]{3,}", phrase):
         return None
