@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 SECTIONS = ("catalog", "sqlguard", "graph", "plan", "real_llm")
+OPTIONAL_SECTIONS = ("scale",)
+"""Sections only `--section NAME` runs (minutes of work: section `scale` builds 100k rows)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,6 +43,10 @@ class BenchContext:
     movielens_dir: Path | None
     cache: dict[str, Any] = field(default_factory=dict)
     """Sections share expensive things here (embedder, ingested engine)."""
+    rows: int | None = None
+    """`--rows N`: catalog size for section `scale` (None: its default)."""
+    out_dir: Path | None = None
+    """Where sections that write their own files (scale.json) put them."""
 
 
 def percentiles(samples_ms: list[float]) -> tuple[float, float]:
@@ -89,13 +95,14 @@ def latency(section: str, name: str, samples: list[float], target_ms: float | No
 
 def run(
     out_dir: Path, *, movies_path: Path | None, movielens_dir: Path | None,
-    sections: tuple[str, ...] = SECTIONS,
+    sections: tuple[str, ...] = SECTIONS, rows: int | None = None,
 ) -> dict[str, Any]:
     figures: list[Figure] = []
     from retrieval.database import embedded_server
 
     with embedded_server() as url:  # a throw-away server: never the user's catalog
-        ctx = BenchContext(db_url=url, movies_path=movies_path, movielens_dir=movielens_dir)
+        ctx = BenchContext(db_url=url, movies_path=movies_path, movielens_dir=movielens_dir, rows=rows,
+                           out_dir=out_dir)
         for name in sections:
             module = importlib.import_module(f"eval.bench_{name}")
             figures.extend(module.run(ctx))

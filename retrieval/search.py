@@ -21,7 +21,7 @@ distance beside it.
 
 Searches are exact (sequential scan, ties broken by id) up to `EXACT_MAX_ROWS` rows, so results
 are reproducible; bigger catalogs use the HNSW index (iterative scans when filtered), which is
-approximate.
+approximate, with ef_search set from the row count (`retrieval.indexing.vector_plan`).
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 from pgvector.sqlalchemy import VECTOR
 from sqlalchemy import Connection, Engine, TextClause, bindparam, text
 
+from retrieval.indexing import EXACT_MAX_ROWS, vector_plan
 from retrieval.plan import QueryPlan, Vocabulary
 from retrieval.schema import EMBEDDING_DIM
 from retrieval.text import fold, strip_accents
@@ -55,8 +56,6 @@ from retrieval.types import (
 if TYPE_CHECKING:
     from retrieval.compile import PlanResult
 
-EXACT_MAX_ROWS = 20_000
-"""Up to this many rows, vector searches scan every row (exact, a few ms)."""
 RRF_K = 60
 """Reciprocal rank fusion constant (Cormack et al.)."""
 KEYWORD_WEIGHT_ALL_WORDS = 2.0
@@ -462,10 +461,10 @@ class PgCatalog:
             with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 yield conn
             return
+        plan = vector_plan(len(self._titles().rows), int(vector_k), filtered=filtered)
         with self.engine.connect() as conn:
-            conn.exec_driver_sql(f"SET LOCAL hnsw.ef_search = {min(1000, max(40, 4 * int(vector_k)))}")
-            if filtered:
-                conn.exec_driver_sql("SET LOCAL hnsw.iterative_scan = strict_order")
+            for statement in plan.settings_sql():
+                conn.exec_driver_sql(statement)
             yield conn
 
     def _order_tail(self) -> str:
