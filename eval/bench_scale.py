@@ -16,7 +16,8 @@ so a copy is as close to its seed as a real film is to its nearest real neighbou
 nearest-neighbour cosine of the seeds), then renormalised. A copy keeps its seed's genres (so a
 genre filter selects the same kind of vectors it would in a real catalog) and its year, jittered
 by a few years. Queries: the catalog bench's 32 real phrases embedded, then fresh copies of seeds
-never loaded. Rows travel by binary COPY through pgvector's psycopg adapter.
+never loaded. Rows travel by binary COPY through pgvector's psycopg adapter. Index methods run with
+enable_seqscan off, so the index is what is timed even where the planner would scan a tiny table.
 
 Each size's entry in bench/scale.json is replaced by a new run at that size; others are kept, so
 runs at several sizes build the cost-vs-rows curve.
@@ -482,7 +483,9 @@ def run_size(ctx: BenchContext, server_url: str, cache_dir: Path, opts: Options)
         found, samples = measure(fetch_all(conn), queries[:nf], 1, warmup=1)
         methods["fetch_all"] = _method("fetch_all", {"queries": nf}, found, samples, truth[:nf], conn)
 
-        # 3. HNSW grid x ef_search sweep (the default pair also serves the filtered runs)
+        # 3. HNSW grid x ef_search sweep (the default pair also serves the filtered runs). From here
+        # on the index is what is measured: at small N the planner would sometimes scan instead.
+        conn.execute("SET enable_seqscan = off")
         grid = [tuple(p) for p in opts.hnsw_grid]
         filter_pair = HNSW_DEFAULT if HNSW_DEFAULT in grid else grid[-1]
         for m, efc in opts.hnsw_grid:
