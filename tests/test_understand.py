@@ -531,6 +531,12 @@ CASES: list[tuple[str, tuple, bool, QueryPlan]] = [
      plan("fact", title="Dark Knight Rises", fields=("director",), confidence=0.6)),
     ("who directed the movie about the shark?", (), False,
      plan("fact", fields=("director",), semantic="the shark", confidence=0.6)),
+    ("Thanks, that's helpful", (), True, plan("chitchat")),
+    ("How does this work?", (), False, plan("chitchat")),
+    ("hello, which Spielberg films do you have?", (), False, plan("list", directors=all_("Steven Spielberg"))),
+    ("thanks! now show me westerns", (), True, plan("list", scope="previous", genres=all_("Western"))),
+    ("uplifting movies about friendship", (), False, plan("search", semantic="uplifting friendship")),
+    ("films about revenge from the 70s", (), False, plan("search", year=span(1970, 1979), semantic="revenge")),
     # --- follow-ups without a referring word ---
     ("how many are there?", (), True, plan("count", scope="previous")),
     ("and the oldest?", (), True, plan("superlative", scope="previous", sort=OLDEST, limit=1)),
