@@ -237,9 +237,13 @@ async def retrieve(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
             hits = prefer_described(candidates, anchored=bool(anchor_rows and anchor_rows[0].summary))[:k]
         except (UnknownTitle, AmbiguousTitle) as exc:  # the anchor came from the catalog, so rare
             notes.append(str(exc))
-    elif state.route == "recommendation" and state.anchors and deps.recommend is not None:
+    elif state.route == "recommendation" and deps.recommend is not None and (
+        state.anchors or state.options.get("owner")
+    ):
         liked = [a["id"] for a in state.anchors]
-        hits = await asyncio.to_thread(deps.recommend, liked, k=k)
+        # owner: whose stored stars (person_ratings) join the named films (the UI sets it)
+        owner = {"owner": state.options["owner"]} if state.options.get("owner") else {}
+        hits = await asyncio.to_thread(deps.recommend, liked, k=k, **owner)
     if not hits:
         ids = state.last_ids if state.route == "follow_up" else None
         filters = _filters(state.filters, ids)

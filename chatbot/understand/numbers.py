@@ -180,6 +180,7 @@ def read_duration(q: Question) -> Range:
         (rf"\b({AMOUNT}) (?:long )?{OR_LESS}", lambda a: (None, minutes(a))),
         (rf"\b({AMOUNT}) (?:long )?{OR_MORE}", lambda a: (minutes(a), None)),
         (rf"\b(?:about|around|roughly|approximately|circa|approx\.?) ({AMOUNT})(?: long)?", lambda a: _around(minutes(a))),
+        (rf"\b(?:exactly|precisely|just) ({AMOUNT})(?: long)?|\b({AMOUNT}) long\b", lambda a, b=None: (minutes(a or b), minutes(a or b))),
         (rf"\b(?:with )?(?:an? |the )?(?:run(?:ning)?[- ]?time|runtime|length|duration) (?:of |is )?{LESS} {bare}", lambda a: (None, number(a) - 1)),
         (rf"\b(?:with )?(?:an? |the )?(?:run(?:ning)?[- ]?time|runtime|length|duration) (?:of |is )?{MORE} {bare}", lambda a: (number(a) + 1, None)),
         (rf"\b(?:an? )?({AMOUNT})(?: long)? (?=movies?|films?|pictures?|flicks?)", lambda a: _around(minutes(a))),

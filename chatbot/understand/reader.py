@@ -20,7 +20,7 @@ from chatbot.understand.numbers import (
     read_num_ratings,
     read_years,
 )
-from chatbot.understand.people import build_index
+from chatbot.understand.people import PeopleIndex, build_index
 from chatbot.understand.text import GAP, Question
 from chatbot.understand.words import (
     merge_people,
@@ -40,9 +40,15 @@ PLOT_WORDS = 18
 """A statement this long that is not a question is a pasted plot: search by its meaning."""
 LOW, MEDIUM = 0.3, 0.6
 
+GREETING = re.compile(
+    r"^\W*(?:hi|hello|hey|thanks?|thank you|ok(?:ay)?|great|cool|nice|perfect|awesome|good (?:morning|evening|afternoon))"
+    r"(?: (?:there|so much|a lot|again))?\b[\s,!.;:-]*(?:that's (?:helpful|great|perfect|nice|useful)[\s,!.]*)?"
+)
+"""A greeting or thanks before the question ("hello, which Spielberg films ...")."""
 CHITCHAT = re.compile(
     r"^\W*(?:hi|hello|hey|hiya|yo|howdy|greetings|good (?:morning|evening|afternoon|night)|thanks?(?: you)?(?: (?:so|very) much)?|"
     r"thx|ty|cheers|bye|goodbye|see you|who are you|what are you|what can you (?:do|tell me)|what do you (?:do|know)|help|"
+    r"how (?:does|do) (?:this|it|you) work|how do i use (?:this|you|it)|what is this|"
     r"how are you|how's it going|nice|great|cool|ok(?:ay)?|awesome|perfect|you'?re (?:great|awesome|welcome))\b"
     r"(?: (?:there|again|bot|a lot|so much|mate|buddy|friend|today|for (?:that|the help|your help)))*[\s!.?,:)]*$",
     re.I,
@@ -60,7 +66,7 @@ FOLLOW_UP = re.compile(
     r"\b(?:those|these|them|they|the ones|of which|among (?:them|those|these)|that list|the list|the above|"
     r"above ones|it|its|that one|this one|the first one|the second one|the last one|previous|same ones|results?)\b"
     r"|^(?:and|only|just|now|also|but|then|ok(?:ay)?|so|what if|of those|of these|sort|order|filter|narrow|keep|"
-    r"remove|exclude|drop|which one|the (?:longest|shortest|oldest|newest|best|worst|first|latest))\b"
+    r"remove|exclude|drop|which one)\b"
 )
 AGGREGATE = re.compile(
     r"\b(?:average|avg|mean|median|total|sum|combined|overall length|in total|per (?:genre|year|decade|director|country|language|actor)|"
@@ -78,9 +84,16 @@ HAVE_TITLE = re.compile(
     r"\b(?:do you have|is there|have you got|do you know|in (?:the|your|my) (?:catalog|catalogue|collection|database|library)|"
     r"tell me (?:more )?about|info(?:rmation)? (?:on|about)|details (?:on|of|about)|what about)\b"
 )
+FILLER_PHRASES = re.compile(
+    r"\b(?:of all time|ever made|in history|so far|right now|currently|at the moment|if any|if possible|"
+    r"by any chance|in (?:the|your|my) (?:catalog|catalogue|collection|database|library|list)|you (?:have|got|know of))\b"
+)
 ORDINAL = re.compile(r"\b(second|third|fourth|fifth|2nd|3rd|4th|5th)[- ]?(?=\x00)")
 ORDINAL_N = {"second": 2, "third": 3, "fourth": 4, "fifth": 5, "2nd": 2, "3rd": 3, "4th": 4, "5th": 5}
-POSITION = re.compile(r"\b(?:tell me (?:more )?about |more (?:on|about) |what about |and )?the (first|1st|second|2nd|third|3rd|last|fourth|fifth) (?:one|movie|film|title|result)\b")
+POSITION = re.compile(
+    r"\b(?:tell me (?:more )?about |more (?:on|about) |what about |and )?the (first|1st|second|2nd|third|3rd|last|fourth|fifth) "
+    r"(?:one|result|title|(?:movie|film)(?=\W*$| (?:you|in|on|from) (?:listed|mentioned|showed|the list|that list)))\b"
+)
 COMPARATIVES: tuple[tuple[str, FieldName], ...] = (
     (r"\b(?:longer|shorter)\b", "duration_min"),
     (r"\b(?:older|newer|earlier|later|more recent)\b", "year"),
@@ -173,8 +186,11 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
     if len(words) >= PLOT_WORDS and not re.match(r"^\W*(?:who|what|which|when|where|how|why|list|show|give|find|tell|can|could|do|does|is|are|i want|i'd like|recommend|suggest|any)\b", v) and not (titles and SIMILAR.search(v)):
         return QueryPlan(intent="search", semantic=q.orig, confidence=0.8)
 
+    greeted = bool(q.take_first(GREETING))
+    v = q.view.lstrip(GAP)  # the question proper, for the whole-question patterns
     scope = "previous" if has_previous and FOLLOW_UP.search(v) else "catalog"
-    anchors, title_filter, title_or_anchor = _read_titles(q, titles)
+    anchors, title_filter, title_or_anchor = _read_titles(q, titles, build_index(vocab))
+    q.take(FILLER_PHRASES)
     title_filter = title_filter or _read_title_words(q)
     recommend = bool(RECOMMEND.search(v))
     similar = bool(anchors) and bool(SIMILAR.search(q.view)) and not recommend
@@ -221,9 +237,6 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
             unapplied.append(q.orig[start:end])
             q.consume(start, end)
     residual = _residual(q)
-    elliptical = not re.search(r"\b(?:movies?|films?|pictures?|flicks?|titles?|catalog|collection)\b", v)
-    if has_previous and scope == "catalog" and not (residual or anchors or q.semantic_cued) and elliptical:
-        scope = "previous"  # "how many are there?", "which is the longest?" ask about the last answer
 
     filters = Filters(
         title=title_filter, year=years, duration_min=duration, avg_rating=avg_rating, num_ratings=num_ratings,
@@ -231,6 +244,10 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
         people=names["people"], countries=countries, languages=languages,
         exclude_ids=tuple(anchors) if similar else (), either=either,
     )
+    elliptical = not re.search(r"\b(?:movies?|films?|pictures?|flicks?|titles?|catalog|collection)\b", v)
+    if has_previous and scope == "catalog" and elliptical and (count or sort) and filters.is_empty() \
+            and not (residual or anchors or fields or q.semantic_cued):
+        scope = "previous"  # "how many are there?", "and the oldest?" ask about the last answer
     confidence = 1.0
     if unknown.unknown or unapplied or (has_previous and re.match(r"\W*(?:what|how) about\b", v)):
         confidence = MEDIUM
@@ -275,8 +292,15 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
     elif fields and not (has_filters or sort):
         # "who directed the film about the shark": a fact about a film the rules could not name
         intent, semantic, confidence = "fact", semantic or residual, MEDIUM if semantic or residual else LOW
+        if scope == "catalog" and (named := _capitalised_title(q.orig)):
+            # "Who directed Inception?" with no such catalog title: look for its words, say nothing else
+            filters, semantic, confidence = filters.model_copy(update={"title": named}), None, MEDIUM
+    elif greeted and not (has_filters or sort or q.semantic_cued or count):
+        intent, semantic = "chitchat", None  # "Thanks, that's helpful"
     elif semantic or residual:
         intent = "search"
+        if semantic and residual and len(residual.split()) <= 3:
+            semantic = f"{residual} {semantic}"  # "uplifting movies about friendship"
         if not semantic:
             semantic = residual
             if not has_filters:  # nothing but leftover words: an LLM may read it better
@@ -313,7 +337,7 @@ def _empty(value: object) -> bool:
     return bool(getattr(value, "is_empty", lambda: True)())
 
 
-def _read_titles(q: Question, titles: Sequence[Title]) -> tuple[list[int], str | None, bool]:
+def _read_titles(q: Question, titles: Sequence[Title], people: PeopleIndex) -> tuple[list[int], str | None, bool]:
     """Blank each catalog title the node found (and a year written after it): (anchors, title
     filter, whether the filter stands in for the anchors). A title followed by "movies"/"series"
     is a title filter ("the Star Wars movies"); by "movie"/"film" either ("the longest Star Wars
@@ -329,6 +353,9 @@ def _read_titles(q: Question, titles: Sequence[Title]) -> tuple[list[int], str |
             if pos < 0 or not k.strip():
                 continue
             end = pos + len(k)
+            longer = re.match(r" ([A-Z][\w'’-]*)", q.orig[end:])
+            if longer and fold(longer.group(1)) not in FILLER | _QUESTION_WORDS and not _is_name_word(people, longer.group(1)):
+                break  # "The Dark Knight Rises" is another film than "The Dark Knight"
             m = re.match(rf"\s*[(,]?\s*(?:from |of |in )?(?:{year})\)?" if year else r"(?!)", q.view[end:])
             if m:
                 end += m.end()
@@ -343,10 +370,28 @@ def _read_titles(q: Question, titles: Sequence[Title]) -> tuple[list[int], str |
             if tid not in anchors:
                 anchors.append(tid)
             break
-        else:
-            if tid not in anchors:
-                anchors.append(tid)
     return anchors, title_filter, soft
+
+
+def _is_name_word(people: PeopleIndex, word: str) -> bool:
+    key = tuple(re.findall(r"[^\W_]+", fold(word.removesuffix("'s"))))
+    return key in people.tails or key in people.full
+
+
+_QUESTION_WORDS = {"what", "who", "whom", "when", "where", "which", "how", "is", "was", "tell", "give", "show", "i", "the", "a", "an"}
+
+
+def _capitalised_title(text: str) -> str | None:
+    """The capitalised words of a title the catalog lacks ("What is Inception about?" -> Inception)."""
+    for m in re.finditer(r"(?<![\w'])[A-Z0-9][\w'’:-]*(?:\s+(?:[A-Z0-9][\w'’:-]*|of|the|and|a|an|in|on|to|for))*", text):
+        words = m.group(0).split()
+        while words and fold(words[0]) in _QUESTION_WORDS | FILLER:
+            words.pop(0)
+        while words and fold(words[-1]) in {"of", "the", "and", "a", "an", "in", "on", "to", "for"}:
+            words.pop()
+        if words:
+            return " ".join(words).rstrip(":")
+    return None
 
 
 def _read_title_words(q: Question) -> str | None:
@@ -443,7 +488,7 @@ def _residual(q: Question) -> str | None:
     if not content:
         return None
     start, end = content[0][0], content[-1][1]
-    if article := re.search(r"\b(?:a|an|the)\s+$", q.view[:start]):
+    if (article := re.search(r"\b(a|an|the)\s+$", q.view[:start])) and (article.group(1) != "the" or len(content) > 2):
         start = article.start()  # "a giant shark ...": the description as written
     span = q.view[start:end]
     out = []

@@ -23,7 +23,6 @@ from chatbot.understand.people import (
     PeopleIndex,
     Role,
     default_role,
-    name_tokens,
     per_vocabulary,
 )
 from chatbot.understand.text import GAP, Question
@@ -284,7 +283,7 @@ def _any(m: Mentions) -> Names:
 _BEFORE_ROLE: tuple[tuple[str, Role], ...] = (
     (r"\b(?:written|penned|scripted|screenplays?|scripts?|story|stories|co-written)(?: and directed)? by|\b(?:screen)?writers?(?: named)?", "writers"),
     (r"\b(?:directed|helmed|made|shot|filmed|direction|directors?|filmmakers?|co-directed)(?: by)?|\b(?:movies?|films?|pictures?|flicks?|works?|something|anything|one|ones) (?:by|from)|^by|\bby director|\bfrom director", "directors"),
-    (r"\b(?:starring|featuring|feat\.?|with|w/|played by|acted by|stars?|co-?starring|appearances? by|casting|actors?|actress(?:es)?|cast members?|in which|where)(?: actors?| actress(?:es)?)?", "actors"),
+    (r"\b(?:starring|featuring|feat\.?|features?|with|w/|played by|acted by|stars?|co-?starring|appearances? by|casting|actors?|actress(?:es)?|cast members?|in which|where)(?: actors?| actress(?:es)?)?", "actors"),
     (r"\bby", "directors"),
 )
 _AFTER_ROLE: tuple[tuple[str, Role], ...] = (
@@ -484,7 +483,3 @@ def merge_people(a: People, b: People) -> dict[str, Names]:
         )
         out[key] = m.names()
     return out
-
-
-def tokens_of(name: str) -> tuple[str, ...]:
-    return name_tokens(name)
