@@ -60,37 +60,29 @@ def describe_row(row: dict[str, Any]) -> str:
 # --- facts ------------------------------------------------------------------------------------
 
 
+_FACT_CLAUSES = {
+    "director": "was directed by {}", "year": "came out in {}", "country": "comes from {}",
+    "language": "is in {}", "num_ratings": "has {} ratings", "summary": "is about this: {}",
+    "actors": "stars {}", "writers": "was written by {}", "genres": "is listed as {}",
+}
+
+
 def _fact(row: dict[str, Any], name: str) -> str | None:
     """One field of one film as a clause after its title, or None when the row lacks it."""
     value = row.get(name)
     if value in (None, "", [], ()):
         return None
-    if name == "director":
-        return f"was directed by {value}"
-    if name == "year":
-        return f"came out in {value}"
     if name == "duration_min":
         hours, minutes = divmod(int(value), 60)
         spelled = f" ({hours} h {minutes:02d} min)" if hours else ""
         return f"runs {value} minutes{spelled}"
-    if name == "actors":
-        return f"stars {_names(value, 5)}"
-    if name == "writers":
-        return f"was written by {_names(value)}"
-    if name == "genres":
-        return f"is listed as {_names(value)}"
-    if name == "country":
-        return f"comes from {value}"
-    if name == "language":
-        return f"is in {value}"
     if name == "avg_rating":
         votes = f" by {row['num_ratings']} users" if row.get("num_ratings") else ""
         return f"is rated {float(value):.1f}/5{votes}"
-    if name == "num_ratings":
-        return f"has {value} ratings"
-    if name == "summary":
-        return f"is about this: {value}"
-    return None
+    template = _FACT_CLAUSES.get(name)
+    if template is None:
+        return None
+    return template.format(_names(value, 5) if isinstance(value, list | tuple) else value)
 
 
 def fact_sentence(row: dict[str, Any], fields: Sequence[str]) -> str:

@@ -20,7 +20,7 @@ from chatbot.deps import Deps
 from chatbot.extractive import NO_LLM_CONFIGURED_NOTE, NO_LLM_NOTE, extractive_answer
 from chatbot.plans import checked_plan, is_vague, needs_vector, route_of
 from chatbot.state import State, fresh_turn
-from chatbot.understand import GENRE_WORDS, read_plan
+from chatbot.understand import read_plan
 from prompts.answer import CHITCHAT_REPLY
 from retrieval.plan import QueryPlan, Vocabulary
 from retrieval.types import AmbiguousTitle, MovieHit, SearchMode, UnknownTitle
@@ -35,8 +35,6 @@ EMPTY_CATALOG = (
 )
 SIMILAR_POOL = 3
 """`similar` looks at this many times k neighbours before `prefer_described` picks k."""
-GENRES = frozenset(GENRE_WORDS.values())
-"""Genre names the rules know, never films even when the catalog's vocabulary is not at hand."""
 ALTERNATIVES = 5
 """Nearest rows offered, labelled as such, when nothing meets the conditions."""
 
@@ -387,7 +385,7 @@ async def check_citations(state: State, runtime: Runtime[Deps]) -> dict[str, Any
     vocab = await _vocabulary(runtime.context)
     people = {p for r in state.hits for p in (*(r.get("actors") or ()), *(r.get("director") or "").split(", ")) if p}
     not_films = (*vocab.genres, *vocab.directors, *vocab.actors, *vocab.writers, *vocab.countries,
-                 *vocab.languages, *GENRES, *people)
+                 *vocab.languages, *people)
     checked = _check_citations(
         state.answer, state.hits, catalog_titles=named, allowed=[a["title"] for a in state.anchors],
         not_films=not_films,
