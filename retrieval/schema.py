@@ -128,7 +128,67 @@ def create_schema(engine: Engine) -> None:
         conn.execute(text("CREATE EXTENSION IF NOT EXISTS vector"))
         Base.metadata.create_all(conn)
         conn.execute(text(_EMBEDDING_INLINE))
+        _create_plan_support(conn)
         _after_create(conn)
+
+
+# --- query plans (retrieval/compile.py) ---------------------------------------------------------
+# Name conditions compare folded values (lower case, accents off, curly apostrophes straight) as
+# whole elements: `movie_rag_fold_array(actors) @> ...`. The functions are IMMUTABLE so GIN
+# expression indexes can serve them; their bodies must never change meaning without a REINDEX,
+# so the accent table is a literal here, not computed at import.
+_FOLD_FROM = (
+    "ÀÁÂÃÄÅÇÈÉÊËÌÍÎÏÑÒÓÔÕÖÙÚÛÜÝàáâãäåçèéêëìíîïñòóôõöùúûüýÿĀāĂăĄąĆćĈĉĊċČčĎďĒēĔĕĖėĘęĚěĜĝĞğĠġĢģ"
+    "ĤĥĨĩĪīĬĭĮįİĴĵĶķĹĺĻļĽľŃńŅņŇňŌōŎŏŐőŔŕŖŗŘřŚśŜŝŞşŠšŢţŤťŨũŪūŬŭŮůŰűŲųŴŵŶŷŸŹźŻżŽžØøŁłĐđĦħıŦŧ’‘ʼ"
+)
+_FOLD_TO = (
+    "AAAAAACEEEEIIIINOOOOOUUUUYaaaaaaceeeeiiiinooooouuuuyyAaAaAaCcCcCcCcDdEeEeEeEeEeGgGgGgGg"
+    "HhIiIiIiIiIJjKkLlLlLlNnNnNnOoOoOoRrRrRrSsSsSsSsTtTtUuUuUuUuUuUuWwYyYZzZzZzOoLlDdHhiTt"
+    + "'" * 3
+)
+
+PLAN_SUPPORT_SQL = (
+    "CREATE OR REPLACE FUNCTION movie_rag_fold(t text) RETURNS text "
+    "LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT AS $f$ SELECT btrim(lower(replace(replace(replace("
+    f"translate(t, '{_FOLD_FROM}', '{_FOLD_TO.replace(chr(39), chr(39) * 2)}'), "
+    "'ß', 'ss'), 'Æ', 'AE'), 'æ', 'ae'))) $f$",
+    # Elements joined by the unit separator, folded once, split again: one call per row.
+    "CREATE OR REPLACE FUNCTION movie_rag_fold_array(a text[]) RETURNS text[] "
+    "LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $f$ SELECT coalesce(string_to_array("
+    "@.movie_rag_fold(array_to_string(a, chr(31))), chr(31)), '{}') $f$",
+    # A text column holding a comma-separated list (director, country, language).
+    "CREATE OR REPLACE FUNCTION movie_rag_fold_list(t text) RETURNS text[] "
+    "LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $f$ SELECT coalesce("
+    r"regexp_split_to_array(@.movie_rag_fold(t), '\s*,\s*'), '{}') $f$",
+    "CREATE OR REPLACE FUNCTION movie_rag_fold_people(director text, writers text[], actors text[]) "
+    "RETURNS text[] LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $f$ SELECT @.movie_rag_fold_list(director) "
+    "|| @.movie_rag_fold_array(writers) || @.movie_rag_fold_array(actors) $f$",
+)
+"""`@`: the schema holding the functions (bodies run under CREATE INDEX's own search_path)."""
+PLAN_NAME_EXPRESSIONS: dict[str, str] = {
+    "genres": "movie_rag_fold_array({m}genres)",
+    "directors": "movie_rag_fold_list({m}director)",
+    "actors": "movie_rag_fold_array({m}actors)",
+    "writers": "movie_rag_fold_array({m}writers)",
+    "people": "movie_rag_fold_people({m}director, {m}writers, {m}actors)",
+    "countries": "movie_rag_fold_list({m}country)",
+    "languages": "movie_rag_fold_list({m}language)",
+}
+"""Filters field -> the folded text[] a `Names` condition compares with (`{m}`: "alias." or "").
+Each has a GIN index on exactly this expression, so name conditions are index lookups."""
+
+
+def _create_plan_support(conn: Connection) -> None:
+    """The fold functions and their indexes; CREATE OR REPLACE / IF NOT EXISTS, so idempotent."""
+    assert len(_FOLD_FROM) == len(_FOLD_TO), "the accent table must map one character to one"
+    schema = conn.execute(text("SELECT quote_ident(current_schema())")).scalar_one()
+    for statement in PLAN_SUPPORT_SQL:
+        conn.execute(text(statement.replace("@.", f"{schema}.")))
+    for name, expression in PLAN_NAME_EXPRESSIONS.items():
+        conn.execute(text(
+            f"CREATE INDEX IF NOT EXISTS movies_plan_{name} ON movies USING gin (({expression.format(m='')}))"
+        ))
+    conn.execute(text("CREATE INDEX IF NOT EXISTS movies_duration ON movies (duration_min)"))
 
 
 def _after_create(conn: Connection) -> None:

@@ -34,11 +34,12 @@ import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pgvector.sqlalchemy import VECTOR
 from sqlalchemy import Connection, Engine, TextClause, bindparam, text
 
+from retrieval.plan import QueryPlan, Vocabulary
 from retrieval.schema import EMBEDDING_DIM
 from retrieval.types import (
     AmbiguousTitle,
@@ -49,6 +50,9 @@ from retrieval.types import (
     SearchMode,
     UnknownTitle,
 )
+
+if TYPE_CHECKING:
+    from retrieval.compile import PlanResult
 
 EXACT_MAX_ROWS = 20_000
 """Up to this many rows, vector searches scan every row (exact, a few ms)."""
@@ -308,6 +312,7 @@ class PgCatalog:
         self._index: _TitleIndex | None = None
         self._loaded_at = 0.0
         self._lock = threading.Lock()
+        self._vocabulary: tuple[float, Vocabulary] | None = None
 
     # -- titles --
 
@@ -318,6 +323,24 @@ class PgCatalog:
         index = _TitleIndex([(r.id, r.title, r.year) for r in rows])
         with self._lock:
             self._index, self._loaded_at = index, time.monotonic()
+            self._vocabulary = None
+
+    def vocabulary(self) -> Vocabulary:
+        """The catalog's names, genres, countries and languages (cached like the titles)."""
+        cached = self._vocabulary
+        if cached is None or time.monotonic() - cached[0] > self.titles_ttl_s:
+            from retrieval.compile import load_vocabulary
+
+            with self._connect() as conn:
+                cached = (time.monotonic(), load_vocabulary(conn))
+            self._vocabulary = cached
+        return cached[1]
+
+    def run_plan(self, plan: QueryPlan, **options: Any) -> PlanResult:
+        """`retrieval.compile.run_plan` on this catalog (its embedder embeds `plan.semantic`)."""
+        from retrieval.compile import run_plan
+
+        return run_plan(self, plan, **options)
 
     def _titles(self) -> _TitleIndex:
         if self._index is None or time.monotonic() - self._loaded_at > self.titles_ttl_s:

@@ -1,0 +1,471 @@
+"""Query plans compiled to parameterised SQL over the whole `movies` table, and run read-only.
+
+`compile_plan(plan)` turns a `retrieval.plan.QueryPlan` into one SQL statement with named bound
+parameters (values never reach the text): the WHERE holds every filter, the ORDER BY the sort key
+(NULLS LAST, id breaking ties) or the embedding distance, and sets carry their exact size in a
+`count(*) OVER ()` column so an answer can say "15 films match" even when `cap` cut the rows.
+
+    list         every matching row (up to `cap`), ordered by the sort key, else year then title
+    fact         the anchors' rows (in the order named), narrowed by any filters
+    count        SELECT count(*)
+    superlative  rows with the sort key set, first `limit` (default 1) with ties kept
+    search       nearest to the query vector among the filtered rows (k of them)
+    similar      nearest to the mean embedding of the anchors, anchors excluded (k of them)
+    recommend    as similar with anchors, as search with a vector, else the best rated
+    aggregate, chitchat: not compiled (PlanError)
+
+Names (genres, people, countries, languages) compare whole values folded by the database's
+`movie_rag_fold*` functions (retrieval/schema.py), served by GIN expression indexes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Literal
+
+from pgvector.sqlalchemy import VECTOR
+from sqlalchemy import Connection, Engine, TextClause, bindparam, text
+
+from retrieval.plan import Filters, Names, QueryPlan, Range, SortKey, Vocabulary
+from retrieval.schema import EMBEDDING_DIM, PLAN_NAME_EXPRESSIONS
+from retrieval.types import Metric, MovieHit
+
+PLAN_ROW_CAP = 500
+"""Most rows a set question returns; the answer states the exact total when it is hit."""
+SEARCH_K = 10
+"""Rows a ranked question (search, similar, recommend) returns when the plan gives no limit."""
+SUPERLATIVE_LIMIT = 1
+
+PLAN_COLUMNS = (
+    "id", "title", "year", "genres", "director", "actors", "summary", "duration_min",
+    "avg_rating", "num_ratings", "poster_url", "country", "language", "writers",
+)
+"""What every row carries: the MovieHit.full() fields plus language and writers."""
+
+_SELECT = ", ".join(f"m.{c}" for c in PLAN_COLUMNS)
+_BITS = f"bit({EMBEDDING_DIM})"
+
+# pgvector operator per metric; the bit metrics compare binary_quantize()d vectors.
+_OPERATORS: Mapping[str, str] = {
+    "cosine": "<=>", "l2": "<->", "inner": "<#>", "l1": "<+>", "hamming": "<~>", "jaccard": "<%>",
+}
+_SORT_SQL: Mapping[str, str] = {
+    "title": "lower({t}.title)", "year": "{t}.year", "duration_min": "{t}.duration_min",
+    "avg_rating": "{t}.avg_rating", "num_ratings": "{t}.num_ratings",
+}
+_INT_COLUMNS = frozenset({"year", "duration_min", "num_ratings"})
+_RANGE_FIELDS = ("year", "duration_min", "avg_rating", "num_ratings")
+_NAME_FIELDS = ("genres", "directors", "actors", "writers", "people", "countries", "languages")
+_DEFAULT_ORDER = "m.year NULLS LAST, lower(m.title), m.id"
+
+
+class PlanError(ValueError):
+    """The plan cannot be compiled (a message a person can read says why)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CompiledQuery:
+    """One statement with named parameters (`:name`), and what its rows mean."""
+
+    sql: str
+    params: dict[str, Any]
+    kind: Literal["rows", "count"]
+    """`count`: one row with `total`; `rows`: movie rows, each with `total` (and `distance`)."""
+    ranked: bool = False
+    """Rows are the nearest by embedding distance, not an exact set (say "closest matches")."""
+    metric: Metric | None = None
+    """The distance metric of a ranked or semantically ordered query."""
+    cap: int = PLAN_ROW_CAP
+    phrases: dict[str, str] = field(default_factory=dict)
+    """Vector parameter -> the phrase it embeds (shown as `embed('...')` in the readable SQL)."""
+    notes: tuple[str, ...] = ()
+    """What the compiler could not apply, in words an answer can repeat."""
+
+    @property
+    def has_vector(self) -> bool:
+        return "qvec" in self.params
+
+    def statement(self) -> TextClause:
+        return _statement(self.sql, self.has_vector)
+
+    def readable(self) -> str:
+        """The SQL with values written in, for people ("How I found this"); never run."""
+        return readable_sql(self.sql, self.params, self.phrases)
+
+
+@lru_cache(maxsize=512)
+def _statement(sql: str, with_vector: bool) -> TextClause:
+    clause = text(sql)
+    if with_vector:
+        clause = clause.bindparams(bindparam("qvec", type_=VECTOR(EMBEDDING_DIM)))
+    return clause
+
+
+# --- WHERE ------------------------------------------------------------------------------------
+
+
+class _Params:
+    """Collects bound parameters under deterministic names."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+
+    def add(self, name: str, value: Any) -> str:
+        assert name not in self.values, name
+        self.values[name] = value
+        return f":{name}"
+
+
+def _bound(column: str, value: float) -> int | float:
+    return int(value) if column in _INT_COLUMNS and float(value).is_integer() else float(value)
+
+
+def _range(column: str, r: Range, prefix: str, p: _Params) -> list[str]:
+    out = []
+    if r.min is not None:
+        out.append(f"m.{column} >= {p.add(f'{prefix}{column}_min', _bound(column, r.min))}")
+    if r.max is not None:
+        out.append(f"m.{column} <= {p.add(f'{prefix}{column}_max', _bound(column, r.max))}")
+    return out
+
+
+def _names(name: str, n: Names, prefix: str, p: _Params) -> list[str]:
+    expr = PLAN_NAME_EXPRESSIONS[name].format(m="m.")
+    out = []
+    for part, op, negate in (("all", "@>", False), ("any", "&&", False), ("none", "&&", True)):
+        values = getattr(n, f"{part}_of")
+        if not values:
+            continue
+        param = p.add(f"{prefix}{name}_{part}", [str(v) for v in values])
+        cond = f"{expr} {op} movie_rag_fold_array(CAST({param} AS text[]))"
+        out.append(f"NOT ({cond})" if negate else cond)
+    return out
+
+
+def _conditions(f: Filters, prefix: str, p: _Params) -> list[str]:
+    """Every condition of `f` (ANDed by the caller); parameters named `{prefix}{field}_...`."""
+    out: list[str] = []
+    if f.title is not None and f.title.strip():
+        out.append(f"strpos(movie_rag_fold(m.title), movie_rag_fold({p.add(f'{prefix}title', f.title)})) > 0")
+    for column in _RANGE_FIELDS:
+        out += _range(column, getattr(f, column), prefix, p)
+    for name in _NAME_FIELDS:
+        out += _names(name, getattr(f, name), prefix, p)
+    if f.exclude_ids:
+        ids = p.add(f"{prefix}exclude_ids", [int(i) for i in f.exclude_ids])
+        out.append(f"m.id <> ALL(CAST({ids} AS int[]))")
+    if f.either:
+        groups = []
+        for i, group in enumerate(f.either):
+            inner = _conditions(group, f"{prefix}or{i}_", p)
+            groups.append("(" + " AND ".join(inner) + ")" if len(inner) > 1 else (inner[0] if inner else "TRUE"))
+        out.append("(" + " OR ".join(groups) + ")")
+    return out
+
+
+# --- ORDER BY and distance --------------------------------------------------------------------
+
+
+def _sort_expr(key: SortKey, table: str = "m") -> str:
+    return _SORT_SQL[key].format(t=table)
+
+
+def _order(key: SortKey, desc: bool, table: str = "m") -> str:
+    return f"{_sort_expr(key, table)}{' DESC' if desc else ''} NULLS LAST"
+
+
+def _distance(metric: Metric, target: str) -> str:
+    if metric not in _OPERATORS:
+        raise PlanError(f"Unknown metric {metric!r}; use one of {', '.join(_OPERATORS)}.")
+    op = _OPERATORS[metric]
+    if metric in ("hamming", "jaccard"):
+        return f"binary_quantize(m.embedding)::{_BITS} {op} binary_quantize({target})::{_BITS}"
+    return f"m.embedding {op} {target}"
+
+
+_ALIAS_M = re.compile(r"\bm\.")
+_ANCHOR_MEAN = "(SELECT avg(a.embedding) FROM movies a WHERE a.id = ANY(CAST(:anchors AS int[])))"
+
+
+def _where(conditions: list[str]) -> str:
+    return "\nWHERE " + "\n  AND ".join(conditions) if conditions else ""
+
+
+# --- the compiler -----------------------------------------------------------------------------
+
+
+def compile_plan(
+    plan: QueryPlan, *, ids: Sequence[int] | None = None, vector: Sequence[float] | None = None,
+    metric: Metric = "cosine", cap: int = PLAN_ROW_CAP, k: int = SEARCH_K,
+) -> CompiledQuery:
+    """The SQL for `plan`.
+
+    `ids`: the previous turn's full result ids (a follow-up's scope; required when
+    `plan.scope == "previous"`, applied whenever given). `vector`: the embedded `plan.semantic`
+    (ranks search rows and orders list rows by distance; without it the phrase is not applied and
+    a note says so). `cap`: most rows returned. `k`: rows of a ranked question without a limit.
+    """
+    if plan.intent in ("aggregate", "chitchat"):
+        raise PlanError(f"A {plan.intent} question has no query plan to compile; it goes another way.")
+    if cap < 1:
+        raise PlanError(f"cap must be at least 1, not {cap}.")
+    p = _Params()
+    notes: list[str] = []
+    conditions = _conditions(plan.filters, "", p)
+    if ids is not None:
+        conditions.append(f"m.id = ANY(CAST({p.add('ids', [int(i) for i in ids])} AS int[]))")
+    elif plan.scope == "previous":
+        raise PlanError("A follow-up plan needs the previous answer's ids; there are none to narrow.")
+
+    intent = plan.intent
+    if intent == "count":
+        if plan.semantic:
+            notes.append(f"the count does not apply {plan.semantic!r} (a meaning, not a condition)")
+        return CompiledQuery(
+            sql=f"SELECT count(*) AS total\nFROM movies m{_where(conditions)}",
+            params=p.values, kind="count", cap=cap, notes=tuple(notes),
+        )
+
+    qvec = None if vector is None else [float(x) for x in vector]
+    if qvec is not None and len(qvec) != EMBEDDING_DIM:
+        raise PlanError(f"The query vector has {len(qvec)} values; the catalog's embeddings have {EMBEDDING_DIM}.")
+    phrases: dict[str, str] = {}
+    if plan.semantic and qvec is None:
+        notes.append(f"not ordered by closeness to {plan.semantic!r} (no query embedding)")
+
+    # Ranked questions: nearest to the anchors or to the query vector.
+    target = None
+    if intent in ("similar", "recommend") and plan.anchors:
+        p.add("anchors", [int(i) for i in plan.anchors])
+        conditions.append("m.id <> ALL(CAST(:anchors AS int[]))")
+        target = _ANCHOR_MEAN
+        conditions.append(f"{_ANCHOR_MEAN} IS NOT NULL")
+    elif intent in ("similar", "search", "recommend") and qvec is not None:
+        target = "CAST(:qvec AS vector)"
+    elif intent == "similar":
+        raise PlanError("A 'similar' plan needs the titles it is similar to (anchors) or a query vector.")
+    if target is not None:
+        if target.startswith("CAST(:qvec"):
+            p.add("qvec", qvec)
+            phrases["qvec"] = plan.semantic or ""
+        return _ranked(plan, conditions, p, target, metric, cap, k, phrases, notes)
+
+    # Sets: list, fact, superlative, and search/recommend without a vector.
+    if intent == "fact" and plan.anchors:
+        conditions.insert(0, f"m.id = ANY(CAST({p.add('anchors', [int(i) for i in plan.anchors])} AS int[]))")
+    sort = plan.sort
+    limit = plan.limit
+    if intent == "superlative":
+        if sort is None:
+            raise PlanError("A superlative plan needs a sort key (longest: duration_min, oldest: year, ...).")
+        limit = limit or SUPERLATIVE_LIMIT
+    if intent in ("search", "recommend") and sort is None:
+        limit = limit or k
+        if intent == "recommend":
+            notes.append("ranked by average rating (no titles to start from)")
+    if sort is not None and limit is not None:
+        conditions.append(f"{_sort_expr(sort.key)} IS NOT NULL")
+
+    select = _SELECT
+    keys = []
+    if sort is not None:
+        keys.append(_order(sort.key, sort.desc))
+    elif intent == "recommend":
+        keys += ["m.avg_rating DESC NULLS LAST", "m.num_ratings DESC NULLS LAST"]
+    elif intent == "fact" and plan.anchors:
+        keys.append("array_position(CAST(:anchors AS int[]), m.id)")
+    semantic = qvec is not None and bool(plan.semantic)
+    if semantic:
+        phrases["qvec"] = plan.semantic or ""
+        select += f", {_distance(metric, 'CAST(' + p.add('qvec', qvec) + ' AS vector)')} AS distance"
+        keys.append("distance")
+    order = ", ".join([*keys, "m.id"]) if keys else _DEFAULT_ORDER
+    head = f"SELECT {select}, count(*) OVER () AS total\nFROM movies m{_where(conditions)}"
+
+    if limit is not None and plan.ties and sort is not None:
+        # WITH TIES decides ties on the ORDER BY keys, so the id tie-break moves outside.
+        outer = ", ".join(_ALIAS_M.sub("top.", key) if key != "distance" else "top.distance" for key in keys)
+        sql = (
+            f"SELECT top.*\nFROM ({head}\n  ORDER BY {', '.join(keys)}\n  FETCH FIRST "
+            f"{p.add('limit', int(limit))} ROWS WITH TIES) AS top\nORDER BY {outer}, top.id\n"
+            f"LIMIT {p.add('cap', cap)}"
+        )
+    else:
+        n = cap if limit is None else min(cap, int(limit))
+        sql = f"{head}\nORDER BY {order}\nLIMIT {p.add('cap' if limit is None else 'limit', n)}"
+    return CompiledQuery(
+        sql=sql, params=p.values, kind="rows", ranked=intent in ("search", "recommend"),
+        metric=metric if semantic else None, cap=cap, phrases=phrases, notes=tuple(notes),
+    )
+
+
+def _ranked(
+    plan: QueryPlan, conditions: list[str], p: _Params, target: str, metric: Metric, cap: int,
+    k: int, phrases: dict[str, str], notes: list[str],
+) -> CompiledQuery:
+    """Nearest rows to `target` among the filtered ones; a plan sort reorders those rows."""
+    distance = _distance(metric, target)
+    conditions.append("m.embedding IS NOT NULL")
+    n = min(cap, int(plan.limit or k))
+    sql = (
+        f"SELECT {_SELECT}, {distance} AS distance, count(*) OVER () AS total\n"
+        f"FROM movies m{_where(conditions)}\nORDER BY distance, m.id\nLIMIT {p.add('limit', n)}"
+    )
+    if plan.sort is not None:
+        outer = _order(plan.sort.key, plan.sort.desc, "near")
+        sql = f"SELECT near.*\nFROM ({sql}) AS near\nORDER BY {outer}, near.distance, near.id"
+    return CompiledQuery(
+        sql=sql, params=p.values, kind="rows", ranked=True, metric=metric, cap=cap,
+        phrases=phrases, notes=tuple(notes),
+    )
+
+
+# --- readable SQL -----------------------------------------------------------------------------
+
+_PARAM = re.compile(r"(?<![:\w]):(\w+)")
+_QUOTED = r"'(?:[^']|'')*'"
+_VECTOR_CAST = re.compile(rf"CAST\((embed\({_QUOTED}\)) AS vector\)")
+_ARRAY_CAST = re.compile(rf"CAST\((ARRAY\[(?:{_QUOTED}|[-\d.]+)(?:, (?:{_QUOTED}|[-\d.]+))*\]) AS (?:text|int)\[\]\)")
+
+
+def _literal(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return "ARRAY[" + ", ".join(_literal(v) for v in value) + "]"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def readable_sql(sql: str, params: Mapping[str, Any], phrases: Mapping[str, str] | None = None) -> str:
+    """`sql` with each `:name` replaced by its value as a literal (a vector as `embed('phrase')`)."""
+    phrases = phrases or {}
+
+    def value(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name not in params:
+            return m.group(0)
+        if name in phrases:
+            return f"embed({_literal(phrases[name])})"
+        return _literal(params[name])
+
+    out = _PARAM.sub(value, sql)
+    # Casts that only typed a parameter are noise to a reader: embed('...'), ARRAY['a', 'b'].
+    out = _VECTOR_CAST.sub(r"\1", out)
+    return _ARRAY_CAST.sub(r"\1", out)
+
+
+# --- running ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlanResult:
+    """What a plan found."""
+
+    rows: list[dict[str, Any]]
+    """Movie rows (PLAN_COLUMNS + score, distance), in answer order; empty for a count."""
+    total: int
+    """Rows matching the filters in the whole catalog (or scope), before limit and cap."""
+    capped: bool
+    """`cap` cut the rows: say "showing N of total"."""
+    ranked: bool
+    """Rows are the closest matches by embedding, not an exact set."""
+    sql: str
+    """The statement that ran (named parameters)."""
+    params: dict[str, Any]
+    readable: str
+    """The same statement with values written in, for "How I found this"."""
+    notes: tuple[str, ...] = ()
+
+    @property
+    def ids(self) -> list[int]:
+        return [int(r["id"]) for r in self.rows]
+
+    def hits(self) -> list[MovieHit]:
+        """The rows as MovieHit (the graph's row type; language and writers are dropped)."""
+        keep = set(MovieHit.__dataclass_fields__)
+        out = []
+        for r in self.rows:
+            fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in r.items() if k in keep}
+            out.append(MovieHit(**fields))
+        return out
+
+
+def _row_dict(row: Any, metric: Metric | None) -> dict[str, Any]:
+    d: dict[str, Any] = {c: getattr(row, c) for c in PLAN_COLUMNS}
+    for c in ("genres", "actors", "writers"):
+        d[c] = list(d[c] or [])
+    distance = getattr(row, "distance", None)
+    if distance is not None and metric is not None:
+        from retrieval.search import score_for
+
+        d["distance"], d["score"] = float(distance), float(score_for(metric, float(distance)))
+    else:
+        d["distance"], d["score"] = None, 0.0
+    return d
+
+
+def run_compiled(conn: Connection, compiled: CompiledQuery) -> PlanResult:
+    """Execute `compiled` on `conn` (the caller owns the transaction)."""
+    params = dict(compiled.params)
+    result = conn.execute(compiled.statement(), params)
+    readable = compiled.readable()
+    if compiled.kind == "count":
+        total = int(result.scalar_one())
+        return PlanResult(rows=[], total=total, capped=False, ranked=False, sql=compiled.sql,
+                          params=params, readable=readable, notes=compiled.notes)
+    fetched = result.all()
+    rows = [_row_dict(r, compiled.metric) for r in fetched]
+    total = int(fetched[0].total) if fetched else 0
+    capped = len(rows) >= compiled.cap and total > len(rows)
+    return PlanResult(rows=rows, total=total, capped=capped, ranked=compiled.ranked, sql=compiled.sql,
+                      params=params, readable=readable, notes=compiled.notes)
+
+
+def run_plan(
+    source: Any, plan: QueryPlan, *, ids: Sequence[int] | None = None,
+    vector: Sequence[float] | None = None, metric: Metric = "cosine", cap: int = PLAN_ROW_CAP,
+    k: int = SEARCH_K,
+) -> PlanResult:
+    """Compile `plan` and run it read-only on `source`: an Engine, a Connection, or a catalog with
+    an `engine` (PgCatalog; its embedder then embeds `plan.semantic` when no `vector` is given)."""
+    if vector is None and plan.semantic and hasattr(source, "embed") and plan.intent not in ("count",):
+        vector = source.embed(plan.semantic)
+    compiled = compile_plan(plan, ids=ids, vector=vector, metric=metric, cap=cap, k=k)
+    if isinstance(source, Connection):
+        return run_compiled(source, compiled)
+    engine: Engine = source if isinstance(source, Engine) else source.engine
+    with engine.connect().execution_options(postgresql_readonly=True) as conn:
+        return run_compiled(conn, compiled)
+
+
+# Distinct catalog values per Vocabulary field; director, country and language are comma lists.
+_VOCABULARY_SQL = r"""
+SELECT 'directors' AS kind, v FROM movies, regexp_split_to_table(director, '\s*,\s*') AS v
+UNION SELECT 'countries', v FROM movies, regexp_split_to_table(country, '\s*,\s*') AS v
+UNION SELECT 'languages', v FROM movies, regexp_split_to_table(language, '\s*,\s*') AS v
+UNION SELECT 'actors', v FROM movies, unnest(actors) AS v
+UNION SELECT 'writers', v FROM movies, unnest(writers) AS v
+UNION SELECT 'genres', v FROM movies, unnest(genres) AS v
+"""
+
+
+def load_vocabulary(conn: Connection) -> Vocabulary:
+    """Every distinct value of the name columns, as the catalog spells them (one query)."""
+    found: dict[str, set[str]] = {f: set() for f in Vocabulary.__dataclass_fields__}
+    for kind, value in conn.execute(_statement(_VOCABULARY_SQL, False)):
+        if value and value.strip():
+            found[kind].add(value.strip())
+    return Vocabulary(**{kind: frozenset(values) for kind, values in found.items()})
+
+
+def plan_json(plan: QueryPlan) -> str:
+    """The plan as compact JSON without defaults (for logs and "How I found this")."""
+    return json.dumps(plan.model_dump(mode="json", exclude_defaults=True), ensure_ascii=False)
