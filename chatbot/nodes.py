@@ -167,7 +167,8 @@ async def retrieve(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
         vector = await _embed(deps, state.query)
         timings["embed"] = round((deps.clock() - t0) * 1000, 2)
     follow = state.route == "follow_up"
-    simple = plan.filters.is_empty() and not plan.sort and not follow
+    # No condition beyond the anchors themselves: the tuned similar/search paths serve it.
+    simple = plan.filters.model_copy(update={"exclude_ids": ()}).is_empty() and not plan.sort and not follow
     update: dict[str, Any] = {"sql": None, "plan_sql": None, "exact": False, "total": None, "capped": False,
                               "timings_ms": timings}
     if plan.intent == "similar" and state.anchors and simple:
