@@ -42,6 +42,8 @@ class Answer:
     """The SQL the plan compiled to and that ran, or None."""
     rows: list[dict[str, Any]] = field(default_factory=list)
     """The catalog rows behind the answer (id, title, year, director, genres, ...)."""
+    alternatives: list[dict[str, Any]] = field(default_factory=list)
+    """When nothing matched (`rows` empty): the nearest rows, offered in the text as not matching."""
     model: str | None = None
     """The model that answered; None for the extractive answer."""
     fallbacks: list[Fallback] = field(default_factory=list)

@@ -37,7 +37,7 @@ def step_detail(node: str, update: dict[str, Any]) -> dict[str, Any]:
     """What a node did, in a form fit for a collapsible step in the UI."""
     keys = {
         "understand": ("route", "query", "anchors", "llm_up", "use_sql"),
-        "retrieve": ("hits", "total", "capped", "plan_sql"),
+        "retrieve": ("hits", "total", "capped", "plan_sql", "alternatives"),
         "draft_sql": ("sql_draft", "fallbacks"),
         "check_sql": ("sql_readable", "sql_phrases", "sql_reason"),
         "run_sql": ("sql", "hits"),
@@ -76,6 +76,7 @@ def answer_from_state(values: dict[str, Any], thread_id: str) -> Answer:
         plan=plan.model_dump(mode="json", exclude_defaults=True) if plan is not None else None,
         plan_sql=values.get("plan_sql"),
         rows=[{k: v for k, v in r.items() if k != "embedding"} for r in values.get("hits", [])],
+        alternatives=list(values.get("alternatives", [])),
         model=values.get("model"),
         fallbacks=list(values.get("fallbacks", [])),
         timings_ms=dict(values.get("timings_ms", {})),

@@ -157,9 +157,10 @@ def lead(
 def extractive_answer(
     rows: list[dict[str, Any]], *, plan: QueryPlan | None = None, route: str | None = None,
     anchors: list[dict[str, Any]] | None = None, total: int | None = None, capped: bool = False,
-    exact: bool = True, alternatives: bool = False, sql: str | None = None,
+    exact: bool = True, alternatives: Sequence[dict[str, Any]] = (), sql: str | None = None,
 ) -> str:
-    """A grounded answer listing `rows` in order (every one of them)."""
+    """A grounded answer listing `rows` in order (every one of them); with no rows, says so and
+    offers `alternatives` (nearest rows that do not meet the conditions) labelled as such."""
     titled = [r for r in rows if r.get("title")]
     unapplied = list(plan.unapplied) if plan is not None else []
     caveat = [f"I could not apply: {'; '.join(unapplied)}."] if unapplied else []
@@ -168,10 +169,11 @@ def extractive_answer(
             lines = ["Result: " + "; ".join(", ".join(f"{k} = {v}" for k, v in r.items()) for r in rows)]
         else:
             lines = [nothing_found(plan)]
+            if alternatives:
+                lines.append("Not matches, but the closest by meaning:")
+                lines += [f"- {describe_row(r)}" for r in alternatives]
         return "\n".join(lines + caveat + _sql_block(sql))
-    if alternatives:
-        lines = [nothing_found(plan), "The closest matches by meaning, which do not meet those conditions:"]
-    elif plan is not None and plan.intent == "fact" and plan.fields and route != "follow_up":
+    if plan is not None and plan.intent == "fact" and plan.fields and route != "follow_up":
         facts = [fact_sentence(r, plan.fields) for r in titled]
         return "\n".join(facts + caveat + _sql_block(sql))
     else:

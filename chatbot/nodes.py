@@ -199,9 +199,8 @@ async def retrieve(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
         plan = plan.model_copy(update={"unapplied": (*plan.unapplied, *unapplied)})
     update.update(plan=plan, hits=rows, total=result.total, capped=result.capped, plan_sql=result.readable,
                   exact=not result.ranked)
-    if not rows:
-        update.update(hits=await _search(state, deps, vector or await _embed(deps, state.query), ALTERNATIVES),
-                      alternatives=True)
+    if not rows and plan.intent != "count":
+        update["alternatives"] = await _search(state, deps, vector or await _embed(deps, state.query), ALTERNATIVES)
     return update
 
 
@@ -349,7 +348,7 @@ async def generate(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
 
     if state.route != "chitchat" and not state.hits:
         empty = await asyncio.to_thread(deps.catalog.count) == 0
-        text = EMPTY_CATALOG if empty else extractive_answer([], plan=state.plan, route=state.route)
+        text = EMPTY_CATALOG if empty else extractive_answer([], plan=state.plan, route=state.route, alternatives=state.alternatives)
         write({"token": text})
         return {"answer": text, "model": None}
 
@@ -371,7 +370,7 @@ async def generate(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
     else:
         text = extractive_answer(
             state.hits, plan=state.plan, route=state.route, anchors=state.anchors, total=state.total,
-            capped=state.capped, exact=state.exact, alternatives=state.alternatives, sql=state.sql,
+            capped=state.capped, exact=state.exact, sql=state.sql,
         )
     write({"token": text})
     return {"answer": text, "model": None, "fallbacks": fallbacks, "notes": notes}
@@ -388,7 +387,8 @@ async def check_citations(state: State, runtime: Runtime[Deps]) -> dict[str, Any
     not_films = (*vocab.genres, *vocab.directors, *vocab.actors, *vocab.writers, *vocab.countries,
                  *vocab.languages, *people)
     checked = _check_citations(
-        state.answer, state.hits, catalog_titles=named, allowed=[a["title"] for a in state.anchors],
+        state.answer, state.hits, catalog_titles=named,
+        allowed=[a["title"] for a in (*state.anchors, *state.alternatives)],
         not_films=not_films,
     )
     notes = ["Not among the retrieved rows, so not verified: " + ", ".join(checked.flagged) + "."] if checked.flagged else []
@@ -396,7 +396,7 @@ async def check_citations(state: State, runtime: Runtime[Deps]) -> dict[str, Any
     result_ids = [r["id"] for r in state.hits if isinstance(r.get("id"), int)] or [c["id"] for c in checked.cited]
     return {
         "answer": checked.answer, "citations": checked.cited, "notes": notes,
-        "last_ids": state.last_ids if chitchat or state.alternatives else result_ids,
+        "last_ids": state.last_ids if chitchat or not state.hits else result_ids,
         "last_query": state.query if state.route not in ("chitchat", "follow_up") else state.last_query,
         "turns": state.turns + 1,
     }

@@ -61,8 +61,8 @@ class State(InputState):
     """The plan's rows were cut at the row cap."""
     exact: bool = False
     """`hits` is an exact filtered set (not nearest neighbours): "N films match" may be said."""
-    alternatives: bool = False
-    """Nothing met the plan's conditions; `hits` are the nearest rows, offered as such."""
+    alternatives: list[dict[str, Any]] = field(default_factory=list)
+    """Nothing met the plan's conditions (`hits` is empty): the nearest rows, offered as such."""
     sql_draft: str | None = None
     """The LLM's latest SQL draft."""
     sql_checked: str | None = None
@@ -101,7 +101,7 @@ ACCUMULATED = ("fallbacks", "notes", "timings_ms")
 
 _TURN_DEFAULTS: dict[str, Any] = {
     "route": None, "plan": None, "query": "", "anchors": [], "llm_up": False, "use_sql": False,
-    "hits": [], "total": None, "capped": False, "exact": False, "alternatives": False, "sql_draft": None,
+    "hits": [], "total": None, "capped": False, "exact": False, "alternatives": [], "sql_draft": None,
     "sql_checked": None, "sql_readable": None, "sql_phrases": {}, "sql_reason": None,
     "sql_attempts": 0, "sql": None, "plan_sql": None, "sql_accepted": None, "answer": "", "model": None,
     "citations": [],

@@ -291,9 +291,11 @@ async def test_how_many_is_the_count_of_the_whole_catalog(course_db, plain_bot):
 
 async def test_nothing_found_is_said_plainly(plain_bot):
     a = await plain_bot.aask("Greta Gerwig films")
-    first = a.answer.splitlines()[0]
-    assert first.startswith("No films in your catalog match") or "Greta Gerwig" in first, a.answer
-    assert "match (" not in first  # never worded as a found set
+    first, second = a.answer.splitlines()[:2]
+    assert first.startswith("No films in your catalog match: ") and first.endswith("Greta Gerwig.")
+    assert second == "Not matches, but the closest by meaning:"
+    assert a.rows == [] and a.citations == [] and len(a.alternatives) == 5
+    assert "[not in the retrieved rows]" not in a.answer
 
 
 async def test_eight_concurrent_questions_against_a_slow_model(course_db, fake):

@@ -160,11 +160,15 @@ async def test_nothing_found_is_said_plainly_with_labelled_alternatives(scripted
     catalog = FakeCatalog()
     a = await bot(catalog=catalog).aask("Greta Gerwig films")
     lines = a.answer.splitlines()
-    assert lines[:2] == [
+    assert lines[:3] == [
         "No films in your catalog match: directed by Greta Gerwig.",
-        "The closest matches by meaning, which do not meet those conditions:",
+        "Not matches, but the closest by meaning:",
+        "- **Finding Nemo** (2003) — directed by Andrew Stanton; Animation, Family; 100 min",
     ]
-    assert catalog.calls[-1][0] == "search" and len(a.citations) == 5
+    assert catalog.calls[-1][0] == "search" and len(lines) == 2 + 5
+    # the answer's set is empty; the alternatives are named, never flagged, never cited
+    assert a.rows == [] and a.citations == [] and len(a.alternatives) == 5
+    assert "[not in the retrieved rows]" not in a.answer
 
 
 async def test_conditions_that_could_not_be_applied_are_said(scripted):
