@@ -9,15 +9,9 @@ from typing import Any, Protocol
 
 from langchain_core.messages import BaseMessage
 
+from chatbot.llm import Completion
 from retrieval.plan import QueryPlan, Vocabulary
 from retrieval.types import Catalog, Embedder, Metric, MovieHit
-
-
-class Completion(Protocol):
-    text: str
-    model: str
-    fallbacks: list[Any]
-    data: dict[str, Any] | None
 
 
 class ChatModel(Protocol):
@@ -29,6 +23,7 @@ class ChatModel(Protocol):
         self, messages: list[BaseMessage], *,
         on_token: Callable[[str], Awaitable[None]] | None = None,
         on_restart: Callable[[str], Awaitable[None]] | None = None,
+        titles: Sequence[str] | None = None,
     ) -> Completion: ...
 
     async def complete_json(

@@ -29,6 +29,7 @@ __all__ = [
     "BATCH_SIZE",
     "EMBEDDING_DIM",
     "EMBEDDING_TEMPLATE",
+    "embed_in_batches",
     "embedding_text",
     "load_embedder",
 ]
@@ -102,10 +103,11 @@ def embed_in_batches(
     batch_size: int = BATCH_SIZE,
     progress: bool = False,
     desc: str = "embedding",
+    dim: int = EMBEDDING_DIM,
 ) -> list[list[float]]:
     """Embed `texts` in batches (shortest first, so each batch pads little), in input order.
 
-    With `progress`, a tqdm bar on stderr counts movies embedded.
+    With `progress`, a tqdm bar on stderr counts movies embedded; every vector must have `dim`.
     """
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     out: list[list[float] | None] = [None] * len(texts)
@@ -121,9 +123,9 @@ def embed_in_batches(
             if len(vectors) != len(chunk):
                 raise RuntimeError(f"the embedder returned {len(vectors)} vectors for {len(chunk)} texts")
             for i, vec in zip(chunk, vectors, strict=True):
-                if len(vec) != EMBEDDING_DIM:
+                if len(vec) != dim:
                     raise RuntimeError(
-                        f"the embedder returned {len(vec)}-d vectors; the catalog stores {EMBEDDING_DIM}-d"
+                        f"the embedder returned {len(vec)}-d vectors; the catalog stores {dim}-d"
                     )
                 out[i] = list(vec)
             if bar is not None:
@@ -132,3 +134,4 @@ def embed_in_batches(
         if bar is not None:
             bar.close()
     return out  # type: ignore[return-value]
+

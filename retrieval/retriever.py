@@ -49,18 +49,33 @@ class CatalogRetriever(BaseRetriever):
     k: int = 8
     mode: SearchMode = "hybrid"
     filters: SearchFilters | None = None
+    profile: str | None = None
+    """Embedding profile for the meaning side (None: the default, minilm)."""
+
+    def _call_args(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Per-call `k`, `mode`, `filters` (and `profile`) override the retriever's own:
+        `retriever.invoke("heist", k=1)` returns one document."""
+        unknown = set(kwargs) - {"k", "mode", "filters", "profile"}
+        if unknown:
+            raise TypeError(f"CatalogRetriever got unexpected arguments: {', '.join(sorted(unknown))}")
+        args: dict[str, Any] = {
+            "mode": kwargs.get("mode", self.mode), "k": int(kwargs.get("k", self.k)),
+            "filters": kwargs.get("filters", self.filters),
+        }
+        profile = kwargs.get("profile", self.profile)
+        if profile is not None:
+            args["profile"] = profile
+        return args
 
     def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
     ) -> list[Document]:
-        hits = self.catalog.search(query, mode=self.mode, k=self.k, filters=self.filters)
+        hits = self.catalog.search(query, **self._call_args(kwargs))
         return [hit_document(h) for h in hits]
 
     async def _aget_relevant_documents(
-        self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun
+        self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun, **kwargs: Any
     ) -> list[Document]:
         # The catalog is synchronous (SQLAlchemy + a CPU-bound embedder): keep the loop free.
-        hits = await asyncio.to_thread(
-            self.catalog.search, query, mode=self.mode, k=self.k, filters=self.filters
-        )
+        hits = await asyncio.to_thread(self.catalog.search, query, **self._call_args(kwargs))
         return [hit_document(h) for h in hits]

@@ -30,9 +30,9 @@ import difflib
 import re
 import threading
 import time
-import unicodedata
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +41,7 @@ from sqlalchemy import Connection, Engine, TextClause, bindparam, text
 
 from retrieval.plan import QueryPlan, Vocabulary
 from retrieval.schema import EMBEDDING_DIM
+from retrieval.text import fold, strip_accents
 from retrieval.types import (
     AmbiguousTitle,
     Embedder,
@@ -247,17 +248,14 @@ def _keyword_params(terms: Sequence[str]) -> dict[str, str]:
 
 def _fold(s: str) -> str:
     """Lower-case, accents removed, apostrophes dropped ("Schindler's" ~ "Schindlers")."""
-    decomposed = unicodedata.normalize("NFKD", s)
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return plain.replace("'", "").replace("\u2019", "").casefold()
+    return fold(s).replace("'", "").replace("\u2019", "")
 
 
 def _tokens(s: str, *, fold: bool) -> tuple[str, ...]:
     if fold:
         return tuple(re.findall(r"[^\W_]+", _fold(s)))
-    decomposed = unicodedata.normalize("NFKD", s)
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return tuple(re.findall(r"[^\W_]+", plain.replace("'", "").replace("\u2019", "")))
+    plain = strip_accents(s).replace("'", "").replace("\u2019", "")
+    return tuple(re.findall(r"[^\W_]+", plain))
 
 
 def _case_insensitive(title: str) -> bool:
@@ -304,9 +302,14 @@ class _TitleIndex:
 class PgCatalog:
     """The catalog in PostgreSQL: title lookup, similar titles, dense/keyword/hybrid search."""
 
-    def __init__(self, engine: Engine, embedder: Embedder, *, titles_ttl_s: float = 300.0):
+    def __init__(
+        self, engine: Engine, embedder: Embedder, *, titles_ttl_s: float = 300.0,
+        embedders: Callable[[str], Embedder] | None = None,
+    ):
         self.engine = engine
         self.embedder = embedder
+        self.embedders = embedders
+        """Embedder per profile name (`retrieval.profiles.EmbedderCache`), for `profile=` searches."""
         self.titles_ttl_s = titles_ttl_s
         """Seconds before the cached title list is re-read (another process may have ingested)."""
         self._index: _TitleIndex | None = None
@@ -473,19 +476,26 @@ class PgCatalog:
 
     def similar(
         self, title: str, *, year: int | None = None, metric: Metric = "cosine", k: int = 10,
-        filters: SearchFilters | None = None,
+        filters: SearchFilters | None = None, profile: str | None = None,
     ) -> list[MovieHit]:
-        """The k movies nearest to the catalog title `title` by `metric`, itself excluded."""
+        """The k movies nearest to the catalog title `title` by `metric`, itself excluded
+        (`profile`: whose vectors; see retrieval/profiles.py)."""
         if metric not in _DISTANCE_SQL:
             raise ValueError(f"Unknown metric {metric!r}; use one of {', '.join(_DISTANCE_SQL)}.")
         anchor, _, _ = self.resolve(title, year)
-        return self.similar_to_id(anchor, metric=metric, k=k, filters=filters)
+        return self.similar_to_id(anchor, metric=metric, k=k, filters=filters, profile=profile)
 
     def similar_to_id(
         self, anchor: int, *, metric: Metric = "cosine", k: int = 10,
-        filters: SearchFilters | None = None,
+        filters: SearchFilters | None = None, profile: str | None = None,
     ) -> list[MovieHit]:
         """Like `similar` for a known row id."""
+        if profile is not None and profile != "minilm":
+            from retrieval import profiles, profiles_store
+
+            return profiles_store.similar_to_id(
+                self.engine, profiles.get_profile(profile), anchor, metric=metric, k=k, filters=filters,
+            )
         distance = _DISTANCE_SQL[metric]
         where, params = filter_sql(filters)
         statement = (
@@ -506,10 +516,13 @@ class PgCatalog:
     def search(
         self, text: str, *, mode: SearchMode = "hybrid", k: int = 10,
         filters: SearchFilters | None = None, vector: Sequence[float] | None = None,
+        profile: str | None = None,
     ) -> list[MovieHit]:
         """Movies matching free text (a question, a few words, a pasted plot).
 
-        `vector` is the already-embedded `text` (saves embedding it again).
+        `vector` is the already-embedded `text` (saves embedding it again). `profile` (not the
+        default) ranks the meaning side by that profile's vectors; hybrid then fuses that list with
+        the keyword list by plain reciprocal-rank fusion (weight 1 each).
         """
         if mode not in ("hybrid", "dense", "keyword"):
             raise ValueError(f"Unknown search mode {mode!r}; use hybrid, dense or keyword.")
@@ -517,10 +530,36 @@ class PgCatalog:
             return []
         if mode == "keyword":
             return self._keyword(text, k, filters)
+        if profile is not None and profile != "minilm":
+            return self._profile_search(text, mode, k, filters, profile)
         qvec = list(vector) if vector is not None else self.embed(text)
         if mode == "dense":
             return self._dense(qvec, k, filters)
         return self._hybrid(text, qvec, k, filters)
+
+    def _profile_search(
+        self, text_: str, mode: SearchMode, k: int, filters: SearchFilters | None, profile: str,
+    ) -> list[MovieHit]:
+        from retrieval import profiles, profiles_store
+
+        p = profiles.get_profile(profile)
+        if self.embedders is None:
+            raise ValueError("This catalog was opened without per-profile embedders (embedders=).")
+        embedder = self.embedders(p.name)
+        n = k if mode == "dense" else max(HYBRID_CANDIDATES, 4 * int(k))
+        dense = profiles_store.dense_search(self.engine, p, embedder.embed_query(text_), k=n, filters=filters)
+        if mode == "dense":
+            return dense
+        terms = keyword_terms(text_)
+        keyword = self._keyword(text_, n, filters) if 0 < len(terms) <= HYBRID_MAX_KEYWORDS else []
+        fused: dict[int, float] = {}
+        for rank, hit in enumerate(dense, 1):
+            fused[hit.id] = 1.0 / (RRF_K + rank)
+        for rank, hit in enumerate(keyword, 1):
+            fused[hit.id] = fused.get(hit.id, 0.0) + 1.0 / (RRF_K + rank)
+        by_id = {h.id: h for h in (*keyword, *dense)}
+        order = sorted(fused, key=lambda i: (-fused[i], by_id[i].distance or 2.0, i))[:k]
+        return [replace(by_id[i], score=fused[i]) for i in order]
 
     def _dense(self, qvec: list[float], k: int, filters: SearchFilters | None) -> list[MovieHit]:
         where, params = filter_sql(filters)

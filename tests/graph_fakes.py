@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from chatbot.answer import Fallback
+from chatbot.llm import Completion
 from retrieval.plan import Filters, Names, QueryPlan, Range, Vocabulary
 from retrieval.types import MovieHit, SearchFilters
 
@@ -152,12 +152,7 @@ class FakeEmbedder:
         return [self.embed_query(t) for t in texts]
 
 
-@dataclass
-class FakeCompletion:
-    text: str
-    model: str = "fake:1b"
-    fallbacks: list[Fallback] = field(default_factory=list)
-    data: dict[str, Any] | None = None
+FAKE_MODEL = "fake:1b"
 
 
 class FakeChat:
@@ -176,21 +171,21 @@ class FakeChat:
     async def available(self) -> bool:
         return self.up
 
-    async def stream(self, messages, *, on_token=None, on_restart=None):
+    async def stream(self, messages, *, on_token=None, on_restart=None, titles=None):
         self.stream_calls.append(messages)
         text = self.answers.pop(0)
         if on_token:
             for word in text.split(" "):
                 await on_token(word + " ")
-        return FakeCompletion(text=text)
+        return Completion(text=text, model=FAKE_MODEL)
 
     async def complete_json(self, messages, *, schema=None):
         self.json_calls.append(messages)
         if schema and "intent" in schema.get("properties", {}):
             data = self.plans.pop(0)
-            return FakeCompletion(text=json.dumps(data), data=data)
+            return Completion(text=json.dumps(data), model=FAKE_MODEL, data=data)
         sql = self.drafts.pop(0)
-        return FakeCompletion(text=json.dumps({"sql": sql}), data={"sql": sql})
+        return Completion(text=json.dumps({"sql": sql}), model=FAKE_MODEL, data={"sql": sql})
 
 
 @dataclass

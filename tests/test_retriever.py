@@ -15,9 +15,11 @@ class FakeCatalog:
     def __init__(self, hits):
         self.hits = hits
         self.calls = []
+        self.profiles = []
 
-    def search(self, text, *, mode="hybrid", k=10, filters=None, vector=None):
+    def search(self, text, *, mode="hybrid", k=10, filters=None, vector=None, profile=None):
         self.calls.append((text, mode, k, filters))
+        self.profiles.append(profile)
         return self.hits[:k]
 
 
@@ -47,6 +49,24 @@ def test_sync_retrieval_passes_settings_and_returns_documents():
     assert docs[0].metadata == HITS[0].full()
     assert docs[0].metadata["actors"] == ["Tom Hanks", "Helen Hunt"]
     assert docs[0].id == "7"
+
+
+def test_per_call_k_mode_and_filters_override_the_retriever_settings():
+    catalog = FakeCatalog(HITS)
+    filters = SearchFilters(genres=("Drama",))
+    retriever = CatalogRetriever(catalog=catalog)
+    assert len(retriever.invoke("island", k=1)) == 1
+    retriever.invoke("island", mode="keyword", filters=filters, profile="wordllama")
+    assert catalog.calls == [("island", "hybrid", 1, None), ("island", "keyword", 8, filters)]
+    assert catalog.profiles == [None, "wordllama"]
+    with pytest.raises(TypeError, match="unexpected arguments: kk"):
+        retriever.invoke("island", kk=1)
+
+
+async def test_async_per_call_k():
+    catalog = FakeCatalog(HITS)
+    docs = await CatalogRetriever(catalog=catalog, k=2).ainvoke("anything", k=1)
+    assert catalog.calls == [("anything", "hybrid", 1, None)] and len(docs) == 1
 
 
 async def test_async_retrieval():

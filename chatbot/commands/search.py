@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from chatbot.cli import EXIT_OK, UserError, positive_int, print_json
+from retrieval.profiles import ProfileError
 from retrieval.types import (
     METRICS,
     SEARCH_MODES,
@@ -25,6 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--metric", choices=METRICS, default="cosine", help="distance (default cosine)")
     p.add_argument("-k", type=positive_int, default=10, help="how many (default 10)")
     p.add_argument("--json", action="store_true", help="print only a JSON list of {id, title, year, score, distance}")
+    _profile_option(p)
     p.set_defaults(handler=run_similar)
 
     p = sub.add_parser("search", help="movies matching free text or a pasted plot")
@@ -37,7 +39,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--genre", nargs="+", action="extend", default=[], metavar="G",
                    help="must have every listed genre")
     p.add_argument("--json", action="store_true", help="print only a JSON list of {id, title, year, score, distance}")
+    _profile_option(p)
     p.set_defaults(handler=run_search)
+
+
+def _profile_option(p: argparse.ArgumentParser) -> None:
+    from retrieval.profiles import DEFAULT_PROFILE, PROFILES
+
+    p.add_argument("--profile", choices=tuple(PROFILES), default=DEFAULT_PROFILE,
+                   help=f"embedding profile whose vectors to compare (default {DEFAULT_PROFILE}; "
+                        "see `movie-rag profiles list`)")
 
 
 class _LazyEmbedder:
@@ -64,16 +75,19 @@ class _LazyEmbedder:
 def _catalog() -> Any:
     from chatbot import wiring
     from chatbot.settings import Settings
+    from retrieval.profiles import EmbedderCache
     from retrieval.search import PgCatalog
 
     settings = Settings.from_env()
-    return PgCatalog(wiring.engine(settings), _LazyEmbedder(settings))
+    default = _LazyEmbedder(settings)
+    return PgCatalog(wiring.engine(settings), default, embedders=EmbedderCache(settings.home, default))
 
 
 def run_similar(args: argparse.Namespace) -> int:
     catalog = _catalog()
     try:
-        hits = catalog.similar(args.title, year=args.year, metric=args.metric, k=args.k)
+        hits = catalog.similar(args.title, year=args.year, metric=args.metric, k=args.k,
+                               profile=_ready(catalog, args.profile))
     except AmbiguousTitle as exc:
         listed = "\n".join(f"  --year {y}  {t} ({y})" for _, t, y in exc.candidates)
         raise UserError(f"{exc}\n{listed}") from None
@@ -89,9 +103,25 @@ def run_search(args: argparse.Namespace) -> int:
     if args.year_min is not None and args.year_max is not None and args.year_min > args.year_max:
         raise UserError(f"--year-min {args.year_min} is after --year-max {args.year_max}; swap them.")
     filters = SearchFilters(year_min=args.year_min, year_max=args.year_max, genres=tuple(args.genre))
-    hits = _catalog().search(args.text, mode=args.mode, k=args.k, filters=filters)
+    catalog = _catalog()
+    try:
+        hits = catalog.search(args.text, mode=args.mode, k=args.k, filters=filters,
+                              profile=_ready(catalog, args.profile))
+    except ProfileError as exc:
+        raise UserError(str(exc)) from None
     _show(hits, args.json, empty="No movies match.")
     return EXIT_OK
+
+
+def _ready(catalog: Any, name: str) -> str:
+    """The profile name, once its vectors exist; a sentence saying how to make them otherwise."""
+    from retrieval import profiles, profiles_store
+
+    profile = profiles.get_profile(name)
+    done, total = profiles_store.counts(catalog.engine, profile)
+    if total and not done:
+        raise UserError(f"No movie has {profile.name} vectors yet; run `movie-rag profiles embed {profile.name}`.")
+    return profile.name
 
 
 def _show(hits: Sequence[MovieHit], as_json: bool, *, empty: str) -> None:

