@@ -71,7 +71,7 @@ class LLMConfig:
     """Largest num_ctx asked for; longer prompts lose rows from their end to fit."""
     answer_tokens: int = 512
     """num_predict for answers."""
-    json_tokens: int = 384
+    json_tokens: int = 256
     """num_predict for JSON replies (plans, SQL drafts)."""
 
     @property
@@ -361,7 +361,8 @@ class ChatCascade:
     ) -> tuple[str, str, Any]:
         """Try `model` on each usable host in turn; a host that cannot be reached, or lacks the
         model, is skipped like a failed model (noted in `fallbacks` when there are several)."""
-        hosts = self.pool.order_for(model)
+        kind = "json" if kw.get("fmt") is not None else "answer"
+        hosts = self.pool.order_for(model, kind)
         if not hosts:
             raise _Failed(f"{BUSY}: timed out recently; skipped until its cool-down ends")
         several = len(self.config.hosts) > 1
@@ -398,7 +399,7 @@ class ChatCascade:
         cfg = self.config
         state = self._loop_state()
         fitted = fit_prompt(messages, num_predict=num_predict, max_ctx=cfg.max_ctx)
-        breaker = self.pool.breaker(host, model)
+        breaker = self.pool.breaker(host, model, "json" if fmt is not None else "answer")
         if not breaker.claim(self.pool.clock(), cfg.cooldown_s):
             raise _Failed(f"{BUSY}: timed out recently; skipped until its cool-down ends")
         try:

@@ -26,7 +26,7 @@ RAW_ROW = re.compile(r'\{\s*"(?:id|title)"\s*:')
 INJECTION = re.compile(
     r"\b(?:ignore|disregard|forget)\s+(?:all\s+|any\s+|the\s+|your\s+)?(?:previous|prior|above|earlier)?\s*"
     r"(?:instructions|rules|prompts?)\b"
-    r"|\b(?:drop|truncate|alter)\s+table\b|\bdelete\s+from\b|\binsert\s+into\b|\bupdate\s+\w+\s+set\b"
+    r"|\b(?:drop|truncate|alter)\s+table\b|\bdelete\s+from\b|\binsert\s+into\b|\bupdate\s+movies\s+set\b"
     r"|\bsystem\s+prompt\b|\byou\s+are\s+now\b|\bnew\s+instructions\b",
     re.I,
 )

@@ -8,10 +8,13 @@ answer can say "15 films match" even when the rows were cut. (Fewer rows than th
 whole set; `count(*) OVER ()` would materialise every matching row on every question and keep an
 index from serving ORDER BY ... LIMIT.)
 
-    list         every matching row (up to `cap`), ordered by the sort key, else year then title
-    fact         the anchors' rows (in the order named), narrowed by any filters
+    list         every matching row (up to `cap`), ordered by the sort key, else by closeness to
+                 the phrase, else in the previous answer's order (a follow-up), else year, title
+    fact         the anchors' rows (in the order named), narrowed by any filters; with no anchors
+                 but a phrase, the rows nearest to it ("who directed the one about the shark?")
     count        SELECT count(*)
-    superlative  rows with the sort key set, first `limit` (default 1) with ties kept
+    superlative  rows with the sort key set, first `limit` (default 1) with ties kept; with only a
+                 phrase, among the SEMANTIC_POOL rows nearest to it
     search       nearest to the query vector among the filtered rows (k of them)
     similar      nearest to the mean embedding of the anchors, anchors excluded (k of them)
     recommend    as similar with anchors, as search with a vector, else the best rated

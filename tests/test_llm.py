@@ -197,7 +197,7 @@ async def test_complete_json_parses_fenced_output(ollama_fake: OllamaFake, make_
     assert (out.model, out.fallbacks, out.data) == (P, [], {"sql": "SELECT title FROM movies LIMIT 5"})
     assert out.text == 'Here you go:\n```json\n{"sql": "SELECT title FROM movies LIMIT 5"}\n```'
     (req,) = ollama_fake.chat_requests()
-    assert (req.format, req.options) == (schema, {"num_ctx": 2048, "num_predict": 384, "temperature": 0})
+    assert (req.format, req.options) == (schema, {"num_ctx": 2048, "num_predict": 256, "temperature": 0})
 
 
 async def test_complete_json_invalid_or_incomplete_moves_on(ollama_fake: OllamaFake, make_cascade):

@@ -60,7 +60,7 @@ FOLLOW_UP = re.compile(
     r"\b(?:those|these|them|they|the ones|of which|among (?:them|those|these)|that list|the list|the above|"
     r"above ones|it|its|that one|this one|the first one|the second one|the last one|previous|same ones|results?)\b"
     r"|^(?:and|only|just|now|also|but|then|ok(?:ay)?|so|what if|of those|of these|sort|order|filter|narrow|keep|"
-    r"remove|exclude|drop|which one|the (?:longest|shortest|oldest|newest|best|worst|first|latest))\b"
+    r"remove|exclude|drop|which one)\b"
 )
 AGGREGATE = re.compile(
     r"\b(?:average|avg|mean|median|total|sum|combined|overall length|in total|per (?:genre|year|decade|director|country|language|actor)|"
@@ -78,7 +78,16 @@ HAVE_TITLE = re.compile(
     r"\b(?:do you have|is there|have you got|do you know|in (?:the|your|my) (?:catalog|catalogue|collection|database|library)|"
     r"tell me (?:more )?about|info(?:rmation)? (?:on|about)|details (?:on|of|about)|what about)\b"
 )
-POSITION = re.compile(r"\b(?:tell me (?:more )?about |more (?:on|about) |what about |and )?the (first|1st|second|2nd|third|3rd|last|fourth|fifth) (?:one|movie|film|title|result)\b")
+FILLER_PHRASES = re.compile(
+    r"\b(?:of all time|ever made|in history|so far|right now|currently|at the moment|if any|if possible|"
+    r"by any chance|in (?:the|your|my) (?:catalog|catalogue|collection|database|library|list)|you (?:have|got|know of))\b"
+)
+ORDINAL = re.compile(r"\b(second|third|fourth|fifth|2nd|3rd|4th|5th)[- ]?(?=\x00)")
+ORDINAL_N = {"second": 2, "third": 3, "fourth": 4, "fifth": 5, "2nd": 2, "3rd": 3, "4th": 4, "5th": 5}
+POSITION = re.compile(
+    r"\b(?:tell me (?:more )?about |more (?:on|about) |what about |and )?the (first|1st|second|2nd|third|3rd|last|fourth|fifth) "
+    r"(?:one|result|title|(?:movie|film)(?=\W*$| (?:you|in|on|from) (?:listed|mentioned|showed|the list|that list)))\b"
+)
 COMPARATIVES: tuple[tuple[str, FieldName], ...] = (
     (r"\b(?:longer|shorter)\b", "duration_min"),
     (r"\b(?:older|newer|earlier|later|more recent)\b", "year"),
@@ -173,6 +182,7 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
 
     scope = "previous" if has_previous and FOLLOW_UP.search(v) else "catalog"
     anchors, title_filter, title_or_anchor = _read_titles(q, titles)
+    q.take(FILLER_PHRASES)
     title_filter = title_filter or _read_title_words(q)
     recommend = bool(RECOMMEND.search(v))
     similar = bool(anchors) and bool(SIMILAR.search(q.view)) and not recommend
@@ -188,7 +198,11 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
         scope = "previous"
     people = read_people(q, build_index(vocab))  # before sort words: "Ahmed Best" is a name
     sort, superlative = _read_sort(q)
+    if not duration.is_empty():
+        q.take(r"\b(?:short|long|lengthy)\b")  # "short comedies under 95 min": the bound says it
     unapplied = [q.orig[m.start() : m.end()] for m in q.take(UNAPPLIED)]
+    if ordinal := q.take_first(ORDINAL):  # "the second longest": the top rows, the rank not picked
+        unapplied.append(q.orig[ordinal.start() : ordinal.end()].strip())
     limit = read_limit(q)
     if limit is not None and re.search(r"\btop\b", v):  # "top 5", "top 3 westerns by rating"
         sort, superlative = sort or Sort(key="avg_rating", desc=True), True
@@ -215,9 +229,6 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
             unapplied.append(q.orig[start:end])
             q.consume(start, end)
     residual = _residual(q)
-    elliptical = not re.search(r"\b(?:movies?|films?|pictures?|flicks?|titles?|catalog|collection)\b", v)
-    if has_previous and scope == "catalog" and not (residual or anchors or q.semantic_cued) and elliptical:
-        scope = "previous"  # "how many are there?", "which is the longest?" ask about the last answer
 
     filters = Filters(
         title=title_filter, year=years, duration_min=duration, avg_rating=avg_rating, num_ratings=num_ratings,
@@ -225,6 +236,10 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
         people=names["people"], countries=countries, languages=languages,
         exclude_ids=tuple(anchors) if similar else (), either=either,
     )
+    elliptical = not re.search(r"\b(?:movies?|films?|pictures?|flicks?|titles?|catalog|collection)\b", v)
+    if has_previous and scope == "catalog" and elliptical and (count or sort) and filters.is_empty() \
+            and not (residual or anchors or fields or q.semantic_cued):
+        scope = "previous"  # "how many are there?", "and the oldest?" ask about the last answer
     confidence = 1.0
     if unknown.unknown or unapplied or (has_previous and re.match(r"\W*(?:what|how) about\b", v)):
         confidence = MEDIUM
@@ -280,7 +295,12 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
     else:
         intent, semantic, confidence = "search", q.orig.rstrip("?!. "), LOW
     if intent in ("count", "superlative", "aggregate") and not q.semantic_cued:
+        if residual and intent != "aggregate":  # "the two newest Pixar films": a word the plan cannot apply
+            unapplied.append(residual)
+            confidence = min(confidence, MEDIUM)
         semantic = None
+    if ordinal and intent == "superlative":
+        limit = max(limit or 1, ORDINAL_N[ordinal.group(1)])
     if intent not in ("list", "search", "superlative", "recommend", "similar"):
         sort = None
     return QueryPlan(
@@ -425,11 +445,14 @@ def _read_semantic(q: Question) -> str | None:
 def _residual(q: Question) -> str | None:
     """What no pass understood and is not filler, as written (a search phrase), or None."""
     words = q.words_left()
-    content = [(s, e) for s, e, w in words if w not in FILLER and w not in MOVIE_NOUNS and not w.isdigit()]
+    content = [
+        (s, e) for s, e, w in words
+        if (base := re.sub(r"'(?:s|re|ve|d|ll|m)$|n't$", "", w)) not in FILLER and base not in MOVIE_NOUNS and not w.isdigit()
+    ]
     if not content:
         return None
     start, end = content[0][0], content[-1][1]
-    if article := re.search(r"\b(?:a|an|the)\s+$", q.view[:start]):
+    if (article := re.search(r"\b(a|an|the)\s+$", q.view[:start])) and (article.group(1) != "the" or len(content) > 2):
         start = article.start()  # "a giant shark ...": the description as written
     span = q.view[start:end]
     out = []

@@ -212,7 +212,7 @@ def read_places(q: Question, vocab: Vocabulary) -> tuple[Names, Names, tuple[Fil
     def add(target: Mentions, values: list[str], start: int, end: int) -> None:
         neg = _negated(q, start)
         (target.none_of if neg else target.any_of).extend(values)
-        m = re.search(r"(?:\b(?:not|no|non|without|except|excluding|other than)\b[\s\x00-]*(?:(?:in|from|made in|a|an|any)\b[\s\x00]*)?|\bnon-)$", q.view[:start])
+        m = NEGATION.search(q.view[:start])
         q.consume(m.start() if neg and m else start, end)
 
     # languages named as languages: "in Japanese", "Japanese-language", "spoken in French"
@@ -284,7 +284,7 @@ def _any(m: Mentions) -> Names:
 _BEFORE_ROLE: tuple[tuple[str, Role], ...] = (
     (r"\b(?:written|penned|scripted|screenplays?|scripts?|story|stories|co-written)(?: and directed)? by|\b(?:screen)?writers?(?: named)?", "writers"),
     (r"\b(?:directed|helmed|made|shot|filmed|direction|directors?|filmmakers?|co-directed)(?: by)?|\b(?:movies?|films?|pictures?|flicks?|works?|something|anything|one|ones) (?:by|from)|^by|\bby director|\bfrom director", "directors"),
-    (r"\b(?:starring|featuring|feat\.?|with|w/|played by|acted by|stars?|co-?starring|appearances? by|casting|actors?|actress(?:es)?|cast members?|in which|where)(?: actors?| actress(?:es)?)?", "actors"),
+    (r"\b(?:starring|featuring|feat\.?|features?|with|w/|played by|acted by|stars?|co-?starring|appearances? by|casting|actors?|actress(?:es)?|cast members?|in which|where)(?: actors?| actress(?:es)?)?", "actors"),
     (r"\bby", "directors"),
 )
 _AFTER_ROLE: tuple[tuple[str, Role], ...] = (
@@ -332,6 +332,16 @@ _NOT_A_NAME = FILLER | MOVIE_NOUNS | set(GENRES) | set(NATIONALITIES) | {
 }
 
 
+def _other_first_name(q: Question, start: int, resolved: str | None) -> bool:
+    """A capitalised word right before a surname makes another person's name ("John Wayne" is
+    not Naunton Wayne), unless it is the resolved person's first name or close ("Charlie" Chaplin)."""
+    m = re.search(r"([^\W\d_][\w'-]*) $", q.orig[:start])
+    if not (m and m.group(1)[0].isupper() and fold(m.group(1)) not in _NOT_A_NAME):
+        return False
+    first = fold(resolved.split()[0]) if resolved else ""
+    return fold(m.group(1))[:4] != first[:4] or len(first) < 3
+
+
 KNOWN_CREDITS = 3
 """A capitalised surname alone ("Spielberg") is a name when its person has this many credits."""
 _GENRE_ALT = "|".join(re.escape(w) for w in sorted(GENRES, key=len, reverse=True))
@@ -365,6 +375,8 @@ def read_people(q: Question, index: PeopleIndex) -> People:
                 cue = _cue_before(q, start) or _cue_after(q, end)
                 context = bool(_NAME_CONTEXT.match(q.view[end:]))
                 resolved = index.resolve_tail(key, cue)
+                if _other_first_name(q, start, resolved):
+                    continue
                 known = resolved is not None and (not index.credits or index.credits.get(resolved, 0) >= KNOWN_CREDITS)
                 if not (cue or context or (capital and known)):
                     continue
@@ -374,10 +386,10 @@ def read_people(q: Question, index: PeopleIndex) -> People:
         if got:
             n, name, _ = got
             start, end = tokens[i][0], tokens[i + n - 1][1]
-            if not name:
-                found.append((start, end, "", True))
-            else:
-                found.append((start, end, name, True))
+            if name and (first := re.search(r"([^\W\d_][\w'-]*) $", q.orig[:start])) and first.group(1)[0].isupper() \
+                    and fold(first.group(1))[:4] == fold(name.split()[0])[:4] and GAP not in q.view[first.start() : start]:
+                start = first.start()  # "Charlie Chaplin": the first name as people say it
+            found.append((start, end, name, True))
             i += n
         else:
             i += 1
