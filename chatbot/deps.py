@@ -86,6 +86,8 @@ class Deps:
     """Plot searches mix keyword and vector ranking (False: vector only)."""
     llm_routing: bool = False
     """Let a reachable LLM fill the query plan when the rules' reading is empty or unsure."""
+    owner: str | None = None
+    """Whose stored stars (person_ratings) seed recommendations (the UI sets it per person)."""
     row_cap: int = 50
     """The most rows free-form SQL returns."""
     set_cap: int = 500
@@ -97,4 +99,4 @@ class Deps:
         return replace(self, **known) if known else self
 
 
-OPTION_NAMES = ("k", "metric", "sql_mode", "hybrid", "llm_routing")
+OPTION_NAMES = ("k", "metric", "sql_mode", "hybrid", "llm_routing", "owner")

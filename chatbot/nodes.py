@@ -174,8 +174,10 @@ async def retrieve(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
     if plan.intent == "similar" and state.anchors and simple:
         rows, notes = await _similar(state, deps)
         return {**update, "hits": rows, "notes": notes}
-    if plan.intent == "recommend" and state.anchors and deps.recommend is not None:
-        hits = await asyncio.to_thread(deps.recommend, [a["id"] for a in state.anchors], k=deps.k)
+    if plan.intent == "recommend" and (state.anchors or deps.owner) and deps.recommend is not None:
+        # owner: whose stored stars (person_ratings) join the named films (the UI sets it)
+        owner = {"owner": deps.owner} if deps.owner else {}
+        hits = await asyncio.to_thread(deps.recommend, [a["id"] for a in state.anchors], k=deps.k, **owner)
         if hits:
             return {**update, "hits": _rows(hits)}
     if plan.intent in ("search", "recommend") and simple and not plan.anchors:

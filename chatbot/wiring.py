@@ -100,7 +100,7 @@ async def open_deps(settings: Settings):  # type: ignore[no-untyped-def]
 
     from chatbot.deps import Deps
     from chatbot.store import verified_examples
-    from retrieval.recommend import recommend
+    from retrieval.recommend import recommend_hits
     from retrieval.search import PgCatalog
 
     url = await asyncio.to_thread(database_url, settings)
@@ -123,7 +123,7 @@ async def open_deps(settings: Settings):  # type: ignore[no-untyped-def]
             url, row_cap=settings.sql_row_cap, timeout_ms=settings.sql_timeout_ms,
             reader_url=settings.sql_reader_url,
         ),
-        recommend=partial(recommend, eng),
+        recommend=partial(recommend_hits, eng),
         examples=partial(verified_examples, eng, VERIFIED_EXAMPLES_IN_PROMPT),
         k=settings.k,
         sql_mode=settings.sql_mode,

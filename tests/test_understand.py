@@ -525,6 +525,12 @@ CASES: list[tuple[str, tuple, bool, QueryPlan]] = [
     ("how many films in the catalog are in French?", (), False, plan("count", languages=any_("French"))),
     ("the shortest Disney movie", (), False,
      plan("superlative", sort=SHORTEST, limit=1, unapplied=("Disney",), confidence=0.6)),
+    ("What is Inception about?", (), False, plan("fact", title="Inception", fields=("summary",), confidence=0.6)),
+    ("How long is Avatar 2?", (), False, plan("fact", title="Avatar 2", fields=("duration_min",), confidence=0.6)),
+    ("Who directed The Dark Knight Rises?", ((23, "The Dark Knight", 2008),), False,
+     plan("fact", title="Dark Knight Rises", fields=("director",), confidence=0.6)),
+    ("who directed the movie about the shark?", (), False,
+     plan("fact", fields=("director",), semantic="the shark", confidence=0.6)),
     # --- follow-ups without a referring word ---
     ("how many are there?", (), True, plan("count", scope="previous")),
     ("and the oldest?", (), True, plan("superlative", scope="previous", sort=OLDEST, limit=1)),

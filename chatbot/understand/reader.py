@@ -20,7 +20,7 @@ from chatbot.understand.numbers import (
     read_num_ratings,
     read_years,
 )
-from chatbot.understand.people import build_index
+from chatbot.understand.people import PeopleIndex, build_index
 from chatbot.understand.text import GAP, Question
 from chatbot.understand.words import (
     merge_people,
@@ -181,7 +181,7 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
         return QueryPlan(intent="search", semantic=q.orig, confidence=0.8)
 
     scope = "previous" if has_previous and FOLLOW_UP.search(v) else "catalog"
-    anchors, title_filter, title_or_anchor = _read_titles(q, titles)
+    anchors, title_filter, title_or_anchor = _read_titles(q, titles, build_index(vocab))
     q.take(FILLER_PHRASES)
     title_filter = title_filter or _read_title_words(q)
     recommend = bool(RECOMMEND.search(v))
@@ -284,6 +284,9 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
     elif fields and not (has_filters or sort):
         # "who directed the film about the shark": a fact about a film the rules could not name
         intent, semantic, confidence = "fact", semantic or residual, MEDIUM if semantic or residual else LOW
+        if scope == "catalog" and (named := _capitalised_title(q.orig)):
+            # "Who directed Inception?" with no such catalog title: look for its words, say nothing else
+            filters, semantic, confidence = filters.model_copy(update={"title": named}), None, MEDIUM
     elif semantic or residual:
         intent = "search"
         if not semantic:
@@ -322,7 +325,7 @@ def _empty(value: object) -> bool:
     return bool(getattr(value, "is_empty", lambda: True)())
 
 
-def _read_titles(q: Question, titles: Sequence[Title]) -> tuple[list[int], str | None, bool]:
+def _read_titles(q: Question, titles: Sequence[Title], people: PeopleIndex) -> tuple[list[int], str | None, bool]:
     """Blank each catalog title the node found (and a year written after it): (anchors, title
     filter, whether the filter stands in for the anchors). A title followed by "movies"/"series"
     is a title filter ("the Star Wars movies"); by "movie"/"film" either ("the longest Star Wars
@@ -338,6 +341,9 @@ def _read_titles(q: Question, titles: Sequence[Title]) -> tuple[list[int], str |
             if pos < 0 or not k.strip():
                 continue
             end = pos + len(k)
+            longer = re.match(r" ([A-Z][\w'’-]*)", q.orig[end:])
+            if longer and fold(longer.group(1)) not in FILLER | _QUESTION_WORDS and not _is_name_word(people, longer.group(1)):
+                break  # "The Dark Knight Rises" is another film than "The Dark Knight"
             m = re.match(rf"\s*[(,]?\s*(?:from |of |in )?(?:{year})\)?" if year else r"(?!)", q.view[end:])
             if m:
                 end += m.end()
@@ -352,10 +358,28 @@ def _read_titles(q: Question, titles: Sequence[Title]) -> tuple[list[int], str |
             if tid not in anchors:
                 anchors.append(tid)
             break
-        else:
-            if tid not in anchors:
-                anchors.append(tid)
     return anchors, title_filter, soft
+
+
+def _is_name_word(people: PeopleIndex, word: str) -> bool:
+    key = tuple(re.findall(r"[^\W_]+", fold(word.removesuffix("'s"))))
+    return key in people.tails or key in people.full
+
+
+_QUESTION_WORDS = {"what", "who", "whom", "when", "where", "which", "how", "is", "was", "tell", "give", "show", "i", "the", "a", "an"}
+
+
+def _capitalised_title(text: str) -> str | None:
+    """The capitalised words of a title the catalog lacks ("What is Inception about?" -> Inception)."""
+    for m in re.finditer(r"(?<![\w'])[A-Z0-9][\w'’:-]*(?:\s+(?:[A-Z0-9][\w'’:-]*|of|the|and|a|an|in|on|to|for))*", text):
+        words = m.group(0).split()
+        while words and fold(words[0]) in _QUESTION_WORDS | FILLER:
+            words.pop(0)
+        while words and fold(words[-1]) in {"of", "the", "and", "a", "an", "in", "on", "to", "for"}:
+            words.pop()
+        if words:
+            return " ".join(words).rstrip(":")
+    return None
 
 
 def _read_title_words(q: Question) -> str | None:

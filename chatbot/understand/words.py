@@ -23,7 +23,6 @@ from chatbot.understand.people import (
     PeopleIndex,
     Role,
     default_role,
-    name_tokens,
     per_vocabulary,
 )
 from chatbot.understand.text import GAP, Question
@@ -484,7 +483,3 @@ def merge_people(a: People, b: People) -> dict[str, Names]:
         )
         out[key] = m.names()
     return out
-
-
-def tokens_of(name: str) -> tuple[str, ...]:
-    return name_tokens(name)
