@@ -537,6 +537,8 @@ CASES: list[tuple[str, tuple, bool, QueryPlan]] = [
     ("thanks! now show me westerns", (), True, plan("list", scope="previous", genres=all_("Western"))),
     ("uplifting movies about friendship", (), False, plan("search", semantic="uplifting friendship")),
     ("films about revenge from the 70s", (), False, plan("search", year=span(1970, 1979), semantic="revenge")),
+    ("movies starring Zendaya", (), False, plan("list", actors=all_("Zendaya"), confidence=0.6)),
+    ("How many films did Greta Gerwig direct?", (), False, plan("count", directors=all_("Greta Gerwig"), confidence=0.6)),
     # --- follow-ups without a referring word ---
     ("how many are there?", (), True, plan("count", scope="previous")),
     ("and the oldest?", (), True, plan("superlative", scope="previous", sort=OLDEST, limit=1)),
