@@ -304,7 +304,7 @@ async def _answer(question: str) -> bool:
     msg.content = render.answer_markdown(answer)
     msg.elements = elements
     msg.metadata = {
-        "question": question, "sql": _accepted_draft(answer, turn), "executed_sql": answer.sql,
+        "question": question, "sql": _accepted_draft(answer), "executed_sql": answer.sql,
         "route": answer.route, "model": answer.model,
     }
     await msg.send()
@@ -321,13 +321,9 @@ async def _answer(question: str) -> bool:
     return True
 
 
-def _accepted_draft(answer: Answer, turn: _Turn) -> str | None:
-    """The model's draft the guard accepted and that ran (what a thumbs-up keeps, in the guard's
-    form): from the Answer when it carries it, else from this turn's step events."""
-    if not answer.sql:
-        return None
-    drafted = getattr(answer, "sql_draft", None)
-    return drafted if isinstance(drafted, str) and drafted else turn.accepted_sql
+def _accepted_draft(answer: Answer) -> str | None:
+    """The model's draft the guard accepted and that ran (a thumbs-up keeps it in the guard's form)."""
+    return answer.sql_draft if answer.sql else None
 
 
 # --- a person's own stars (retrieval/users.py: person_ratings) ------------------------------------
@@ -370,9 +366,6 @@ class _Turn:
         self.msg: cl.Message | None = None
         self.raw = ""
         self.shown = ""
-        self.draft: str | None = None
-        self.accepted_sql: str | None = None
-        """The drafted SQL the guard accepted (the form the drafting prompt's examples use)."""
 
     def message(self) -> cl.Message:
         if self.msg is None:
@@ -394,10 +387,6 @@ class _Turn:
                     self.raw, self.shown = "", "…"
                     if self.msg is not None:
                         await self.msg.stream_token(self.shown, is_sequence=True)
-                elif event.node == "draft_sql":
-                    self.draft = event.detail.get("sql_draft")
-                elif event.node == "check_sql":
-                    self.accepted_sql = self.draft if event.detail.get("verdict") == "accepted" else None
                 await _send_step(event)
             elif isinstance(event, AnswerEvent):
                 final = event.answer

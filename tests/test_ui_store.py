@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from chatbot import examples, store
-from chatbot.nodes import _sql_messages
+from chatbot.prompting import sql_messages
 from chatbot.state import State
 from prompts.sql import SQL_EXAMPLES
 from retrieval.database import make_engine
@@ -84,7 +84,7 @@ def test_verified_example_follows_the_built_in_examples_in_the_sql_prompt(ui_db)
     _, engine = ui_db
     kept = examples.save_example(engine, owner="local", question="Heist films before 1970",
                                  sql="SELECT id, title FROM movies WHERE year < 1970 LIMIT 50")
-    messages = _sql_messages(State(question="Crime films of the 90s"), 50, examples.examples_for(engine, "local"))
+    messages = sql_messages(State(question="Crime films of the 90s"), 50, examples.examples_for(engine, "local"))
     pairs = [(m.type, m.content) for m in messages[1:]]
     n = len(SQL_EXAMPLES)
     assert pairs[2 * n] == ("human", "Heist films before 1970")

@@ -40,9 +40,15 @@ PLOT_WORDS = 18
 """A statement this long that is not a question is a pasted plot: search by its meaning."""
 LOW, MEDIUM = 0.3, 0.6
 
+GREETING = re.compile(
+    r"^\W*(?:hi|hello|hey|thanks?|thank you|ok(?:ay)?|great|cool|nice|perfect|awesome|good (?:morning|evening|afternoon))"
+    r"(?: (?:there|so much|a lot|again))?\b[\s,!.;:-]*(?:that's (?:helpful|great|perfect|nice|useful)[\s,!.]*)?"
+)
+"""A greeting or thanks before the question ("hello, which Spielberg films ...")."""
 CHITCHAT = re.compile(
     r"^\W*(?:hi|hello|hey|hiya|yo|howdy|greetings|good (?:morning|evening|afternoon|night)|thanks?(?: you)?(?: (?:so|very) much)?|"
     r"thx|ty|cheers|bye|goodbye|see you|who are you|what are you|what can you (?:do|tell me)|what do you (?:do|know)|help|"
+    r"how (?:does|do) (?:this|it|you) work|how do i use (?:this|you|it)|what is this|"
     r"how are you|how's it going|nice|great|cool|ok(?:ay)?|awesome|perfect|you'?re (?:great|awesome|welcome))\b"
     r"(?: (?:there|again|bot|a lot|so much|mate|buddy|friend|today|for (?:that|the help|your help)))*[\s!.?,:)]*$",
     re.I,
@@ -180,6 +186,8 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
     if len(words) >= PLOT_WORDS and not re.match(r"^\W*(?:who|what|which|when|where|how|why|list|show|give|find|tell|can|could|do|does|is|are|i want|i'd like|recommend|suggest|any)\b", v) and not (titles and SIMILAR.search(v)):
         return QueryPlan(intent="search", semantic=q.orig, confidence=0.8)
 
+    greeted = bool(q.take_first(GREETING))
+    v = q.view.lstrip(GAP)  # the question proper, for the whole-question patterns
     scope = "previous" if has_previous and FOLLOW_UP.search(v) else "catalog"
     anchors, title_filter, title_or_anchor = _read_titles(q, titles, build_index(vocab))
     q.take(FILLER_PHRASES)
@@ -287,8 +295,12 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
         if scope == "catalog" and (named := _capitalised_title(q.orig)):
             # "Who directed Inception?" with no such catalog title: look for its words, say nothing else
             filters, semantic, confidence = filters.model_copy(update={"title": named}), None, MEDIUM
+    elif greeted and not (has_filters or sort or q.semantic_cued or count):
+        intent, semantic = "chitchat", None  # "Thanks, that's helpful"
     elif semantic or residual:
         intent = "search"
+        if semantic and residual and len(residual.split()) <= 3:
+            semantic = f"{residual} {semantic}"  # "uplifting movies about friendship"
         if not semantic:
             semantic = residual
             if not has_filters:  # nothing but leftover words: an LLM may read it better

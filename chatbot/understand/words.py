@@ -23,7 +23,6 @@ from chatbot.understand.people import (
     PeopleIndex,
     Role,
     default_role,
-    name_tokens,
     per_vocabulary,
 )
 from chatbot.understand.text import GAP, Question
@@ -442,7 +441,10 @@ def _consume_links(q: Question, group: list[_Hit]) -> None:
             q.consume(m.start(), start)
 
 
-_CAP_NAME = r"(?<![\w'])((?:[A-Z][\w'\-.]*[a-z][\w'\-]*|[A-Z]\.)(?: (?:[A-Z][\w'\-.]*|de|da|van|von|der|del|di|le|la)){1,3})"
+_CAP_NAME = r"(?<![\w'])((?:[A-Z][\w'\-.]*[a-z][\w'\-]*|[A-Z]\.)(?: (?:[A-Z][\w'\-.]*|(?:de|da|van|von|der|del|di|le|la)\b)){1,3})"
+
+
+_STRONG_CUE = r"\b(?:starring|featuring|directed by|written by|made by|a film by|co-starring)"
 
 
 def read_unknown_names(q: Question) -> People:
@@ -467,6 +469,12 @@ def read_unknown_names(q: Question) -> People:
         if not (cue or re.match(r"^(?:'s)?[\s\x00]*(?:movies|films|pictures|flicks|movie|film|work)\b", after)):
             continue
         hits.append((_Hit(start, end, (name,)), cue))
+    # one capitalised word right after a strong role word: "starring Zendaya", "directed by Kurosawa"
+    for m in re.finditer(rf"(?:{_STRONG_CUE})\s+([A-Z][\w'-]{{2,}})(?![\w'-]| [A-Z])", q.orig, re.I):
+        start, end = m.start(1), m.end(1)
+        if GAP not in q.view[start:end] and fold(m.group(1)) not in _NOT_A_NAME and m.group(1)[0].isupper():
+            hits.append((_Hit(start, end, (m.group(1),)), _cue_before(q, start)))
+    hits.sort(key=lambda h: h[0].start)
     if hits:
         people.unknown = True
         empty = PeopleIndex(full={}, tails={}, roles={}, credits={}, longest=1)
@@ -484,7 +492,3 @@ def merge_people(a: People, b: People) -> dict[str, Names]:
         )
         out[key] = m.names()
     return out
-
-
-def tokens_of(name: str) -> tuple[str, ...]:
-    return name_tokens(name)
