@@ -80,7 +80,9 @@ async def open_checkpointer(db_url: str):  # type: ignore[no-untyped-def]
         kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
     )
     await pool.open(wait=True, timeout=30)
-    saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
+    from chatbot.state import checkpoint_serde
+
+    saver = AsyncPostgresSaver(pool, serde=checkpoint_serde())  # type: ignore[arg-type]
     async with pool.connection() as conn:
         # Two processes setting up at once would race on the migrations table.
         await conn.execute("SELECT pg_advisory_lock(727002)")
