@@ -19,26 +19,19 @@ import logging
 from typing import Any
 
 import chainlit as cl
+import chainlit.server as cl_server
 from chainlit.input_widget import Select, Slider, Switch, TextInput
 
-from chatbot import render
+from chatbot import landing, render
 from chatbot.answer import Answer, AnswerEvent, StepEvent, TokenEvent
 from chatbot.settings import Settings, SettingsError
 from retrieval.types import METRICS
 
 log = logging.getLogger("movie_rag.app")
 
-AUTHOR = "movie-rag"
+AUTHOR = landing.APP_NAME
+"""The assistant's name on its messages (its avatar is public/avatars/marquee.svg)."""
 LOCAL_USER = "local"
-
-STARTERS: tuple[tuple[str, str], ...] = (
-    ("Similar to a title", "Movies similar to Alien"),
-    ("Plot search", "A timid clownfish crosses the ocean to find his son"),
-    ("Structured question", "Steven Spielberg films from the 1990s"),
-    ("Follow-up", "Which of those is the longest?"),
-)
-FOLLOW_UP_SEED = "Crime films about heists and casinos"
-"""Asked first when the follow-up starter opens a chat that has nothing to follow up on yet."""
 
 
 def _load_settings() -> tuple[Settings | None, str | None]:
@@ -60,6 +53,7 @@ class _Runtime:
         self.bot: Any = None
         self.engine: Any = None
         self.cascades: dict[tuple[str, ...], Any] = {}
+        self.facts: landing.CatalogFacts | None = None
         self._lock: asyncio.Lock | None = None
 
     def require_settings(self) -> Settings:
@@ -110,6 +104,34 @@ class _Runtime:
                 cascade = self.cascades[models] = ChatCascade(LLMConfig.from_settings(settings.with_(models=models)))
             changes["chat"] = cascade
         return bot.with_deps(**changes)
+
+    async def catalog_facts(self) -> landing.CatalogFacts | None:
+        """What the landing page says about the catalog (read once); None if it cannot be read."""
+        if self.facts is None:
+            try:
+                engine = await asyncio.to_thread(self.ui_engine)
+                self.facts = await asyncio.to_thread(landing.catalog_facts, engine)
+            except Exception as exc:
+                log.warning("could not read the catalog for the landing page: %s", render.describe_error(exc))
+                return None
+        return self.facts
+
+    async def llm_state(self, models: tuple[str, ...] = ()) -> tuple[bool, str]:
+        """(an LLM is up, the one line the UI shows about it)."""
+        settings = self.settings
+        if settings is None or settings.llm != "ollama":
+            return False, "Answering from the catalog (no LLM configured: MOVIE_RAG_LLM=none)."
+        try:
+            bot = await self.chatbot()
+            up = bot.deps.chat is not None and await bot.deps.chat.available()
+        except Exception:
+            log.warning("could not probe the LLM", exc_info=True)
+            up = False
+        if not up:
+            return False, f"Answering from the catalog: no LLM reachable at {settings.ollama_base_url}."
+        shown = list(models or settings.models)
+        rest = f" (then {', '.join(shown[1:])})" if len(shown) > 1 else ""
+        return True, f"LLM: {shown[0]}{rest}, writing from the catalog rows it is given."
 
     async def aclose(self) -> None:
         for cascade in self.cascades.values():
@@ -163,22 +185,36 @@ async def _shutdown() -> None:
 # --- chat settings -------------------------------------------------------------------------------
 
 
-def _settings_widgets(current: dict[str, Any]) -> list[Any]:
+METRIC_HELP = (
+    "cosine: angle between the embeddings (the default); l2: straight-line distance; inner: dot "
+    "product; l1: sum of coordinate differences; hamming / jaccard: on binary vectors (each "
+    "coordinate's sign as one bit), fast and coarse."
+)
+
+
+def _settings_widgets(current: dict[str, Any], llm_up: bool, llm_line: str) -> list[Any]:
+    """The settings panel; what needs an LLM is disabled, with the reason, while none is up."""
     s = SETTINGS or Settings()
+    why_off = f"Off: {llm_line}" if not llm_up else None
     return [
-        Slider(id="k", label="Rows to retrieve (k)", initial=int(current.get("k", s.k)), min=1, max=50, step=1),
+        Slider(id="k", label="Rows to retrieve (k)", initial=int(current.get("k", s.k)), min=1, max=50, step=1,
+               description="How many nearest films a similarity or plot search shows."),
         Select(id="metric", label="Similarity metric", values=list(METRICS),
-               initial_value=str(current.get("metric", "cosine"))),
+               initial_value=str(current.get("metric", "cosine")), description=METRIC_HELP),
         Switch(id="sql_mode", label="Let the model draft SQL for structured questions",
-               initial=bool(current.get("sql_mode", s.sql_mode))),
+               initial=bool(current.get("sql_mode", s.sql_mode)) and llm_up, disabled=not llm_up,
+               description=why_off or "For what a query plan cannot express; the SQL is checked and run read-only."),
         TextInput(id="models", label="Model order (comma list, primary first)",
-                  initial=str(current.get("models", ", ".join(s.models)))),
-        Switch(id="hybrid", label="Hybrid search (vector + keyword)", initial=bool(current.get("hybrid", True))),
+                  initial=str(current.get("models", ", ".join(s.models))), disabled=not llm_up,
+                  description=why_off or "The first model answers; the next ones take over on a timeout or error."),
+        Switch(id="hybrid", label="Hybrid search (vector + keyword)", initial=bool(current.get("hybrid", True)),
+               description="Plot searches mix embedding similarity with keyword matches; off: embeddings only."),
     ]
 
 
 async def _send_settings(current: dict[str, Any]) -> None:
-    values = await cl.ChatSettings(_settings_widgets(current)).send()
+    llm_up, llm_line = await RUNTIME.llm_state(tuple(cl.user_session.get("models") or ()))
+    values = await cl.ChatSettings(_settings_widgets(current, llm_up, llm_line)).send()
     _remember_settings(values)
 
 
@@ -205,7 +241,22 @@ async def _settings_changed(values: dict[str, Any]) -> None:
 
 @cl.set_starters
 async def _starters(user: Any = None, language: Any = None) -> list[cl.Starter]:
-    return [cl.Starter(label=label, message=message) for label, message in STARTERS]
+    """Questions about films that are in the loaded catalog (none while it cannot be read)."""
+    facts = await RUNTIME.catalog_facts()
+    return [cl.Starter(label=label, message=message) for label, message in landing.starters(facts)] if facts else []
+
+
+@cl_server.app.get("/movie-rag/about")
+async def _about() -> dict[str, Any]:
+    """The landing line (public/movie-rag.js shows it above the starters)."""
+    facts = await RUNTIME.catalog_facts()
+    llm_up, llm_line = await RUNTIME.llm_state()
+    line = landing.description(facts) if facts else "The catalog database cannot be reached right now."
+    return {"name": landing.APP_NAME, "description": line, "llm": llm_line, "llm_up": llm_up}
+
+
+# Chainlit's catch-all page route was registered first: put ours ahead of it.
+cl_server.app.router.routes.insert(0, cl_server.app.router.routes.pop())
 
 
 @cl.on_chat_start
@@ -238,9 +289,12 @@ async def _on_message(message: cl.Message) -> None:
     if SETTINGS is None:
         await _send_error(SettingsError(SETTINGS_ERROR or "unknown settings problem"))
         return
-    if question == STARTERS[3][1] and not cl.user_session.get("turns"):
-        await cl.Message(content=f"*Nothing to follow up on yet, so first:* **{FOLLOW_UP_SEED}**", author=AUTHOR).send()
-        if not await _answer(FOLLOW_UP_SEED):
+    facts = RUNTIME.facts
+    seed = landing.follow_up_seed(facts) if facts else None
+    if question == landing.FOLLOW_UP and seed and not cl.user_session.get("turns"):
+        await cl.Message(content=f"*Nothing to follow up on yet, so first:* **{render.escape_markdown(seed)}**",
+                         author=AUTHOR).send()
+        if not await _answer(seed):
             return
     await _answer(question)
 
