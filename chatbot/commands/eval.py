@@ -37,7 +37,31 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--update-baseline", action="store_true", help="save this run as the baseline profile for its mode and catalog")
     p.add_argument("--only", default="", metavar="IDS", help="comma list of item ids or tags to run")
     p.add_argument("--json", action="store_true", help="print the figures, the comparison and the gate as JSON only")
+    p.add_argument("--similarity", action="store_true",
+                   help="instead: the similarity benchmark (franchise recall, co-liking, genre agreement) "
+                        "per embedding profile x metric and for the blend; writes similarity.{json,md,png}")
     p.set_defaults(handler=run)
+
+
+def run_similarity(args: argparse.Namespace) -> int:
+    """`eval --similarity`: eval/similarity.py on the configured catalog."""
+    from chatbot.wiring import engine
+    from eval import similarity
+
+    eng = engine(Settings.from_env())
+    with eng.connect() as conn:
+        from sqlalchemy import text
+
+        if not conn.execute(text("SELECT count(*) FROM movies")).scalar_one():
+            raise UserError("The catalog is empty; load it first (make catalog, or movie-rag ingest movies PATH).")
+    report = similarity.run(eng, progress=None if args.json else (lambda line: print(line, file=sys.stderr)))
+    paths = similarity.write(report, args.out)
+    if args.json:
+        print_json(report)
+    else:
+        print(similarity.markdown(report))
+        print("wrote " + ", ".join(str(p) for p in paths))
+    return EXIT_OK
 
 
 def _settings(llm: str) -> Settings:
@@ -86,6 +110,8 @@ async def _run(settings: Settings, questions: Any, mode: str, quiet: bool) -> di
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "similarity", False):
+        return run_similarity(args)
     from eval import report as rep
     from eval.harness import QuestionsError, load_questions
 
