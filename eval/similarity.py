@@ -5,13 +5,15 @@ catalog itself, for every embedded profile x metric and for the blend (retrieval
    "Aliens", "The Godfather: Part II", "Harry Potter and the …"): the share of the anchor's other
    series films (at most 10) found in its top 10.
 2. co-liking agreement@10 — MovieLens users split by user-id parity. The reference for an anchor
-   is the 10 films most co-liked (both rated >= 4) by the odd users; the blend's collaborative part
-   sees only the even users. Score: overlap of the top 10 with the reference / 10. Anchors: films
+   is the 10 films most co-liked (both rated >= 4; the cosine of retrieval/recommend.py, at least
+   `MIN_CO` users in common) by the odd users; the blend's collaborative part sees only the even users. Score: overlap of the top 10 with the reference / 10. Anchors: films
    liked by at least `MIN_FANS` odd users.
 3. genre agreement — mean Jaccard of genre sets between the anchor and each of its top 10.
 
 Anchors are split by id parity too: the blend's weights are chosen by a grid search on the even
-ids (`tune`), and every figure in the report is measured on the odd ids (`test`).
+ids (`tune`) — the most franchise recall + co-liking agreement among the weights whose genre
+agreement is at least minilm/cosine's — and every figure in the report is measured on the odd
+ids (`test`).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import numpy as np
 from sqlalchemy import Engine, text
 
 from retrieval.profiles import PROFILES
-from retrieval.profiles_blend import DEFAULT_WEIGHTS, Blend, Likes, Vectors, Weights
+from retrieval.profiles_blend import DEFAULT_WEIGHTS, Blend, Likes, Vectors, Weights, top_ids
 from retrieval.profiles_store import counts
 from retrieval.types import METRICS
 
@@ -36,8 +38,10 @@ K = 10
 MIN_FANS = 20
 GENRE_ANCHORS = 400
 """Anchors of the genre measure per split (every n-th film, so the run stays a few seconds)."""
-GRID_GENRE = (0.0, 0.1, 0.2, 0.3, 0.5, 0.8)
-GRID_CO = (0.0, 0.2, 0.4, 0.6, 1.0, 1.5, 2.5)
+MIN_CO = 3
+"""A reference film must be co-liked by at least this many reference users."""
+GRID_GENRE = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
+GRID_CO = (0.0, 0.05, 0.1, 0.2, 0.4, 0.6, 1.0)
 
 
 def title_stem(title: str) -> str:
@@ -90,10 +94,9 @@ class Bench:
             for i in self.ids:
                 c = reference.col[int(i)]
                 if reference.likers[c] >= MIN_FANS:
-                    together = reference.co_counts(int(i))
-                    together[c] = -1
-                    order = np.lexsort((self.ids, -together))[:K]
-                    self.co_ref[int(i)] = [int(self.ids[n]) for n in order if together[n] > 0]
+                    cosine = np.where(reference.co_counts(int(i)) >= MIN_CO, reference.co(int(i)), 0.0)
+                    top = top_ids(self.ids, cosine, int(i), K)
+                    self.co_ref[int(i)] = [j for j in top if cosine[self.blend.col[j]] > 0]
         with_genres = [int(i) for n, i in enumerate(self.ids) if self.blend.genres[n]]
         step = max(1, len(with_genres) // (2 * GENRE_ANCHORS))
         self.genre_anchors = with_genres[::step]
@@ -103,16 +106,22 @@ class Bench:
 
     def measure(self, rank: Any, part: str) -> dict[str, float | int | None]:
         """The three figures for `rank(anchor) -> top ids` on one split."""
-        fr = [_recall(rank(a), self.franchise[a]) for a in self.split(list(self.franchise), part)]
-        co = [len(set(rank(a)) & set(self.co_ref[a])) / K
+        memo: dict[int, list[int]] = {}
+
+        def ranked(a: int) -> list[int]:
+            if a not in memo:
+                memo[a] = rank(a)
+            return memo[a]
+
+        fr = [_recall(ranked(a), self.franchise[a]) for a in self.split(list(self.franchise), part)]
+        co = [len(set(ranked(a)) & set(self.co_ref[a])) / K
               for a in self.split(list(self.co_ref), part) if self.co_ref[a]]
         genres = self.blend.genres
         col = self.blend.col
         ge = []
         for a in self.split(self.genre_anchors, part):
-            top = rank(a)
             ga = genres[col[a]]
-            if top:
+            if top := ranked(a):
                 ge.append(float(np.mean([len(ga & genres[col[j]]) / len(ga | genres[col[j]]) for j in top])))
         return {"franchise_recall": _mean(fr), "co_liking": _mean(co), "genre_jaccard": _mean(ge),
                 "anchors": {"franchise": len(fr), "co_liking": len(co), "genre": len(ge)}}  # type: ignore[dict-item]
@@ -122,9 +131,7 @@ def _content_ranker(bench: Bench, vectors: Vectors, metric: Any):  # type: ignor
     def rank(anchor: int) -> list[int]:
         if anchor not in vectors.row:
             return []
-        s = vectors.scores(anchor, metric)
-        order = np.lexsort((vectors.ids, -s))
-        return [int(vectors.ids[n]) for n in order if int(vectors.ids[n]) != anchor][:K]
+        return top_ids(vectors.ids, vectors.scores(anchor, metric), anchor, K)
 
     return rank
 
@@ -143,7 +150,7 @@ def _blend_ranker(bench: Bench, weights: Weights, cache: dict[int, tuple[Any, An
 
 
 def _objective(fig: dict[str, Any]) -> float:
-    return sum(float(fig[k] or 0.0) for k in ("franchise_recall", "co_liking", "genre_jaccard"))
+    return sum(float(fig[k] or 0.0) for k in ("franchise_recall", "co_liking"))
 
 
 def run(engine: Engine, *, progress: Any = None) -> dict[str, Any]:
@@ -163,7 +170,9 @@ def run(engine: Engine, *, progress: Any = None) -> dict[str, Any]:
         for c in GRID_CO if not bench.blend.likes.empty else (0.0,):
             w = Weights(content=1.0, genre=g, co=c)
             grid.append((w, bench.measure(_blend_ranker(bench, w, cache), "tune")))
-    best, tuned = max(grid, key=lambda wf: (_objective(wf[1]), -wf[0].co, -wf[0].genre))
+    floor = bench.measure(_content_ranker(bench, bench.blend.vectors["minilm"], "cosine"), "tune")["genre_jaccard"] or 0.0
+    allowed = [wf for wf in grid if (wf[1]["genre_jaccard"] or 0.0) >= floor] or grid
+    best, tuned = max(allowed, key=lambda wf: (_objective(wf[1]), -wf[0].co, -wf[0].genre))
     cache.clear()
     blend = bench.measure(_blend_ranker(bench, best, cache), "test")
     default = bench.measure(_blend_ranker(bench, DEFAULT_WEIGHTS, cache), "test")

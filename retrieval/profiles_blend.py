@@ -53,6 +53,7 @@ class Vectors:
         self.ids, self.matrix, self.dim = ids, matrix, dim
         self.row = {int(i): n for n, i in enumerate(ids)}
         self.bits = matrix > 0
+        self.norms = np.linalg.norm(matrix, axis=1)
 
     @classmethod
     def load(cls, engine: Engine, profile: Profile) -> Vectors:
@@ -78,7 +79,7 @@ class Vectors:
         a = self.matrix[self.row[anchor]]
         m = self.matrix
         if metric in ("cosine", "inner"):
-            norms = np.linalg.norm(m, axis=1) * np.linalg.norm(a)
+            norms = self.norms * self.norms[self.row[anchor]]
             dots = m @ a
             return dots if metric == "inner" else dots / np.maximum(norms, 1e-12)
         if metric == "l2":
@@ -143,24 +144,34 @@ class Blend:
         self.ids = np.array([r[0] for r in rows], dtype=np.int64)
         self.col = {int(i): n for n, i in enumerate(self.ids)}
         self.genres = [frozenset(g.lower() for g in (r[1] or ())) for r in rows]
+        names = sorted(set().union(*self.genres)) if self.genres else []
+        position = {g: n for n, g in enumerate(names)}
+        self.genre_matrix = np.zeros((len(rows), len(names)), dtype=np.float32)
+        for n, gs in enumerate(self.genres):
+            self.genre_matrix[n, [position[g] for g in gs]] = 1.0
+        self.genre_count = self.genre_matrix.sum(axis=1)
         self.vectors = {name: Vectors.load(engine, get_profile(name)) for name in profiles}
+        self._columns = {name: np.array([self.col[int(i)] for i in v.ids], dtype=np.int64)
+                         for name, v in self.vectors.items()}
         self.likes = Likes(engine, self.ids, half=likes_half)
 
     def content(self, anchor: int, metric: Metric = "cosine") -> np.ndarray:
         """Mean profile score per catalog row (rows a profile lacks count as its minimum)."""
         total = np.zeros(len(self.ids))
-        for vec in self.vectors.values():
+        for name, vec in self.vectors.items():
             full = np.full(len(self.ids), np.nan)
             if anchor in vec.row:
-                full[[self.col[int(i)] for i in vec.ids]] = vec.scores(anchor, metric)
+                full[self._columns[name]] = vec.scores(anchor, metric)
             total += np.nan_to_num(full, nan=np.nanmin(full) if np.isfinite(full).any() else 0.0)
         return total / max(1, len(self.vectors))
 
     def genre(self, anchor: int) -> np.ndarray:
-        a = self.genres[self.col[anchor]]
-        if not a:
+        n = self.col[anchor]
+        if not self.genre_count[n]:
             return np.zeros(len(self.ids))
-        return np.array([len(a & g) / len(a | g) if g else 0.0 for g in self.genres])
+        both = self.genre_matrix @ self.genre_matrix[n]
+        either = self.genre_count + self.genre_count[n] - both
+        return np.where(self.genre_count > 0, both / np.maximum(either, 1.0), 0.0)
 
     def scores(self, anchor: int, weights: Weights = DEFAULT_WEIGHTS) -> np.ndarray:
         s = weights.content * self.content(anchor) + weights.genre * self.genre(anchor)
@@ -170,8 +181,18 @@ class Blend:
 
     def top(self, scores: np.ndarray, anchor: int, k: int) -> list[int]:
         """Ids of the k best rows, the anchor left out; ties by id."""
-        order = np.lexsort((self.ids, -scores))
-        return [int(self.ids[n]) for n in order if int(self.ids[n]) != anchor][:k]
+        return top_ids(self.ids, scores, anchor, k)
+
+
+def top_ids(ids: np.ndarray, scores: np.ndarray, anchor: int, k: int) -> list[int]:
+    """The k ids with the highest scores, `anchor` left out; ties broken by the smaller id."""
+    if len(ids) > 4 * (k + 1):
+        # everything tied with the (k+1)-th best joins the candidates, so ties stay by id
+        cut = np.partition(scores, len(scores) - (k + 1))[len(scores) - (k + 1)]
+        keep = np.flatnonzero(scores >= cut)
+        ids, scores = ids[keep], scores[keep]
+    order = np.lexsort((ids, -scores))
+    return [int(ids[n]) for n in order if int(ids[n]) != anchor][:k]
 
 
 _CACHE: dict[tuple[int, tuple[str, ...]], Blend] = {}
