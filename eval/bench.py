@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-SECTIONS = ("catalog", "sqlguard", "graph")
+SECTIONS = ("catalog", "sqlguard", "graph", "profiles")
 
 
 @dataclass(frozen=True, kw_only=True)

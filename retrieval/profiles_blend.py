@@ -40,8 +40,12 @@ class Weights:
         return {"content": self.content, "genre": self.genre, "co": self.co}
 
 
-DEFAULT_WEIGHTS = Weights(content=1.0, genre=0.3, co=0.6)
-"""Chosen by `movie-rag eval --similarity` on the course catalog + ml-latest-small (see module doc)."""
+DEFAULT_WEIGHTS = Weights(content=1.0, genre=0.0, co=0.2)
+"""Chosen by `movie-rag eval --similarity` on the course catalog + ml-latest-small (9,742 films,
+100,836 ratings). On its test anchors: franchise recall 0.877 (minilm/cosine 0.881), co-liking
+agreement 0.090 (0.047), genre Jaccard 0.640 (0.657). Heavier genre/co-liking weights trade series
+for taste: (1.0, 0.3, 0.6) gives 0.601 / 0.152 / 0.826 and all-animated neighbours for The
+Incredibles, Toy Story and Finding Nemo; no weights on the grid beat minilm on franchise recall."""
 DEFAULT_BLEND_PROFILES = ("minilm",)
 LIKED = 4.0
 

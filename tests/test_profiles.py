@@ -217,7 +217,7 @@ def _texts(engine, *ids):
 
     with engine.connect() as conn:
         rows = dict(conn.execute(text("SELECT movie_id, embedding_text FROM profile_wordllama "
-                                      "WHERE movie_id = ANY(:ids)"), {"ids": list(ids)}).tuples().all())
+                                      "WHERE movie_id = ANY(:ids)"), {"ids": list(ids)}).all())
     return [rows[i] for i in ids]
 
 
@@ -298,3 +298,18 @@ def test_similarity_benchmark_on_the_course_catalog(wordllama_db, tmp_path):
     assert [h.id for h in hits] == ranked
     paths = similarity.write(report, tmp_path)
     assert json_.loads(paths[0].read_text())["k"] == 10 and paths[2].read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.heavy
+def test_mpnet_loads_offline_and_embeds():
+    from chatbot.settings import Settings
+
+    home = Settings.from_env().home
+    if not profiles.installed(PROFILES["mpnet"], home):
+        pytest.skip(f"mpnet is not installed under {home}; run `movie-rag profiles install mpnet` (~420 MB)")
+    emb = profiles.load_profile_embedder(PROFILES["mpnet"], home)
+    docs = emb.embed_documents(["A clownfish looks for his son.", "Casino heist in Las Vegas."])
+    query = emb.embed_query("fish father ocean")
+    assert [len(v) for v in (*docs, query)] == [768] * 3
+    dot = [sum(a * b for a, b in zip(query, d, strict=True)) for d in docs]
+    assert dot[0] > dot[1]
