@@ -18,7 +18,7 @@ from typing import Any
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT = 0, 1, 2
 
 # Subcommand modules, in the order `--help` lists them.
-COMMAND_MODULES = ("ingest", "search", "ask", "sql", "chat", "eval", "bench", "db", "profiles", "compare")
+COMMAND_MODULES = ("ingest", "search", "ask", "sql", "chat", "eval", "bench", "db", "profiles", "compare", "recommend")
 
 
 class UserError(Exception):
@@ -41,20 +41,76 @@ def print_json(data: Any) -> None:
     sys.stdout.write("\n")
 
 
+# Examples shown under each subcommand's --help (a command module's own epilog wins).
+EXAMPLES: dict[str, tuple[str, ...]] = {
+    "ingest": (
+        "movie-rag ingest movies ../shared/data/course-movies/movies.json",
+        "movie-rag ingest movielens ../shared/data/ml-latest-small",
+        "movie-rag ingest demo --json",
+    ),
+    "similar": (
+        'movie-rag similar "The Matrix"',
+        'movie-rag similar "King Kong" --year 1933 -k 5',
+        'movie-rag similar Alien --metric l2 --json',
+    ),
+    "search": (
+        'movie-rag search "a giant shark terrorizes a beach town"',
+        'movie-rag search "space opera" --mode dense -k 5',
+        'movie-rag search heist --genre Crime --year-min 1990 --json',
+    ),
+    "ask": (
+        'movie-rag ask "Who directed Pulp Fiction?"',
+        'movie-rag ask "List every Steven Spielberg movie" --thread t1 && '
+        'movie-rag ask "which of those came out in the 80s?" --thread t1',
+        'movie-rag ask "comedies shorter than 90 minutes" --no-llm --json',
+    ),
+    "sql": (
+        "movie-rag sql check \"SELECT id, title FROM movies WHERE year < 1950\"",
+        "movie-rag sql run \"SELECT title, duration_min FROM movies ORDER BY duration_min DESC LIMIT 3\"",
+        "movie-rag sql run \"SELECT id, title FROM movies ORDER BY embedding <=> embed('heist') LIMIT 5\" --json",
+    ),
+    "chat": ("movie-rag chat", "movie-rag chat --port 8001", "movie-rag chat --host 0.0.0.0 --port 8000"),
+    "eval": (
+        "movie-rag eval",
+        "movie-rag eval --only fact,superlative --no-baseline --out /tmp/eval",
+        "movie-rag eval --llm ollama --update-baseline",
+    ),
+    "bench": ("movie-rag bench", "movie-rag bench --section graph", "movie-rag bench --section catalog --json"),
+    "db": ("movie-rag db start", "movie-rag db status --json", "movie-rag db stop"),
+    "profiles": ("movie-rag profiles list", "movie-rag profiles install mpnet", "movie-rag profiles embed wordllama"),
+    "compare": ('movie-rag compare "Toy Story"', 'movie-rag compare Up --profiles minilm,wordllama --json'),
+    "recommend": (
+        "movie-rag recommend --user 1",
+        'movie-rag recommend --likes "The Matrix,Alien" -k 5',
+        'movie-rag recommend --likes "Toy Story" --dislikes "Shrek" --json',
+    ),
+}
+
+
+def _with_examples(name: str, p: argparse.ArgumentParser, summary: str | None) -> None:
+    """Give a subcommand a description (its one-line help) and an examples epilog when its
+    module set neither."""
+    if not p.description and summary:
+        p.description = summary[0].upper() + summary[1:] + "."
+    if not p.epilog and name in EXAMPLES:
+        p.epilog = "examples:\n" + "\n".join(f"  {e}" for e in EXAMPLES[name])
+        p.formatter_class = argparse.RawDescriptionHelpFormatter
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="movie-rag", description="A grounded chatbot over your movie catalog."
+        prog="movie-rag", description="A grounded chatbot over your movie catalog.",
+        epilog="Run 'movie-rag COMMAND --help' for a command's options and examples.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details to stderr")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"chatbot.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"chatbot.commands.{name}":
-                raise
-            continue  # a command group not written yet
-        module.register(sub)
+        # No try/except: a command module that fails to import (a typo, a missing dependency)
+        # must stop the CLI with its traceback, not make the subcommand silently vanish.
+        importlib.import_module(f"chatbot.commands.{name}").register(sub)
+    helps = {a.dest: a.help for a in sub._choices_actions}
+    for name, p in sub.choices.items():
+        _with_examples(name, p, helps.get(name))
     return parser
 
 

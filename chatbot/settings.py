@@ -27,6 +27,10 @@ ENV_SQL_READER_URL = "MOVIE_RAG_SQL_READER_URL"
 ENV_EMBEDDING_MODEL = "MOVIE_RAG_EMBEDDING_MODEL"
 ENV_AUTH_SECRET = "CHAINLIT_AUTH_SECRET"
 ENV_AUTH_PASSWORD = "MOVIE_RAG_PASSWORD"
+ENV_OLLAMA_PARALLEL = "MOVIE_RAG_OLLAMA_PARALLEL"
+ENV_LLM_COOLDOWN = "MOVIE_RAG_LLM_COOLDOWN_S"
+ENV_NUM_CTX_MAX = "MOVIE_RAG_NUM_CTX_MAX"
+ENV_ANSWER_TOKENS = "MOVIE_RAG_ANSWER_TOKENS"
 
 ALL_ENV_NAMES = (
     ENV_DATABASE_URL,
@@ -46,6 +50,10 @@ ALL_ENV_NAMES = (
     ENV_EMBEDDING_MODEL,
     ENV_AUTH_SECRET,
     ENV_AUTH_PASSWORD,
+    ENV_OLLAMA_PARALLEL,
+    ENV_LLM_COOLDOWN,
+    ENV_NUM_CTX_MAX,
+    ENV_ANSWER_TOKENS,
 )
 
 
@@ -60,7 +68,16 @@ class Settings:
     home: Path = field(default_factory=lambda: Path.home() / ".movie-rag")
     """Data dir of the embedded server and caches."""
     ollama_base_url: str = "http://127.0.0.1:11434"
-    """Where Ollama listens."""
+    """Where Ollama listens; a comma list of hosts spreads requests and fails over between them."""
+    ollama_parallel: int = 1
+    """Requests each Ollama host serves at once: set it to the server's OLLAMA_NUM_PARALLEL, so
+    further requests wait here, where the wait is not charged to the model's budgets."""
+    llm_cooldown_s: float = 60.0
+    """A model that timed out is skipped this long before one trial request (circuit breaker)."""
+    num_ctx_max: int = 8192
+    """Largest context (num_ctx) asked of a model; longer prompts lose rows from their end."""
+    answer_max_tokens: int = 512
+    """num_predict for answers: a cap on how long a model may write."""
     models: tuple[str, ...] = DEFAULT_MODELS
     """Chat models, primary first; later ones are the fallbacks."""
     llm: str = "ollama"
@@ -116,7 +133,7 @@ class Settings:
         if (v := get(ENV_HOME)) is not None:
             kwargs["home"] = Path(v).expanduser()
         if (v := get(ENV_OLLAMA_BASE_URL)) is not None:
-            kwargs["ollama_base_url"] = v.rstrip("/")
+            kwargs["ollama_base_url"] = _parse_hosts(v)
         if (v := get(ENV_MODELS)) is not None:
             models = tuple(m.strip() for m in v.split(",") if m.strip())
             if not models:
@@ -145,10 +162,25 @@ class Settings:
             (ENV_ROUTER_TIMEOUT, "router_timeout_s", float),
             (ENV_SQL_TIMEOUT, "sql_timeout_ms", int),
             (ENV_SQL_ROW_CAP, "sql_row_cap", int),
+            (ENV_OLLAMA_PARALLEL, "ollama_parallel", int),
+            (ENV_LLM_COOLDOWN, "llm_cooldown_s", float),
+            (ENV_NUM_CTX_MAX, "num_ctx_max", int),
+            (ENV_ANSWER_TOKENS, "answer_max_tokens", int),
         ):
             if (v := get(name)) is not None:
                 kwargs[key] = _parse_positive(name, v, kind)
         return cls(**kwargs)  # type: ignore[arg-type]
+
+
+def _parse_hosts(raw: str) -> str:
+    """One URL or a comma list; each entry must be a host (scheme optional), none empty."""
+    hosts = [h.strip().rstrip("/") for h in raw.split(",")]
+    if not all(hosts) or any(" " in h for h in hosts):
+        raise SettingsError(
+            f"{ENV_OLLAMA_BASE_URL}={raw!r} is not a URL or a comma list of URLs; "
+            "use e.g. http://127.0.0.1:11434,http://gpu2:11434."
+        )
+    return ",".join(hosts)
 
 
 def _parse_bool(name: str, raw: str) -> bool:

@@ -10,16 +10,14 @@ import importlib
 import json
 import platform
 import statistics
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-SECTIONS = ("catalog", "sqlguard", "graph", "profiles")
+SECTIONS = ("catalog", "sqlguard", "graph", "plan", "real_llm", "profiles")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,17 +62,29 @@ def time_calls(fn: Callable[[], object], repeat: int, warmup: int = 3) -> list[f
     return samples
 
 
-@contextmanager
-def scratch_server() -> Iterator[str]:
-    from retrieval.database import start_embedded, stop_embedded
+def ms_samples(fn: Callable[[Any], object], items: list[Any], *, rounds: int = 3, warmup: int = 3) -> list[float]:
+    """Milliseconds per call of fn(item) over `rounds` passes of `items`, after calls on the first
+    `warmup` items."""
+    for item in items[:warmup]:
+        fn(item)
+    samples = []
+    for _ in range(rounds):
+        for item in items:
+            t0 = time.perf_counter()
+            fn(item)
+            samples.append((time.perf_counter() - t0) * 1000)
+    return samples
 
-    with tempfile.TemporaryDirectory(prefix="movie-rag-bench-") as tmp:
-        pgdata = Path(tmp) / "pgdata"
-        url = start_embedded(pgdata)
-        try:
-            yield url
-        finally:
-            stop_embedded(pgdata)
+
+def latency(section: str, name: str, samples: list[float], target_ms: float | None = None) -> list[Figure]:
+    """p50 (against `target_ms` when given) and p95 figures of `samples`."""
+    p50, p95 = percentiles(samples)
+    return [
+        Figure(section=section, name=f"{name} p50", value=p50, unit="ms",
+               target=f"<= {target_ms:g} ms p50" if target_ms else None,
+               ok=(p50 <= target_ms) if target_ms else None),
+        Figure(section=section, name=f"{name} p95", value=p95, unit="ms"),
+    ]
 
 
 def run(
@@ -82,7 +92,9 @@ def run(
     sections: tuple[str, ...] = SECTIONS,
 ) -> dict[str, Any]:
     figures: list[Figure] = []
-    with scratch_server() as url:
+    from retrieval.database import embedded_server
+
+    with embedded_server() as url:  # a throw-away server: never the user's catalog
         ctx = BenchContext(db_url=url, movies_path=movies_path, movielens_dir=movielens_dir)
         for name in sections:
             module = importlib.import_module(f"eval.bench_{name}")

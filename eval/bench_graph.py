@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass, field
-from typing import Any
 
+from chatbot.llm import Completion
 from eval.bench import BenchContext, Figure, percentiles
 
 SECTION = "graph"
@@ -45,14 +44,6 @@ QUESTIONS: tuple[tuple[str, str | None], ...] = (
 ANSWER = "Here is what your catalog has."
 
 
-@dataclass
-class _Done:
-    text: str
-    model: str = "instant"
-    fallbacks: list[Any] = field(default_factory=list)
-    data: dict[str, Any] | None = None
-
-
 class InstantChat:
     """A chat model that answers at once (the `ChatModel` Protocol), so no LLM time is counted."""
 
@@ -62,14 +53,14 @@ class InstantChat:
     async def available(self) -> bool:
         return True
 
-    async def stream(self, messages, *, on_token=None, on_restart=None):  # type: ignore[no-untyped-def]
+    async def stream(self, messages, *, on_token=None, on_restart=None, titles=None):  # type: ignore[no-untyped-def]
         if on_token:
             await on_token(ANSWER)
-        return _Done(text=ANSWER)
+        return Completion(text=ANSWER, model="instant")
 
     async def complete_json(self, messages, *, schema=None):  # type: ignore[no-untyped-def]
         sql = self.drafts.get(str(messages[-1].content).lower(), "SELECT id, title FROM movies LIMIT 5")
-        return _Done(text=sql, data={"sql": sql})
+        return Completion(text=sql, model="instant", data={"sql": sql})
 
 
 def run(ctx: BenchContext) -> list[Figure]:

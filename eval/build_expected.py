@@ -1,10 +1,12 @@
 """Expected answers for eval/questions.yaml, derived from the raw data files (never from the
 system's own output).
 
-An item may carry `derive:` — a filter over the course `movies.json` (director, actor, genre,
-year_min, year_max, title_words, duration_min_gt, duration_max_lt, exclude, top_by) or a `co_liked:` seed over
-MovieLens ratings. `check` recomputes each derivation and reports items whose `expect` disagrees;
-`show` prints what a derivation gives, to paste into the YAML.
+An item may carry `derive:` — a filter over the course `movies.json` (see `select` for the keys:
+people with and/or, genres all/any/none, years, durations, country, language, MovieLens rating
+thresholds, title words, exclusions, a top-by sort with ties), a `fact:` (one field of one named
+title: what the answer's first sentence must hold) or a `co_liked:` seed over MovieLens ratings.
+`check` recomputes each derivation and reports items whose `expect` (exact / relevant / top /
+count / lead) disagrees; `show` prints what a derivation gives, to paste into the YAML.
 
     python -m eval.build_expected check [--questions eval/questions.yaml]
     python -m eval.build_expected show '{"director": "Steven Spielberg", "year_min": 1990, "year_max": 1999}'
@@ -25,12 +27,14 @@ from typing import Any
 
 import yaml
 
+from eval import QUESTIONS_FILE, packaged
+from eval.harness import SAFE_LOADER
 from eval.metrics import norm_title
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 COURSE_MOVIES = SHARED_DATA / "course-movies" / "movies.json"
 MOVIELENS_DIR = SHARED_DATA / "ml-latest-small"
-QUESTIONS = Path(__file__).resolve().parent / "questions.yaml"
+QUESTIONS = packaged(QUESTIONS_FILE)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,6 +49,9 @@ class Film:
     genres: tuple[str, ...]
     duration_min: int | None
     summary: str
+    countries: tuple[str, ...] = ()
+    language: str | None = None
+    writers: tuple[str, ...] = ()
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -75,44 +82,169 @@ def load_course(path: Path = COURSE_MOVIES) -> list[Film]:
             genres=tuple(str(g) for g in _as_list(item.get("genre"))),
             duration_min=int(item["duree"]) if item.get("duree") else None,
             summary=str(item.get("resume") or ""),
+            countries=tuple(str(c).strip() for c in _as_list(item.get("pays")) if str(c).strip()),
+            language=_text(item.get("langue")),
+            writers=tuple(w for w in (_text(x) for x in _as_list(item.get("scenariste"))) if w),
         ))
     return films
 
 
+def _has(names: Iterable[str], wanted: str) -> bool:
+    """`wanted` is one of `names` (case-blind substring, so "Hitchcock" finds "Alfred Hitchcock")."""
+    return any(wanted.casefold() in n.casefold() for n in names)
+
+
+def _directors(f: Film) -> tuple[str, ...]:
+    return tuple(d.strip() for d in (f.director or "").split(",") if d.strip())
+
+
+_RATINGS: dict[Path, dict[int, tuple[float, int]]] = {}
+
+
+def movielens_ratings(ml_dir: Path = MOVIELENS_DIR) -> dict[int, tuple[float, int]]:
+    """IMDb id -> (mean rating, number of ratings) of every MovieLens film with a link (cached):
+    the `avg_rating` / `num_ratings` the ingest computes for the catalog row of that film."""
+    if ml_dir not in _RATINGS:
+        imdb_of: dict[int, int] = {}
+        with open(ml_dir / "links.csv", newline="", encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                if row["imdbId"]:
+                    imdb_of[int(row["movieId"])] = int(row["imdbId"])
+        sums: dict[int, list[float]] = defaultdict(lambda: [0.0, 0])
+        with open(ml_dir / "ratings.csv", newline="", encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                if (imdb := imdb_of.get(int(row["movieId"]))) is not None:
+                    acc = sums[imdb]
+                    acc[0] += float(row["rating"])
+                    acc[1] += 1
+        _RATINGS[ml_dir] = {i: (total / n, int(n)) for i, (total, n) in sums.items()}
+    return _RATINGS[ml_dir]
+
+
+def _value(f: Film, column: str) -> Any:
+    if column in ("avg_rating", "num_ratings"):
+        stats = movielens_ratings().get(f.imdb) if f.imdb is not None else None
+        if stats is None:
+            return None
+        return stats[0] if column == "avg_rating" else stats[1]
+    return getattr(f, column)
+
+
+def _keep(f: Film, spec: Mapping[str, Any]) -> bool:  # noqa: C901 - one test per key, read top to bottom
+    directors = _directors(f)
+    if any(not _has(directors, d) for d in _as_list(spec.get("director"))):  # all of
+        return False
+    if (ds := _as_list(spec.get("director_any"))) and not any(_has(directors, d) for d in ds):
+        return False
+    if any(not _has(f.actors, a) for a in _as_list(spec.get("actor"))):  # all of
+        return False
+    if (acts := _as_list(spec.get("actor_any"))) and not any(_has(f.actors, a) for a in acts):
+        return False
+    if (ps := _as_list(spec.get("people_any"))) and not any(_has(directors + f.actors + f.writers, p) for p in ps):
+        return False
+    genres = {g.casefold() for g in f.genres}
+    if any(g.casefold() not in genres for g in _as_list(spec.get("genre"))):
+        return False
+    if (gs := _as_list(spec.get("genre_any"))) and not any(g.casefold() in genres for g in gs):
+        return False
+    if any(g.casefold() in genres for g in _as_list(spec.get("genre_none"))):
+        return False
+    if (cs := _as_list(spec.get("country"))) and not any(c.casefold() in {x.casefold() for x in f.countries} for c in cs):
+        return False
+    if (ls := _as_list(spec.get("language"))) and (f.language or "").casefold() not in {x.casefold() for x in ls}:
+        return False
+    if spec.get("year_min") is not None and (f.year is None or f.year < spec["year_min"]):
+        return False
+    if spec.get("year_max") is not None and (f.year is None or f.year > spec["year_max"]):
+        return False
+    if (w := spec.get("title_words")) and not all(x.casefold() in f.title.casefold() for x in _as_list(w)):
+        return False
+    # durations: _gt / _lt strict ("over 2 hours", "under 90 minutes"), _min / _max inclusive ("between")
+    d = f.duration_min
+    if spec.get("duration_min_gt") is not None and (d or 0) <= spec["duration_min_gt"]:
+        return False
+    if spec.get("duration_max_lt") is not None and (d is None or d >= spec["duration_max_lt"]):
+        return False
+    if spec.get("duration_min") is not None and (d is None or d < spec["duration_min"]):
+        return False
+    if spec.get("duration_max") is not None and (d is None or d > spec["duration_max"]):
+        return False
+    # MovieLens thresholds: a film without ratings has no average and never passes one
+    if any(k in spec for k in ("rating_min", "rating_gt", "rating_max", "rating_lt", "num_ratings_min")):
+        avg, n = _value(f, "avg_rating"), _value(f, "num_ratings")
+        if avg is None:
+            return False
+        if spec.get("rating_min") is not None and avg < spec["rating_min"]:
+            return False
+        if spec.get("rating_gt") is not None and avg <= spec["rating_gt"]:
+            return False
+        if spec.get("rating_max") is not None and avg > spec["rating_max"]:
+            return False
+        if spec.get("rating_lt") is not None and avg >= spec["rating_lt"]:
+            return False
+        if spec.get("num_ratings_min") is not None and n < spec["num_ratings_min"]:
+            return False
+    return not any(norm_title(f.title) == norm_title(t) and f.year == y for t, y in spec.get("exclude") or [])
+
+
 def select(films: Iterable[Film], spec: Mapping[str, Any]) -> list[tuple[str, int | None]]:
-    """(title, year) of the films matching every key of `spec`, ordered by year then title."""
-    out = []
-    for f in films:
-        if (d := spec.get("director")) and not (f.director and d.casefold() in f.director.casefold()):
-            continue
-        if (a := spec.get("actor")) and not any(a.casefold() in x.casefold() for x in f.actors):
-            continue
-        genres = {g.casefold() for g in f.genres}
-        if any(g.casefold() not in genres for g in _as_list(spec.get("genre"))):
-            continue
-        if spec.get("year_min") is not None and (f.year is None or f.year < spec["year_min"]):
-            continue
-        if spec.get("year_max") is not None and (f.year is None or f.year > spec["year_max"]):
-            continue
-        if (w := spec.get("title_words")) and not all(x.casefold() in f.title.casefold() for x in _as_list(w)):
-            continue
-        if spec.get("duration_min_gt") is not None and (f.duration_min or 0) <= spec["duration_min_gt"]:
-            continue
-        if spec.get("duration_max_lt") is not None and (f.duration_min is None or f.duration_min >= spec["duration_max_lt"]):
-            continue
-        if any(norm_title(f.title) == norm_title(t) and f.year == y for t, y in spec.get("exclude") or []):
-            continue
-        out.append((f.title, f.year))
-    out.sort(key=lambda t: (t[1] or 0, t[0]))
-    if spec.get("top_by") == "duration_min":  # "the longest ...": the top row(s), ties included
-        by = {(f.title, f.year): f.duration_min or 0 for f in films}
-        ranked = sorted(out, key=lambda t: -by[t])
+    """(title, year) of the films matching every key of `spec`, ordered by year then title.
+
+    With `top_by` (a column: duration_min, year, avg_rating, num_ratings) only the top `top`
+    rows (default 1) by that column remain, ties with the last one included; `order: asc` for
+    the smallest ("the shortest", "the oldest"), descending otherwise.
+    """
+    films = list(films)
+    kept = [f for f in films if _keep(f, spec)]
+    kept.sort(key=lambda f: (f.year or 0, f.title))
+    if column := spec.get("top_by"):
+        asc = spec.get("order", "desc") == "asc"
+        valued = [(f, _value(f, column)) for f in kept if _value(f, column) is not None]
+        valued.sort(key=lambda fv: fv[1] if asc else -fv[1])
         top = int(spec.get("top", 1))
-        if len(ranked) > top:
-            cutoff = by[ranked[top - 1]]
-            ranked = [t for t in ranked if by[t] >= cutoff]
-        out = ranked
-    return out
+        if len(valued) > top:
+            cutoff = valued[top - 1][1]
+            valued = [(f, v) for f, v in valued if (v <= cutoff if asc else v >= cutoff)]
+        kept = [f for f, _ in valued]
+    return [(f.title, f.year) for f in kept]
+
+
+def _course_film(films: Iterable[Film], title: str, year: int | None) -> Film:
+    found = [f for f in films if norm_title(f.title) == norm_title(title) and (year is None or f.year == year)]
+    if len(found) != 1:
+        raise ValueError(f"{title} ({year}) names {len(found)} course films, not one")
+    return found[0]
+
+
+def fact(films: list[Film], spec: Mapping[str, Any]) -> list[str | list[str]]:
+    """What the first sentence of the answer to a fact question must hold: a list of entries,
+    each a string or a list of alternatives (any one will do)."""
+    title, year = spec["fact"]
+    f = _course_film(films, str(title), int(year) if year is not None else None)
+    field = spec["field"]
+    if field == "director":
+        return list(_directors(f))
+    if field == "year":
+        return [str(f.year)]
+    if field == "duration_min":
+        d = f.duration_min or 0
+        return [[f"{d} min", f"{d} minutes", f"{d}-minute", f"{d // 60} h {d % 60:02d}", f"{d // 60}h{d % 60:02d}"]]
+    if field == "actors":
+        return list(f.actors[: int(spec.get("n", 2))])
+    if field == "summary":
+        return [" ".join(f.summary.split()[: int(spec.get("words", 5))])]
+    if field == "avg_rating":
+        avg = _value(f, "avg_rating")
+        if avg is None:
+            raise ValueError(f"{title} ({year}) has no MovieLens ratings")
+        return [sorted({f"{avg:.1f}", f"{avg:.2f}", f"{math.floor(avg * 10) / 10:.1f}", f"{math.ceil(avg * 10) / 10:.1f}"})]
+    if field == "genres":
+        return list(f.genres)
+    if field == "country":
+        return list(f.countries)
+    if field == "language":
+        return [f.language or ""]
+    raise ValueError(f"fact field {field!r} is not one this script derives")
 
 
 def co_liked(
@@ -170,7 +302,9 @@ def movielens_subset(films: list[Film], out_dir: Path, *, ml_dir: Path = MOVIELE
     return out_dir
 
 
-def derive(spec: Mapping[str, Any], films: list[Film]) -> list[tuple[str, int | None]]:
+def derive(spec: Mapping[str, Any], films: list[Film]) -> list[Any]:
+    if "fact" in spec:
+        return fact(films, spec)
     if "co_liked" in spec:
         seed = spec["co_liked"]
         return co_liked(films, (seed[0], int(seed[1])), n=int(spec.get("n", 10)))
@@ -181,9 +315,30 @@ def _pairs(values: Iterable[Any]) -> list[tuple[str, int | None]]:
     return [(str(v[0]), int(v[1]) if v[1] is not None else None) for v in values]
 
 
+def _disagreements(where: str, spec: Mapping[str, Any], expect: Mapping[str, Any], films: list[Film]) -> list[str]:
+    """How `expect` differs from what `spec` derives (empty when they agree)."""
+    got = derive(spec, films)
+    if "fact" in spec:
+        want = expect.get("lead")
+        return [] if want == got else [f"{where}: expect.lead {want} != derived {got}"]
+    out = []
+    keys = [k for k in ("exact", "top", "relevant") if k in expect] or ([] if "count" in expect else ["relevant"])
+    for k in keys:
+        want_rows = _pairs(expect.get(k) or [])
+        derived = got
+        if k == "exact" and "top" in expect:  # "sort them by rating": the whole set, its top row first
+            derived = derive({n: v for n, v in spec.items() if n not in ("top_by", "order", "top")}, films)
+        if sorted(want_rows, key=str) != sorted(derived, key=str):
+            out.append(f"{where}: expect.{k} {want_rows} != derived {derived}")
+    counted = len(_pairs(expect["exact"])) if "exact" in expect else len(got)
+    if "count" in expect and expect["count"] != counted:
+        out.append(f"{where}: expect.count {expect['count']} != derived {counted}")
+    return out
+
+
 def check(path: Path = QUESTIONS) -> list[str]:
     """Problems: items whose expected titles differ from their derivation, or name no course film."""
-    doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    doc = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=SAFE_LOADER)
     films = load_course()
     known = {(norm_title(f.title), f.year) for f in films}
     problems = []
@@ -195,13 +350,12 @@ def check(path: Path = QUESTIONS) -> list[str]:
                 for title, year in _pairs(expect.get(key) or []):
                     if key != "absent" and (norm_title(title), year) not in known:
                         problems.append(f"{where}: {title} ({year}) is not a course film")
+            for title, year in _pairs(expect.get("top") or []):
+                if (norm_title(title), year) not in known:
+                    problems.append(f"{where}: {title} ({year}) is not a course film")
             if "derive" not in turn:
                 continue
-            got = derive(turn["derive"], films)
-            key = "exact" if "exact" in expect else "relevant"
-            want = _pairs(expect.get(key) or [])
-            if sorted(want, key=str) != sorted(got, key=str):
-                problems.append(f"{where}: expect.{key} {want} != derived {got}")
+            problems += _disagreements(where, turn["derive"], expect, films)
     return problems
 
 

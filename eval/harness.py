@@ -25,6 +25,8 @@ import yaml
 
 from eval.metrics import (
     Key,
+    first_sentence,
+    holds,
     key,
     matches,
     ndcg_at_k,
@@ -32,9 +34,12 @@ from eval.metrics import (
     reciprocal_rank,
     row_keys,
     set_scores,
+    states_count,
     summarize,
 )
 
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader when PyYAML has it (the questions file is large), else the pure one."""
 MODES = ("none", "ollama", "fake")
 ROUTES = ("similar", "semantic", "structured", "follow_up", "recommendation", "chitchat", "any")
 SQL_VERDICTS = ("accepted", "repaired", "refused")
@@ -42,9 +47,19 @@ FLAG_NOTE = "Not among the retrieved rows, so not verified: "
 FLAG_MARK = "[not in the retrieved rows]"
 FALLBACK_NOTE = "answered from vector search instead"
 SQL_FAILED_NOTE = "The drafted SQL failed"
-EXPECT_KEYS = {"relevant", "exact", "absent", "min_recall", "k", "no_citations", "no_sql", "must_not_contain"}
+EXPECT_KEYS = {
+    "relevant", "exact", "absent", "min_recall", "k", "no_citations", "no_sql", "must_not_contain",
+    "top", "count", "lead",
+}
 TURN_KEYS = {"question", "route", "expect", "derive", "sql_draft", "sql_expect", "llm_answer", "tags"}
-ITEM_KEYS = TURN_KEYS | {"id", "turns", "unsafe"}
+ITEM_KEYS = TURN_KEYS | {"id", "turns", "unsafe", "class"}
+CLASSES = (
+    "list", "people", "duration", "country", "language", "years", "genres", "ratings", "superlative",
+    "count", "fact", "similar", "plot", "follow_up", "nothing_found", "chitchat", "recommendation",
+    "unsafe", "other",
+)
+"""What an item tests (its `class:`), the unit accuracy is reported and gated by. `people`: and/or
+of directors and actors; `list`: complete sets ("every", "all"); `other`: an item with no class."""
 
 
 class QuestionsError(ValueError):
@@ -61,6 +76,12 @@ class Expect:
     no_citations: bool = False
     no_sql: bool = False
     must_not_contain: tuple[str, ...] = ()
+    top: tuple[Key, ...] | None = None
+    """A superlative's answer: the first len(top) rows are exactly these (ties)."""
+    count: int | None = None
+    """The number the first sentence must state (a count, or the size of a listed set)."""
+    lead: tuple[str | tuple[str, ...], ...] = ()
+    """What the first sentence must hold (each entry, or one of an entry's alternatives)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,6 +102,8 @@ class Item:
     turns: tuple[Turn, ...]
     unsafe: bool = False
     tags: tuple[str, ...] = ()
+    cls: str = "other"
+    """The item's class (see CLASSES)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -94,9 +117,9 @@ class Questions:
         if not only:
             return self
         wanted = set(only)
-        items = tuple(i for i in self.items if i.id in wanted or wanted & set(i.tags))
+        items = tuple(i for i in self.items if i.id in wanted or i.cls in wanted or wanted & set(i.tags))
         if not items:
-            raise QuestionsError(f"{self.path}: no item has an id or tag among {', '.join(sorted(wanted))}.")
+            raise QuestionsError(f"{self.path}: no item has an id, class or tag among {', '.join(sorted(wanted))}.")
         return Questions(path=self.path, k=self.k, items=items)
 
 
@@ -129,7 +152,32 @@ def _expect(raw: Any, where: str) -> Expect:
         no_citations=bool(raw.get("no_citations", False)),
         no_sql=bool(raw.get("no_sql", False)),
         must_not_contain=tuple(str(s) for s in raw.get("must_not_contain", [])),
+        top=_titles(raw["top"], f"{where} expect.top") if "top" in raw else None,
+        count=_count(raw.get("count"), where),
+        lead=_lead(raw.get("lead", []), where),
     )
+
+
+def _count(raw: Any, where: str) -> int | None:
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0:
+        raise QuestionsError(f"{where}: expect.count must be a whole number of at least 0, not {raw!r}.")
+    return raw
+
+
+def _lead(raw: Any, where: str) -> tuple[str | tuple[str, ...], ...]:
+    if not isinstance(raw, list):
+        raise QuestionsError(f"{where}: expect.lead must be a list of strings (or lists of alternatives).")
+    out: list[str | tuple[str, ...]] = []
+    for entry in raw:
+        if isinstance(entry, str | int | float) and not isinstance(entry, bool):
+            out.append(str(entry))
+        elif isinstance(entry, list) and entry and all(isinstance(e, str) for e in entry):
+            out.append(tuple(entry))
+        else:
+            raise QuestionsError(f"{where}: expect.lead entry {entry!r} is not a string or a list of strings.")
+    return tuple(out)
 
 
 def _turn(raw: Mapping[str, Any], where: str) -> Turn:
@@ -156,7 +204,7 @@ def load_questions(path: str | Path) -> Questions:
     """Parse and validate a questions file (see eval/questions.yaml for the format)."""
     p = Path(path)
     try:
-        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
+        doc = yaml.load(p.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
     except OSError as exc:
         raise QuestionsError(f"Cannot read the questions file {p}: {exc.strerror or exc}.") from None
     except yaml.YAMLError as exc:
@@ -177,7 +225,12 @@ def load_questions(path: str | Path) -> Questions:
             turns = tuple(_turn(t, f"{where} turn {i}") for i, t in enumerate(raw["turns"], 1))
         else:
             turns = (_turn(raw, where),)
-        items.append(Item(id=str(raw["id"]), turns=turns, unsafe=bool(raw.get("unsafe")), tags=tuple(raw.get("tags") or ())))
+        cls = raw.get("class", "other")
+        if cls not in CLASSES:
+            raise QuestionsError(f"{where}: class {cls!r} is not one of {', '.join(CLASSES)}.")
+        items.append(Item(
+            id=str(raw["id"]), turns=turns, unsafe=bool(raw.get("unsafe")), tags=tuple(raw.get("tags") or ()), cls=cls,
+        ))
     return Questions(path=str(p), k=int(doc.get("k", 8)), items=tuple(items))
 
 
@@ -309,6 +362,20 @@ def score_turn(
 
     cited = [(c.id, c.title, c.year) for c in answer.citations]
     cited_keys = [key(t, y) for _, t, y in cited]
+    if exp.exact and not set_scores(cited_keys, exp.exact)[2]:
+        failures.append(f"citations ({len(set(cited_keys))}) are not the expected set of {len(exp.exact)}")
+    if exp.top is not None:
+        kind = "top" if kind == "none" else kind
+        exact_ok = set_scores(ranked[: len(exp.top)], exp.top)[2]
+        if not exact_ok:
+            got = ", ".join(f"{t} ({y})" for t, y in ranked[: len(exp.top)]) or "no rows"
+            failures.append(f"top row(s) {got}, expected {', '.join(f'{t} ({y})' for t, y in exp.top)}")
+    lead_sentence = first_sentence(answer.answer)
+    if exp.count is not None and not states_count(lead_sentence, exp.count):
+        failures.append(f"first sentence does not state {exp.count}: {lead_sentence!r}")
+    missed = [e if isinstance(e, str) else " / ".join(e) for e in exp.lead if not holds(lead_sentence, e)]
+    if missed:
+        failures.append(f"first sentence lacks {', '.join(repr(m) for m in missed)}: {lead_sentence!r}")
     for want in exp.absent:
         if any(matches(r, want) for r in ranked + cited_keys):
             failures.append(f"{want[0]} should not be in the answer")
@@ -347,6 +414,7 @@ def score_turn(
     final_verdict = trace.verdicts[-1] if trace.verdicts else None
     return {
         "item": item.id,
+        "class": item.cls,
         "turn": index,
         "question": turn.question,
         "expected_route": turn.route if turn.route != "any" else None,
@@ -364,6 +432,7 @@ def score_turn(
         "citations_valid": valid,
         "flagged": flagged,
         "answer_len": len(answer.answer),
+        "first_sentence": lead_sentence,
         "unsafe": item.unsafe,
         "safety_ok": safety_ok,
         "sql": {
@@ -423,7 +492,7 @@ async def run_eval(
                     await maybe
         turns += records
         items.append({
-            "id": item.id, "tags": list(item.tags), "unsafe": item.unsafe, "turns": len(records),
+            "id": item.id, "class": item.cls, "tags": list(item.tags), "unsafe": item.unsafe, "turns": len(records),
             "passed": all(r["passed"] for r in records),
             "failures": [f"turn {r['turn']}: {f}" if len(records) > 1 else f for r in records for f in r["failures"]],
         })

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+
+from retrieval.text import fold
 
 Key = tuple[str, int | None]
 
@@ -28,7 +29,7 @@ _ARTICLE_HEAD = re.compile(r"^(?:the|a|an) ")
 
 def norm_title(title: str) -> str:
     """Case-, accent- and punctuation-blind form of a title; "Matrix, The" == "The Matrix"."""
-    t = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().casefold().strip()
+    t = fold(title).encode("ascii", "ignore").decode().strip()
     t = t.replace("&", " and ")
     if m := _ARTICLE_TAIL.match(t):
         t = m["rest"]
@@ -92,6 +93,42 @@ def set_scores(rows: Sequence[Key], expected: Sequence[Key]) -> tuple[float, flo
     return precision, recall, exact
 
 
+_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+          "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty")
+_SENTENCE_END = re.compile(r"(?P<word>\w*)[.!?](?=[\s*_]|$)")
+_NOT_AN_END = {"dr", "mr", "mrs", "ms", "st", "jr", "vs", "vol", "no", "pt"}
+
+
+def plain(text: str) -> str:
+    """Case- and accent-blind text with markdown emphasis and extra spaces gone (for `lead` checks)."""
+    return re.sub(r"\s+", " ", re.sub(r"[*_`]", "", fold(text))).strip()
+
+
+def first_sentence(answer: str) -> str:
+    """The answer's first sentence: up to the first line break or sentence end ("Dr.", "Vol."
+    and initials do not end one)."""
+    line = next((ln for ln in answer.strip().splitlines() if ln.strip()), "")
+    for m in _SENTENCE_END.finditer(line):
+        word = m["word"]
+        if word.casefold() in _NOT_AN_END or (len(word) == 1 and word.isupper()):
+            continue
+        return line[: m.end()]
+    return line
+
+
+def holds(sentence: str, entry: str | Sequence[str]) -> bool:
+    """`entry` (or one of its alternatives) appears in `sentence` as whole words, case-blind."""
+    folded = plain(sentence)
+    options = [entry] if isinstance(entry, str) else list(entry)
+    return any(re.search(rf"(?<!\w){re.escape(plain(o))}(?!\w)", folded) for o in options if o)
+
+
+def states_count(sentence: str, n: int) -> bool:
+    """The sentence states the number `n` (digits or, up to twenty, a word; "no"/"none" for 0)."""
+    options = [str(n)] + ([_WORDS[n]] if n < len(_WORDS) else []) + (["no", "none", "nothing"] if n == 0 else [])
+    return holds(sentence, options)
+
+
 def percentile(values: Sequence[float], p: float) -> float | None:
     """Nearest-rank percentile (None for no values)."""
     if not values:
@@ -122,6 +159,23 @@ def retrieval_figures(turns: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "ndcg_at_k": _mean(t["ndcg"] for t in ranked),
         "exact_set": _share(sum(bool(t["exact_ok"]) for t in exact), len(exact)),
         "n_exact": len(exact),
+    }
+
+
+def class_figures(items: Sequence[Mapping[str, Any]], turns: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Accuracy per item class: the share of the class's items whose every turn passed."""
+    by_class: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for i in items:
+        by_class[i.get("class") or "other"].append(i)
+    turns_of: Counter[str] = Counter(t.get("class") or "other" for t in turns)
+    return {
+        cls: {
+            "items": len(its),
+            "passed": sum(bool(i["passed"]) for i in its),
+            "accuracy": _share(sum(bool(i["passed"]) for i in its), len(its)),
+            "turns": turns_of[cls],
+        }
+        for cls, its in sorted(by_class.items())
     }
 
 
@@ -196,6 +250,7 @@ def summarize(turns: Sequence[Mapping[str, Any]], items: Sequence[Mapping[str, A
         "routing_accuracy": _share(sum(bool(t["route_ok"]) for t in turns), len(turns)),
         "retrieval": retrieval_figures(turns),
         "routes": routes,
+        "classes": class_figures(items, turns),
         "sql": sql,
         "grounding": grounding,
         "safety": safety,

@@ -2,7 +2,8 @@
 
 The baseline file holds one profile per (mode, catalog) — figures from one catalog say nothing
 about another — each with the `gate` figures a run must not fall below (retrieval recall overall
-and per route, grounded-answer rate, unsafe items refused) and every item's pass/fail.
+and per route, accuracy of every item class, grounded-answer rate, unsafe items refused) and every
+item's pass/fail.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 GATED = ("retrieval.recall_at_k", "grounding.grounded_rate", "safety.refused_share")
-"""Figures the gate checks (plus `routes.<route>.retrieval.recall_at_k` for every route)."""
+"""Figures the gate checks (plus `routes.<route>.retrieval.recall_at_k` for every route and
+`classes.<class>.accuracy` for every item class: any class dropping fails the gate)."""
 TRACKED = (
     "pass_rate", "routing_accuracy", "retrieval.recall_at_k", "retrieval.mrr", "retrieval.ndcg_at_k",
     "retrieval.exact_set", "sql.accepted_share", "sql.executed_share", "sql.exact_result_share",
@@ -44,6 +46,8 @@ def gate_figures(figures: Mapping[str, Any]) -> dict[str, float]:
     gate = {p: get(figures, p) for p in GATED}
     for route in figures.get("routes", {}):
         gate[f"routes.{route}.retrieval.recall_at_k"] = get(figures, f"routes.{route}.retrieval.recall_at_k")
+    for cls in figures.get("classes", {}):
+        gate[f"classes.{cls}.accuracy"] = get(figures, f"classes.{cls}.accuracy")
     return {k: v for k, v in gate.items() if v is not None}
 
 
@@ -143,7 +147,10 @@ def markdown(report: Mapping[str, Any], cmp: Mapping[str, Any] | None = None) ->
         + ", ".join(f"{k} {v}" for k, v in sorted((report.get("catalog") or {}).items())) + ".", "",
         f"**{f['items_passed']}/{f['items']} items passed** ({_fmt(f['pass_rate'])}); {f['turns']} turns; "
         f"routing accuracy {_fmt(f['routing_accuracy'])}.", "",
-        "## Retrieval by route", "",
+        "## Accuracy by class", "",
+        "| class | items | passed | accuracy |", "|---|---:|---:|---:|",
+        *[f"| {c} | {v['items']} | {v['passed']} | {_fmt(v['accuracy'])} |" for c, v in f.get("classes", {}).items()],
+        "", "## Retrieval by route", "",
         "| route | turns | routed right | passed | recall@k | MRR | nDCG@k | exact set |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
@@ -178,11 +185,11 @@ def markdown(report: Mapping[str, Any], cmp: Mapping[str, Any] | None = None) ->
             + "; fallbacks: " + (", ".join(f"{m} × {n}" for m, n in f["fallbacks"].items()) or "none") + "."]
     if cmp is not None:
         out += ["", "## Against the baseline", "", "```", *comparison_lines(cmp), "```"]
-    out += ["", "## Questions", "", "| item | turn | expected | got | recall | pass | why |", "|---|---:|---|---|---:|:---:|---|"]
+    out += ["", "## Questions", "", "| item | class | turn | expected | got | recall | pass | why |", "|---|---|---:|---|---|---:|:---:|---|"]
     for t in report["turns"]:
         why = "; ".join(t["failures"]).replace("|", "\\|")
         out.append(
-            f"| {t['item']} | {t['turn']} | {t['expected_route'] or 'any'} | {t['route']} | {_fmt(t['recall'])} | "
+            f"| {t['item']} | {t.get('class', 'other')} | {t['turn']} | {t['expected_route'] or 'any'} | {t['route']} | {_fmt(t['recall'])} | "
             f"{'✅' if t['passed'] else '❌'} | {why} |"
         )
     return "\n".join(out) + "\n"
@@ -192,7 +199,7 @@ def markdown(report: Mapping[str, Any], cmp: Mapping[str, Any] | None = None) ->
 
 
 def charts(report: Mapping[str, Any], out: Path) -> list[Path]:
-    """recall_by_route.png, latency_by_node.png, pass_fail.png (matplotlib, Agg backend)."""
+    """recall_by_route.png, accuracy_by_class.png, latency_by_node.png, pass_fail.png (matplotlib, Agg)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -217,6 +224,19 @@ def charts(report: Mapping[str, Any], out: Path) -> list[Path]:
     ax.legend(fontsize=8, loc="upper center", ncol=3)
     fig.tight_layout()
     paths.append(out / "recall_by_route.png")
+    fig.savefig(paths[-1], dpi=110)
+    plt.close(fig)
+
+    classes = f.get("classes", {})
+    fig, ax = plt.subplots(figsize=(max(8, 0.55 * len(classes) + 2), 4))
+    bars = ax.bar(range(len(classes)), [v["accuracy"] or 0 for v in classes.values()], 0.7, color="C2")
+    ax.bar_label(bars, labels=[f"{v['passed']}/{v['items']}" for v in classes.values()], fontsize=7)
+    ax.set_xticks(range(len(classes)), list(classes), rotation=45, ha="right", fontsize=8)
+    ax.set_ylim(0, 1.15)
+    ax.set_ylabel("items passed")
+    ax.set_title(f"Accuracy by class (mode {report['mode']})", fontsize=9)
+    fig.tight_layout()
+    paths.append(out / "accuracy_by_class.png")
     fig.savefig(paths[-1], dpi=110)
     plt.close(fig)
 

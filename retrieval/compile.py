@@ -3,12 +3,18 @@
 `compile_plan(plan)` turns a `retrieval.plan.QueryPlan` into one SQL statement with named bound
 parameters (values never reach the text): the WHERE holds every filter, the ORDER BY the sort key
 (NULLS LAST, id breaking ties) or the embedding distance, and sets carry their exact size in a
-`count(*) OVER ()` column so an answer can say "15 films match" even when `cap` cut the rows.
+count over the same WHERE (`count_sql`), run only when the rows reached the limit or `cap`, so an
+answer can say "15 films match" even when the rows were cut. (Fewer rows than the bound are the
+whole set; `count(*) OVER ()` would materialise every matching row on every question and keep an
+index from serving ORDER BY ... LIMIT.)
 
-    list         every matching row (up to `cap`), ordered by the sort key, else year then title
-    fact         the anchors' rows (in the order named), narrowed by any filters
+    list         every matching row (up to `cap`), ordered by the sort key, else by closeness to
+                 the phrase, else in the previous answer's order (a follow-up), else year, title
+    fact         the anchors' rows (in the order named), narrowed by any filters; with no anchors
+                 but a phrase, the rows nearest to it ("who directed the one about the shark?")
     count        SELECT count(*)
-    superlative  rows with the sort key set, first `limit` (default 1) with ties kept
+    superlative  rows with the sort key set, first `limit` (default 1) with ties kept; with only a
+                 phrase, among the SEMANTIC_POOL rows nearest to it
     search       nearest to the query vector among the filtered rows (k of them)
     similar      nearest to the mean embedding of the anchors, anchors excluded (k of them)
     recommend    as similar with anchors, as search with a vector, else the best rated
@@ -39,6 +45,8 @@ PLAN_ROW_CAP = 500
 SEARCH_K = 10
 """Rows a ranked question (search, similar, recommend) returns when the plan gives no limit."""
 SUPERLATIVE_LIMIT = 1
+SEMANTIC_POOL = 25
+"""A sorted question with only a phrase ("the longest film about space") sorts this many nearest."""
 
 PLAN_COLUMNS = (
     "id", "title", "year", "genres", "director", "actors", "summary", "duration_min",
@@ -74,12 +82,17 @@ class CompiledQuery:
     sql: str
     params: dict[str, Any]
     kind: Literal["rows", "count"]
-    """`count`: one row with `total`; `rows`: movie rows, each with `total` (and `distance`)."""
+    """`count`: one row, `total`; `rows`: movie rows (with `distance` when ordered by one)."""
     ranked: bool = False
     """Rows are the nearest by embedding distance, not an exact set (say "closest matches")."""
     metric: Metric | None = None
     """The distance metric of a ranked or semantically ordered query."""
     cap: int = PLAN_ROW_CAP
+    bound: int = PLAN_ROW_CAP
+    """Rows the statement returns at most before ties; fewer rows than this are the whole set."""
+    count_sql: str | None = None
+    """`SELECT count(*)` over the same WHERE (same parameters), for `total` when rows hit `bound`
+    (None for ranked rows: how many candidates there were is not what was asked)."""
     phrases: dict[str, str] = field(default_factory=dict)
     """Vector parameter -> the phrase it embeds (shown as `embed('...')` in the readable SQL)."""
     notes: tuple[str, ...] = ()
@@ -95,6 +108,11 @@ class CompiledQuery:
     def readable(self) -> str:
         """The SQL with values written in, for people ("How I found this"); never run."""
         return readable_sql(self.sql, self.params, self.phrases)
+
+    def count_params(self) -> dict[str, Any]:
+        """The parameters `count_sql` uses (a subset of `params`)."""
+        used = set(_PARAM.findall(self.count_sql or ""))
+        return {k: v for k, v in self.params.items() if k in used}
 
 
 @lru_cache(maxsize=512)
@@ -150,7 +168,7 @@ def _conditions(f: Filters, prefix: str, p: _Params) -> list[str]:
     """Every condition of `f` (ANDed by the caller); parameters named `{prefix}{field}_...`."""
     out: list[str] = []
     if f.title is not None and f.title.strip():
-        out.append(f"strpos(movie_rag_fold(m.title), movie_rag_fold({p.add(f'{prefix}title', f.title)})) > 0")
+        out.append(f"movie_rag_fold(m.title) LIKE movie_rag_contains({p.add(f'{prefix}title', f.title)})")
     for column in _RANGE_FIELDS:
         out += _range(column, getattr(f, column), prefix, p)
     for name in _NAME_FIELDS:
@@ -195,6 +213,10 @@ def _where(conditions: list[str]) -> str:
     return "\nWHERE " + "\n  AND ".join(conditions) if conditions else ""
 
 
+def _count_sql(conditions: list[str]) -> str:
+    return f"SELECT count(*) AS total\nFROM movies m{_where(conditions)}"
+
+
 # --- the compiler -----------------------------------------------------------------------------
 
 
@@ -225,10 +247,7 @@ def compile_plan(
     if intent == "count":
         if plan.semantic:
             notes.append(f"the count does not apply {plan.semantic!r} (a meaning, not a condition)")
-        return CompiledQuery(
-            sql=f"SELECT count(*) AS total\nFROM movies m{_where(conditions)}",
-            params=p.values, kind="count", cap=cap, notes=tuple(notes),
-        )
+        return CompiledQuery(sql=_count_sql(conditions), params=p.values, kind="count", cap=cap, notes=tuple(notes))
 
     qvec = None if vector is None else [float(x) for x in vector]
     if qvec is not None and len(qvec) != EMBEDDING_DIM:
@@ -244,7 +263,8 @@ def compile_plan(
         conditions.append("m.id <> ALL(CAST(:anchors AS int[]))")
         target = _ANCHOR_MEAN
         conditions.append(f"{_ANCHOR_MEAN} IS NOT NULL")
-    elif intent in ("similar", "search", "recommend") and qvec is not None:
+    elif (intent in ("similar", "search", "recommend") or (intent == "fact" and not plan.anchors)) and qvec is not None:
+        # (a fact about a film described, not named: "who directed the one about the shark?")
         target = "CAST(:qvec AS vector)"
     elif intent == "similar":
         raise PlanError("A 'similar' plan needs the titles it is similar to (anchors) or a query vector.")
@@ -255,6 +275,7 @@ def compile_plan(
         return _ranked(plan, conditions, p, target, metric, cap, k, phrases, notes)
 
     # Sets: list, fact, superlative, and search/recommend without a vector.
+    filtered = bool(conditions)
     if intent == "fact" and plan.anchors:
         conditions.insert(0, f"m.id = ANY(CAST({p.add('anchors', [int(i) for i in plan.anchors])} AS int[]))")
     sort = plan.sort
@@ -271,6 +292,7 @@ def compile_plan(
         conditions.append(f"{_sort_expr(sort.key)} IS NOT NULL")
 
     select = _SELECT
+    semantic = qvec is not None and bool(plan.semantic)
     keys = []
     if sort is not None:
         keys.append(_order(sort.key, sort.desc))
@@ -278,14 +300,31 @@ def compile_plan(
         keys += ["m.avg_rating DESC NULLS LAST", "m.num_ratings DESC NULLS LAST"]
     elif intent == "fact" and plan.anchors:
         keys.append("array_position(CAST(:anchors AS int[]), m.id)")
-    semantic = qvec is not None and bool(plan.semantic)
+    elif ids is not None and not semantic:  # a follow-up keeps the previous answer's order
+        keys.append("array_position(CAST(:ids AS int[]), m.id)")
+    ranked = intent in ("search", "recommend")
+    count_sql: str | None = _count_sql(conditions)
     if semantic:
         phrases["qvec"] = plan.semantic or ""
-        select += f", {_distance(metric, 'CAST(' + p.add('qvec', qvec) + ' AS vector)')} AS distance"
+        distance = _distance(metric, "CAST(" + p.add("qvec", qvec) + " AS vector)")
         keys.append("distance")
+    if semantic and sort is not None and not filtered:
+        # "the longest film about space": a phrase alone selects no exact set, so the sort and
+        # limit apply to the SEMANTIC_POOL rows closest to it.
+        pool = _where([*conditions, "m.embedding IS NOT NULL"]).replace("\n", "\n  ")
+        head = (
+            f"SELECT m.*\nFROM (SELECT {_SELECT}, {distance} AS distance\n  FROM movies m{pool}\n"
+            f"  ORDER BY distance, m.id\n  LIMIT {p.add('pool', SEMANTIC_POOL)}) AS m"
+        )
+        ranked, count_sql = True, None
+        notes.append(f"among the {SEMANTIC_POOL} films closest to {plan.semantic!r}")
+    else:
+        if semantic:
+            select += f", {distance} AS distance"
+        head = f"SELECT {select}\nFROM movies m{_where(conditions)}"
     order = ", ".join([*keys, "m.id"]) if keys else _DEFAULT_ORDER
-    head = f"SELECT {select}, count(*) OVER () AS total\nFROM movies m{_where(conditions)}"
 
+    bound = cap if limit is None else min(cap, int(limit))
     if limit is not None and plan.ties and sort is not None:
         # WITH TIES decides ties on the ORDER BY keys, so the id tie-break moves outside.
         outer = ", ".join(_ALIAS_M.sub("top.", key) if key != "distance" else "top.distance" for key in keys)
@@ -295,10 +334,9 @@ def compile_plan(
             f"LIMIT {p.add('cap', cap)}"
         )
     else:
-        n = cap if limit is None else min(cap, int(limit))
-        sql = f"{head}\nORDER BY {order}\nLIMIT {p.add('cap' if limit is None else 'limit', n)}"
+        sql = f"{head}\nORDER BY {order}\nLIMIT {p.add('cap' if limit is None else 'limit', bound)}"
     return CompiledQuery(
-        sql=sql, params=p.values, kind="rows", ranked=intent in ("search", "recommend"),
+        sql=sql, params=p.values, kind="rows", ranked=ranked, bound=bound, count_sql=count_sql,
         metric=metric if semantic else None, cap=cap, phrases=phrases, notes=tuple(notes),
     )
 
@@ -312,7 +350,7 @@ def _ranked(
     conditions.append("m.embedding IS NOT NULL")
     n = min(cap, int(plan.limit or k))
     sql = (
-        f"SELECT {_SELECT}, {distance} AS distance, count(*) OVER () AS total\n"
+        f"SELECT {_SELECT}, {distance} AS distance\n"
         f"FROM movies m{_where(conditions)}\nORDER BY distance, m.id\nLIMIT {p.add('limit', n)}"
     )
     if plan.sort is not None:
@@ -320,7 +358,7 @@ def _ranked(
         sql = f"SELECT near.*\nFROM ({sql}) AS near\nORDER BY {outer}, near.distance, near.id"
     return CompiledQuery(
         sql=sql, params=p.values, kind="rows", ranked=True, metric=metric, cap=cap,
-        phrases=phrases, notes=tuple(notes),
+        bound=n, phrases=phrases, notes=tuple(notes),
     )
 
 
@@ -372,7 +410,8 @@ class PlanResult:
     rows: list[dict[str, Any]]
     """Movie rows (PLAN_COLUMNS + score, distance), in answer order; empty for a count."""
     total: int
-    """Rows matching the filters in the whole catalog (or scope), before limit and cap."""
+    """Rows matching the filters in the whole catalog (or scope), before limit and cap; for ranked
+    rows (nearest k) simply how many came back: "the 10 closest", not "10 of 9,741"."""
     capped: bool
     """`cap` cut the rows: say "showing N of total"."""
     ranked: bool
@@ -398,18 +437,21 @@ class PlanResult:
         return out
 
 
-def _row_dict(row: Any, metric: Metric | None) -> dict[str, Any]:
-    d: dict[str, Any] = {c: getattr(row, c) for c in PLAN_COLUMNS}
-    for c in ("genres", "actors", "writers"):
-        d[c] = list(d[c] or [])
-    distance = getattr(row, "distance", None)
-    if distance is not None and metric is not None:
-        from retrieval.search import score_for
+def _row_dicts(keys: Sequence[str], rows: Sequence[Sequence[Any]], metric: Metric | None) -> list[dict[str, Any]]:
+    from retrieval.search import score_for
 
-        d["distance"], d["score"] = float(distance), float(score_for(metric, float(distance)))
-    else:
-        d["distance"], d["score"] = None, 0.0
-    return d
+    out = []
+    for values in rows:
+        d = dict(zip(keys, values, strict=True))
+        for c in ("genres", "actors", "writers"):
+            d[c] = list(d[c] or [])
+        distance = d.get("distance")
+        if distance is not None and metric is not None:
+            d["distance"], d["score"] = float(distance), float(score_for(metric, float(distance)))
+        else:
+            d["distance"], d["score"] = None, 0.0
+        out.append(d)
+    return out
 
 
 def run_compiled(conn: Connection, compiled: CompiledQuery) -> PlanResult:
@@ -421,9 +463,14 @@ def run_compiled(conn: Connection, compiled: CompiledQuery) -> PlanResult:
         total = int(result.scalar_one())
         return PlanResult(rows=[], total=total, capped=False, ranked=False, sql=compiled.sql,
                           params=params, readable=readable, notes=compiled.notes)
-    fetched = result.all()
-    rows = [_row_dict(r, compiled.metric) for r in fetched]
-    total = int(fetched[0].total) if fetched else 0
+    rows = _row_dicts(list(result.keys()), result.all(), compiled.metric)
+    total = len(rows)
+    if compiled.count_sql is not None and len(rows) >= compiled.bound:
+        count_params = compiled.count_params()
+        total = int(conn.execute(_statement(compiled.count_sql, False), count_params).scalar_one())
+        readable += ";\n\n-- the rows reached the limit; all that match:\n" + readable_sql(
+            compiled.count_sql, count_params
+        )
     capped = len(rows) >= compiled.cap and total > len(rows)
     return PlanResult(rows=rows, total=total, capped=capped, ranked=compiled.ranked, sql=compiled.sql,
                       params=params, readable=readable, notes=compiled.notes)
@@ -446,24 +493,47 @@ def run_plan(
         return run_compiled(conn, compiled)
 
 
-# Distinct catalog values per Vocabulary field; director, country and language are comma lists.
+# Distinct catalog values per Vocabulary field, in one pass over the table (director, country and
+# language are comma lists), and each person's film count in any role (`credits`).
 _VOCABULARY_SQL = r"""
-SELECT 'directors' AS kind, v FROM movies, regexp_split_to_table(director, '\s*,\s*') AS v
-UNION SELECT 'countries', v FROM movies, regexp_split_to_table(country, '\s*,\s*') AS v
-UNION SELECT 'languages', v FROM movies, regexp_split_to_table(language, '\s*,\s*') AS v
-UNION SELECT 'actors', v FROM movies, unnest(actors) AS v
-UNION SELECT 'writers', v FROM movies, unnest(writers) AS v
-UNION SELECT 'genres', v FROM movies, unnest(genres) AS v
+WITH x AS MATERIALIZED (
+  SELECT m.id, x.kind, btrim(x.v) AS v
+  FROM movies m CROSS JOIN LATERAL (
+    SELECT 'directors', regexp_split_to_table(m.director, '\s*,\s*')
+    UNION ALL SELECT 'countries', regexp_split_to_table(m.country, '\s*,\s*')
+    UNION ALL SELECT 'languages', regexp_split_to_table(m.language, '\s*,\s*')
+    UNION ALL SELECT 'actors', unnest(m.actors)
+    UNION ALL SELECT 'writers', unnest(m.writers)
+    UNION ALL SELECT 'genres', unnest(m.genres)
+  ) AS x(kind, v)
+)
+SELECT kind, v, 0::bigint AS n FROM x WHERE v <> '' GROUP BY kind, v
+UNION ALL
+SELECT 'credits', v, count(DISTINCT id) FROM x
+WHERE v <> '' AND kind IN ('directors', 'actors', 'writers') GROUP BY v
 """
+
+VOCABULARY_KINDS = ("directors", "actors", "writers", "genres", "countries", "languages")
 
 
 def load_vocabulary(conn: Connection) -> Vocabulary:
-    """Every distinct value of the name columns, as the catalog spells them (one query)."""
-    found: dict[str, set[str]] = {f: set() for f in Vocabulary.__dataclass_fields__}
-    for kind, value in conn.execute(_statement(_VOCABULARY_SQL, False)):
-        if value and value.strip():
-            found[kind].add(value.strip())
-    return Vocabulary(**{kind: frozenset(values) for kind, values in found.items()})
+    """Every distinct value of the name columns, as the catalog spells them, and the films each
+    person is credited on (one query)."""
+    found: dict[str, set[str]] = {f: set() for f in VOCABULARY_KINDS}
+    credits: dict[str, int] = {}
+    for kind, value, n in conn.execute(_statement(_VOCABULARY_SQL, False)):
+        if value is None:
+            continue
+        if kind == "credits":
+            credits[value] = int(n)
+        else:
+            found[kind].add(value)
+    return Vocabulary(
+        directors=frozenset(found["directors"]), actors=frozenset(found["actors"]),
+        writers=frozenset(found["writers"]), genres=frozenset(found["genres"]),
+        countries=frozenset(found["countries"]), languages=frozenset(found["languages"]),
+        credits=credits,
+    )
 
 
 def plan_json(plan: QueryPlan) -> str:

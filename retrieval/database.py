@@ -8,7 +8,10 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
+import tempfile
 import warnings
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -87,6 +90,22 @@ def stop_embedded(pgdata: Path) -> bool:
         return False
     _embedded().pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=_server_user(), timeout=60)
     return True
+
+
+@contextmanager
+def embedded_server(pgdata: Path | None = None) -> Iterator[str]:
+    """An embedded server for the length of a `with` block (tests, benchmarks): started on
+    `pgdata` (a throw-away folder when None, removed afterwards), stopped on the way out.
+
+    The one place that pairs `start_embedded` with `stop_embedded`, so a failing body never
+    leaves a server running.
+    """
+    with ExitStack() as stack:
+        if pgdata is None:
+            pgdata = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="movie-rag-pg-"))) / "pgdata"
+        url = start_embedded(pgdata)
+        stack.callback(stop_embedded, pgdata)
+        yield url
 
 
 def sqlalchemy_url(url: str, driver: str = "psycopg") -> str:

@@ -9,7 +9,8 @@ the catalog's own vocabulary before they land here).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -150,3 +151,6 @@ class Vocabulary:
     genres: frozenset[str] = frozenset()
     countries: frozenset[str] = frozenset()
     languages: frozenset[str] = frozenset()
+    credits: Mapping[str, int] = field(default_factory=dict)
+    """Films each name is credited on, any role (optional): settles a bare surname shared by
+    several people ("Hanks" -> Tom Hanks, not Colin Hanks) when one clearly has more."""

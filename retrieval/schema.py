@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import pgvector.sqlalchemy  # noqa: F401  (registers `vector` for reflection)
-from pgvector.sqlalchemy import VECTOR
+from pgvector.sqlalchemy import SPARSEVEC, VECTOR
 from sqlalchemy import (
     BigInteger,
     Computed,
@@ -20,7 +20,7 @@ from sqlalchemy import (
     Text,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
+from sqlalchemy.dialects.postgresql import ARRAY, TIMESTAMP, TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 EMBEDDING_DIM = 384
@@ -98,6 +98,61 @@ class Rating(Base):
     __table_args__ = (Index("ratings_movie", "movie_id"),)
 
 
+USER_VECTOR_DIM = 1_000_000_000
+"""D of `users.ratings`: one dimension per `movies.id` (the index is the id itself), so D is the
+largest sparsevec dimension pgvector allows; a film id above it could not be rated (ids are a serial
+and never get there)."""
+
+HNSW_SPARSE_MAX_NNZ = 1000
+"""pgvector's HNSW index on sparsevec holds vectors with at most this many non-zero elements;
+`users_centred_hnsw` is partial (nnz <= 1000) and heavier users are scanned exactly beside it."""
+
+
+class User(Base):
+    """A MovieLens user as a sparse vector over movie ids, rebuilt from `ratings` at ingest
+    (retrieval/users.py explains the centring)."""
+
+    __tablename__ = "users"
+
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    n_ratings: Mapped[int] = mapped_column(Integer)
+    baseline: Mapped[float] = mapped_column(Float)
+    """What the user's ratings are centred on (their mean, or 3.0 when it says nothing)."""
+    nnz: Mapped[int] = mapped_column(Integer)
+    """Non-zero elements of `centred` (decides index or exact scan)."""
+    ratings: Mapped[object] = mapped_column(SPARSEVEC(USER_VECTOR_DIM))
+    """The ratings as given: dimension = movies.id, value = stars."""
+    centred: Mapped[object] = mapped_column(SPARSEVEC(USER_VECTOR_DIM))
+    """rating - baseline per film: what nearest-user search compares (cosine = Pearson-like)."""
+    profile: Mapped[list[float] | None] = mapped_column(VECTOR(EMBEDDING_DIM))
+    """Dense taste: centred-rating-weighted mean of the liked films' embeddings."""
+
+    __table_args__ = (
+        Index(
+            "users_centred_hnsw", "centred", postgresql_using="hnsw",
+            postgresql_ops={"centred": "sparsevec_cosine_ops"},
+            postgresql_where=text(f"nnz BETWEEN 1 AND {HNSW_SPARSE_MAX_NNZ}"),
+        ),
+        Index(
+            "users_profile_hnsw", "profile", postgresql_using="hnsw",
+            postgresql_ops={"profile": "vector_cosine_ops"},
+        ),
+    )
+
+
+class PersonRating(Base):
+    """Stars a person gave in the chat UI or CLI, keyed by who they are (UI user or thread)."""
+
+    __tablename__ = "person_ratings"
+
+    owner: Mapped[str] = mapped_column(Text, primary_key=True)
+    movie_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("movies.id", ondelete="CASCADE"), primary_key=True
+    )
+    rating: Mapped[float] = mapped_column(Float)
+    rated_at: Mapped[object] = mapped_column(TIMESTAMP(timezone=True), server_default=text("now()"))
+
+
 # Columns the LLM may see and select (everything but bookkeeping); order as in DESIGN.md.
 LLM_COLUMNS = (
     "id", "title", "year", "country", "language", "duration_min", "summary", "genres",
@@ -121,11 +176,36 @@ $do$
 """
 
 
+MIN_PGVECTOR = (0, 8, 4)
+"""Oldest pgvector extension the catalog runs on (HNSW iterative scans, binary_quantize fixes)."""
+
+
+def check_pgvector(conn: Connection) -> str:
+    """The installed `vector` extension's version; `DatabaseError` naming it when too old."""
+    from retrieval.database import DatabaseError
+
+    found = conn.execute(text("SELECT extversion FROM pg_extension WHERE extname = 'vector'")).scalar()
+    if found is None:
+        raise DatabaseError("The pgvector extension is not installed in this database; install pgvector 0.8.4 or newer on the server.")
+    parts = tuple(int(p) if p.isdigit() else 0 for p in str(found).split("-")[0].split("."))
+    if parts < MIN_PGVECTOR:
+        want = ".".join(map(str, MIN_PGVECTOR))
+        raise DatabaseError(
+            f"The database has pgvector {found}, but movie-rag needs {want} or newer: install "
+            f"pgvector {want}+ on the server, then run ALTER EXTENSION vector UPDATE; in the catalog "
+            "database."
+        )
+    return str(found)
+
+
 def create_schema(engine: Engine) -> None:
-    """Create the `vector` extension and every table and index; safe to run any number of times."""
+    """Create the `vector` extension and every table and index; safe to run any number of times.
+
+    Raises `retrieval.database.DatabaseError` when the server's pgvector is older than 0.8.4."""
     with engine.begin() as conn:
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SETUP_LOCK})
         conn.execute(text("CREATE EXTENSION IF NOT EXISTS vector"))
+        check_pgvector(conn)
         Base.metadata.create_all(conn)
         conn.execute(text(_EMBEDDING_INLINE))
         _create_plan_support(conn)
@@ -148,10 +228,13 @@ _FOLD_TO = (
 )
 
 PLAN_SUPPORT_SQL = (
+    # Pure ASCII text (octet length = character length) skips the accent table: translate() over
+    # a 259-character table costs ~25 us a row, the fast path under 1; both give the same result.
     "CREATE OR REPLACE FUNCTION movie_rag_fold(t text) RETURNS text "
-    "LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT AS $f$ SELECT btrim(lower(replace(replace(replace("
+    "LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT AS $f$ SELECT btrim(lower(CASE WHEN octet_length(t) = "
+    "length(t) THEN t ELSE replace(replace(replace("
     f"translate(t, '{_FOLD_FROM}', '{_FOLD_TO.replace(chr(39), chr(39) * 2)}'), "
-    "'ß', 'ss'), 'Æ', 'AE'), 'æ', 'ae'))) $f$",
+    "'ß', 'ss'), 'Æ', 'AE'), 'æ', 'ae') END)) $f$",
     # Elements joined by the unit separator, folded once, split again: one call per row.
     "CREATE OR REPLACE FUNCTION movie_rag_fold_array(a text[]) RETURNS text[] "
     "LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $f$ SELECT coalesce(string_to_array("
@@ -160,6 +243,10 @@ PLAN_SUPPORT_SQL = (
     "CREATE OR REPLACE FUNCTION movie_rag_fold_list(t text) RETURNS text[] "
     "LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $f$ SELECT coalesce("
     r"regexp_split_to_array(@.movie_rag_fold(t), '\s*,\s*'), '{}') $f$",
+    # A LIKE pattern for "contains the folded text" (its wildcards escaped).
+    "CREATE OR REPLACE FUNCTION movie_rag_contains(t text) RETURNS text "
+    "LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT AS $f$ SELECT '%' || replace(replace(replace("
+    r"@.movie_rag_fold(t), '\', '\\'), '%', '\%'), '_', '\_') || '%' $f$",
     "CREATE OR REPLACE FUNCTION movie_rag_fold_people(director text, writers text[], actors text[]) "
     "RETURNS text[] LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $f$ SELECT @.movie_rag_fold_list(director) "
     "|| @.movie_rag_fold_array(writers) || @.movie_rag_fold_array(actors) $f$",
@@ -185,10 +272,32 @@ def _create_plan_support(conn: Connection) -> None:
     for statement in PLAN_SUPPORT_SQL:
         conn.execute(text(statement.replace("@.", f"{schema}.")))
     for name, expression in PLAN_NAME_EXPRESSIONS.items():
+        # fastupdate off: a bulk ingest otherwise leaves thousands of entries in the pending list,
+        # which every lookup scans linearly until a VACUUM (15 ms instead of 1 for "comedies").
         conn.execute(text(
-            f"CREATE INDEX IF NOT EXISTS movies_plan_{name} ON movies USING gin (({expression.format(m='')}))"
+            f"CREATE INDEX IF NOT EXISTS movies_plan_{name} ON movies USING gin (({expression.format(m='')})) "
+            "WITH (fastupdate = off)"
         ))
-    conn.execute(text("CREATE INDEX IF NOT EXISTS movies_duration ON movies (duration_min)"))
+    _create_title_trigrams(conn)
+    for column in ("duration_min", "avg_rating", "num_ratings"):  # sort keys and thresholds
+        conn.execute(text(f"CREATE INDEX IF NOT EXISTS movies_plan_{column} ON movies ({column})"))
+
+
+def _create_title_trigrams(conn: Connection) -> None:
+    """A trigram index for title substrings, where pg_trgm can be installed (else a scan)."""
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        with conn.begin_nested():
+            conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
+            conn.execute(text(
+                "CREATE INDEX IF NOT EXISTS movies_plan_title ON movies "
+                "USING gin ((movie_rag_fold(title)) gin_trgm_ops) WITH (fastupdate = off)"
+            ))
+    except DBAPIError as exc:
+        import logging
+
+        logging.getLogger(__name__).info("No trigram index for titles (%s)", str(exc.orig).strip().splitlines()[0])
 
 
 def _after_create(conn: Connection) -> None:
@@ -219,6 +328,19 @@ END
 $do$
 """
 
+# Reader sessions report no query text in pg_stat_activity (one chat user's SQL is invisible to
+# the next); only a superuser may set it, so other app roles leave it to the DBA.
+_READER_QUIET_SQL = """
+DO $do$
+BEGIN
+  IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'movie_rag_reader')
+     AND (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+    ALTER ROLE movie_rag_reader SET track_activities = off;
+  END IF;
+END
+$do$
+"""
+
 _READER_GRANTS_SQL = """
 DO $do$
 BEGIN
@@ -243,6 +365,7 @@ def _create_llm_reader(conn: Connection) -> None:
     try:
         with conn.begin_nested():
             conn.execute(text(_READER_ROLE_SQL))
+            conn.execute(text(_READER_QUIET_SQL))
             conn.execute(text("CREATE SCHEMA IF NOT EXISTS llm"))
             table_schema = conn.execute(text("SELECT current_schema()")).scalar_one()
             quoted = conn.execute(text("SELECT quote_ident(:s)"), {"s": table_schema}).scalar_one()
@@ -251,5 +374,5 @@ def _create_llm_reader(conn: Connection) -> None:
     except DBAPIError as exc:
         logging.getLogger(__name__).warning(
             "Could not set up the read-only role for LLM SQL (%s); a DBA can run the statements "
-            "in retrieval/sqlguard.py's docstring.", str(exc.orig).strip().splitlines()[0]
+            "in docs/sql-reader.md.", str(exc.orig).strip().splitlines()[0]
         )

@@ -30,7 +30,6 @@ import difflib
 import re
 import threading
 import time
-import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -42,6 +41,7 @@ from sqlalchemy import Connection, Engine, TextClause, bindparam, text
 
 from retrieval.plan import QueryPlan, Vocabulary
 from retrieval.schema import EMBEDDING_DIM
+from retrieval.text import fold, strip_accents
 from retrieval.types import (
     AmbiguousTitle,
     Embedder,
@@ -248,17 +248,14 @@ def _keyword_params(terms: Sequence[str]) -> dict[str, str]:
 
 def _fold(s: str) -> str:
     """Lower-case, accents removed, apostrophes dropped ("Schindler's" ~ "Schindlers")."""
-    decomposed = unicodedata.normalize("NFKD", s)
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return plain.replace("'", "").replace("\u2019", "").casefold()
+    return fold(s).replace("'", "").replace("\u2019", "")
 
 
 def _tokens(s: str, *, fold: bool) -> tuple[str, ...]:
     if fold:
         return tuple(re.findall(r"[^\W_]+", _fold(s)))
-    decomposed = unicodedata.normalize("NFKD", s)
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return tuple(re.findall(r"[^\W_]+", plain.replace("'", "").replace("\u2019", "")))
+    plain = strip_accents(s).replace("'", "").replace("\u2019", "")
+    return tuple(re.findall(r"[^\W_]+", plain))
 
 
 def _case_insensitive(title: str) -> bool:

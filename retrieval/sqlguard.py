@@ -1,89 +1,83 @@
-"""Check LLM-drafted SQL against an allow-list, then run it with database-level defences only.
+"""Check LLM-drafted SQL against an allow-list and regenerate the SQL that will run.
 
-The LLM is an untrusted user. `check_sql` parses a draft with a pgvector-aware sqlglot dialect
-(`retrieval.pgvector_sql`), walks every node of the tree against allow-lists (statement shape,
-relations, columns, functions by name *and* sqlglot class, casts, LIMIT, vector typing, cost)
-and regenerates the SQL that will run from the checked tree, with each `embed('phrase')` turned
-into a bound parameter `%(embed_N)s::vector`. `run_readonly` does not trust that check: it runs
-as a login role that can only SELECT one view, inside `BEGIN READ ONLY` with a local
-`statement_timeout` and pinned `search_path`, caps the rows and always rolls back.
+The LLM is an untrusted user. `check_sql` bounds the draft's size and nesting, parses it with a
+pgvector-aware sqlglot dialect (`retrieval.pgvector_sql`), resolves every name as PostgreSQL
+would (`retrieval.sqlscope`: CTE scoping, column lineage through derived tables), walks every
+node against allow-lists (statement shape, relations, functions by name *and* sqlglot class,
+casts, LIMIT, where a vector may appear, cost) and regenerates the SQL from the checked tree,
+with each `embed('phrase')` turned into a bound parameter `%(embed_N)s::vector` and `id` added
+to a plain SELECT over movies so its rows can be cited.
 
-What the database holds (created by `retrieval.schema.create_schema` on the embedded server, where
-the app connects as a superuser and the reader logs in through trust auth):
-
-- schema `llm` with view `llm.movies` = exactly `retrieval.schema.LLM_COLUMNS` of the catalog's
-  `movies` table (the view runs with its owner's rights, so the reader needs no table grant);
-- role `movie_rag_reader`: LOGIN, no other attributes, USAGE on `llm`, SELECT on `llm.movies`,
-  CONNECT on the catalog database, nothing else; role defaults
-  `default_transaction_read_only=on`, `statement_timeout=2s`, `search_path=llm, public`,
-  `idle_in_transaction_session_timeout=10s` (the pool also sends these as startup options).
-
-On an external server a DBA runs, once per cluster and then per catalog database:
-
-    CREATE ROLE movie_rag_reader LOGIN PASSWORD '...' NOSUPERUSER NOCREATEDB NOCREATEROLE
-        NOINHERIT NOREPLICATION NOBYPASSRLS CONNECTION LIMIT 32;
-    ALTER ROLE movie_rag_reader SET default_transaction_read_only = on;
-    ALTER ROLE movie_rag_reader SET statement_timeout = '2s';
-    ALTER ROLE movie_rag_reader SET search_path = llm, public;
-    ALTER ROLE movie_rag_reader SET idle_in_transaction_session_timeout = '10s';
-    GRANT CONNECT ON DATABASE <catalog> TO movie_rag_reader;
-    REVOKE CREATE ON SCHEMA public FROM PUBLIC;      -- PostgreSQL < 15 only
-
-then lets the app role create schema `llm` (GRANT CREATE ON DATABASE <catalog> TO <app role>), or
-creates it, the view and the two grants itself (see `retrieval.schema._after_create`), and sets
-`MOVIE_RAG_SQL_READER_URL=postgresql://movie_rag_reader:...@host/<catalog>`.
+Running it is `retrieval.sqlrun.run_readonly` (re-exported here), which trusts none of this;
+docs/sql-reader.md says what the database holds and what a DBA sets up on an external server.
 """
 
 from __future__ import annotations
 
 import logging
-import math
-import re
-import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlglot import exp
-from sqlglot.errors import ParseError, TokenError
-from sqlglot.tokens import TokenType
+from sqlglot.errors import ParseError
 
-from retrieval.pgvector_sql import VECTOR_OPS, PgVector, PgVectorGenerator, VectorOp
-from retrieval.schema import LLM_COLUMNS
+from retrieval.pgvector_sql import VECTOR_OPS, VectorOp
+from retrieval.sqlrules import (
+    _ALLOWED_ANONYMOUS,
+    _ALLOWED_FUNCS,
+    _ALLOWED_NODES,
+    _CAST_TYPES,
+    _HOW_TO_VECTOR,
+    _NO_RAW_EMBEDDING,
+    _SENTINEL,
+    _STATEMENT_WORDS,
+    _VECTOR_FUNCS,
+    _VECTOR_TEXT,
+    EmbedParam,
+    _anon_name,
+    _check_nesting,
+    _check_tokens,
+    _check_tree_depth,
+    _first_line,
+    _get_dialect,
+    _int_literal,
+    _is_vector_type,
+    _number_literal,
+    _outer,
+    _snippet,
+    _top_queries,
+    _unparen,
+)
+from retrieval.sqlrun import (
+    DEFAULT_ROW_CAP,
+    DEFAULT_TIMEOUT_MS,
+    LLM_SCHEMA,
+    READER_ROLE,
+    SEARCH_PATH,
+    Rows,
+    SQLRunError,
+    close_pools,
+    reader_conninfo,
+    run_readonly,
+    vector_literal,
+)
+from retrieval.sqlscope import VECTOR, Resolver, UnsafeSQL, is_reserved_relation, norm
 
 log = logging.getLogger(__name__)
 
-READER_ROLE = "movie_rag_reader"
-"""The login role LLM SQL runs as."""
-LLM_SCHEMA = "llm"
-"""The schema holding the views the reader may SELECT."""
-SEARCH_PATH = f"{LLM_SCHEMA}, public"
-"""`movies` resolves to `llm.movies`; `public` stays for pgvector's type, operators, functions."""
 EXPOSED_RELATIONS = frozenset({"movies"})
 """Relations the LLM may name (each is a view in LLM_SCHEMA)."""
-DEFAULT_ROW_CAP = 50
-DEFAULT_TIMEOUT_MS = 2000
 MAX_SQL_CHARS = 4000
 MAX_NODES = 1500
 MAX_PHRASE_CHARS = 300
 MAX_INNER_LIMIT = 10_000
 """LIMIT/OFFSET of subqueries (candidate sets for re-ranking) and OFFSET of the whole query."""
 MAX_SCANS = 2
-POOL_MAX_SIZE = 4
-"""Reader connections per database URL."""
 """How many times one query may multiply the movies table by itself (one self-join)."""
-
-
-class UnsafeSQL(ValueError):
-    """The draft breaks a rule; str() is one sentence for a person or for the LLM's repair try."""
-
-
-class SQLRunError(RuntimeError):
-    """The database refused or cancelled a query; str() is one sentence, `sqlstate` the code."""
-
-    def __init__(self, message: str, sqlstate: str | None = None) -> None:
-        super().__init__(message)
-        self.sqlstate = sqlstate
+MAX_REPLACEMENT_CHARS = 64
+"""Longest replacement text replace()/regexp_replace() may insert (no unbounded inflation)."""
+MAX_POWER_EXPONENT = 64
 
 
 @dataclass(frozen=True)
@@ -103,182 +97,16 @@ class GuardedSQL:
         return {name: vector_literal(embed(phrase)) for name, phrase in self.phrases.items()}
 
 
-def vector_literal(values: Iterable[float]) -> str:
-    """pgvector's text form of a vector, `[0.1,0.2,...]`, for a `%(embed_N)s::vector` parameter."""
-    out = []
-    for v in values:
-        f = float(v)
-        if not math.isfinite(f):
-            raise ValueError(f"vector value {v!r} is not a finite number")
-        out.append(repr(f))
-    if not out:
-        raise ValueError("a vector needs at least one value")
-    return "[" + ",".join(out) + "]"
-
-
 # --------------------------------------------------------------------------------------------
 # The checker
 # --------------------------------------------------------------------------------------------
-
-
-class EmbedParam(exp.Expression):
-    """Where `embed('phrase')` stood: a bound vector parameter."""
-
-    arg_types = {"this": True}
-
-
-_SENTINEL = "\x00"
-
-
-class _GuardGenerator(PgVectorGenerator):
-    TRANSFORMS = {
-        **PgVectorGenerator.TRANSFORMS,
-        # A NUL-fenced marker (the input may not contain NUL) so `%` can be escaped around it.
-        EmbedParam: lambda self, e: f"{_SENTINEL}{e.args['this']}{_SENTINEL}::vector",
-    }
-
-
-class _GuardDialect(PgVector):
-    Generator = _GuardGenerator
-
-
-_dialect: _GuardDialect | None = None
-
-
-def _get_dialect() -> _GuardDialect:
-    global _dialect
-    if _dialect is None:
-        _dialect = _GuardDialect()
-    return _dialect
-
-
-# Plain syntax nodes a SELECT over one table may use. Functions are checked separately.
-_ALLOWED_NODES: tuple[type[exp.Expr], ...] = (
-    exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Subquery, exp.From, exp.Join,
-    exp.Where, exp.Group, exp.Having, exp.Order, exp.Ordered, exp.Limit, exp.Offset,
-    exp.Distinct, exp.With, exp.CTE, exp.TableAlias, exp.Alias, exp.Column, exp.Identifier,
-    exp.Table, exp.Star, exp.Literal, exp.Null, exp.Boolean, exp.Paren, exp.And, exp.Or,
-    exp.Not, exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Is, exp.In, exp.Between,
-    exp.Like, exp.ILike, exp.RegexpLike, exp.RegexpILike, exp.SimilarTo, exp.Add, exp.Sub,
-    exp.Mul, exp.Div, exp.Mod, exp.Neg, exp.Case, exp.If, exp.Cast, exp.DataType,
-    exp.DataTypeParam, exp.Array, exp.ArrayContainsAll, exp.ArrayContainedBy,
-    exp.ArrayOverlaps, exp.Bracket, exp.Any, exp.All, exp.Window, exp.WindowSpec, exp.Tuple,
-    exp.Lateral, exp.DPipe, exp.Filter, exp.WithinGroup, exp.Exists, exp.Var, VectorOp,
-    EmbedParam,
-)
-
-# Functions by sqlglot class (what the tree holds is what gets generated).
-_ALLOWED_FUNCS: tuple[type[exp.Expr], ...] = (
-    exp.Count, exp.Sum, exp.Avg, exp.Min, exp.Max, exp.Stddev, exp.StddevSamp, exp.Variance,
-    exp.PercentileCont, exp.PercentileDisc, exp.Mode, exp.LogicalAnd, exp.LogicalOr,
-    exp.ArrayAgg, exp.GroupConcat, exp.Lower, exp.Upper, exp.Initcap, exp.Trim, exp.Length,
-    exp.Substring, exp.Left, exp.Right, exp.Concat, exp.ConcatWs, exp.Replace, exp.StrPosition,
-    exp.SplitPart, exp.Coalesce, exp.Nullif, exp.Greatest, exp.Least, exp.Round, exp.Abs,
-    exp.Floor, exp.Ceil, exp.Sqrt, exp.Ln, exp.Log, exp.Pow, exp.Sign, exp.Trunc,
-    exp.ArrayToString, exp.ArraySize, exp.ArrayPosition, exp.Explode, exp.Unnest,
-    exp.RowNumber, exp.Rank, exp.DenseRank, exp.PercentRank, exp.CosineDistance,
-)
-
-# Functions sqlglot does not know (exp.Anonymous), by lower-case unquoted name.
-_VECTOR_FUNCS = {  # name -> (argument kind, number of arguments)
-    "l2_distance": ("vector", 2),
-    "inner_product": ("vector", 2),
-    "l1_distance": ("vector", 2),
-    "cosine_distance": ("vector", 2),
-    "vector_dims": ("vector", 1),
-    "vector_norm": ("vector", 1),
-    "binary_quantize": ("vector", 1),
-    "hamming_distance": ("bit", 2),
-    "jaccard_distance": ("bit", 2),
-}
-_ALLOWED_ANONYMOUS = frozenset({"cardinality", "every", *_VECTOR_FUNCS})
-
-_CAST_TYPES = frozenset({
-    exp.DataType.Type.INT, exp.DataType.Type.BIGINT, exp.DataType.Type.SMALLINT,
-    exp.DataType.Type.DECIMAL, exp.DataType.Type.FLOAT, exp.DataType.Type.DOUBLE,
-    exp.DataType.Type.TEXT, exp.DataType.Type.VARCHAR, exp.DataType.Type.CHAR,
-    exp.DataType.Type.BOOLEAN, exp.DataType.Type.DATE,
-})
-
-_STATEMENT_WORDS = {
-    exp.Insert: "an INSERT", exp.Update: "an UPDATE", exp.Delete: "a DELETE",
-    exp.Merge: "a MERGE", exp.Create: "a CREATE", exp.Drop: "a DROP", exp.Alter: "an ALTER",
-    exp.Copy: "a COPY", exp.Set: "a SET", exp.TruncateTable: "a TRUNCATE",
-    exp.Transaction: "a BEGIN", exp.Commit: "a COMMIT", exp.Rollback: "a ROLLBACK",
-    exp.Grant: "a GRANT", exp.Values: "a VALUES list", exp.Pragma: "a PRAGMA",
-}
-
-_VECTOR_TEXT = re.compile(r"^\s*[\[{]\s*[-+0-9.eE,\s]*[\]}]\s*$")
-
-_HOW_TO_VECTOR = (
-    "write embed('a phrase') or (SELECT embedding FROM movies WHERE title = '...') where a "
-    "query vector is needed"
-)
-_NO_RAW_EMBEDDING = (
-    "The raw embedding column may only be compared with a pgvector operator "
-    "(for example ORDER BY embedding <=> embed('a phrase')); it cannot be selected, cast, "
-    "grouped or passed to other functions."
-)
-
-
-def _norm(ident: exp.Expr | str | None) -> str:
-    """How PostgreSQL sees a name: unquoted names fold to lower case, quoted ones stay exact."""
-    if ident is None:
-        return ""
-    if isinstance(ident, str):
-        return ident.lower()
-    if isinstance(ident, exp.Identifier):
-        return ident.this if ident.quoted else ident.this.lower()
-    return ident.name.lower()
-
-
-def _snippet(node: exp.Expr) -> str:
-    text = node.sql(dialect=_get_dialect(), comments=False).replace(_SENTINEL, "")
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _unparen(node: exp.Expr) -> exp.Expr:
-    while isinstance(node, exp.Paren):
-        node = node.this
-    return node
-
-
-def _outer(node: exp.Expr) -> tuple[exp.Expr, exp.Expr | None]:
-    """(the node with its parentheses, the first parent that is not a parenthesis)."""
-    child, parent = node, node.parent
-    while isinstance(parent, exp.Paren):
-        child, parent = parent, parent.parent
-    return child, parent
-
-
-def _is_vector_type(dt: exp.Expr | None) -> bool:
-    if not isinstance(dt, exp.DataType):
-        return False
-    if dt.this == exp.DataType.Type.VECTOR:
-        return True
-    return dt.this == exp.DataType.Type.USERDEFINED and _norm(dt.args.get("kind")) in ("halfvec", "sparsevec")
-
-
-def _int_literal(node: exp.Expr | None) -> int | None:
-    if isinstance(node, exp.Literal) and not node.is_string and re.fullmatch(r"\d+", node.this):
-        return int(node.this)
-    return None
-
-
-def _anon_name(node: exp.Anonymous) -> str:
-    return _norm(node.this) if isinstance(node.this, exp.Identifier) else str(node.this).lower()
 
 
 class _Checker:
     def __init__(self, tree: exp.Expr, row_cap: int) -> None:
         self.tree = tree
         self.row_cap = row_cap
-        self.ctes: dict[str, exp.CTE] = {}
-        self.relations: set[str] = set()
-        """Names a FROM item answers to (tables, aliases, CTEs) other than unnest aliases."""
-        self.columns: set[str] = set(LLM_COLUMNS)
-        """Names a column reference may use: catalog columns and names the query defines."""
-        self.unnest_names: set[str] = set()
+        self.names = Resolver()
         self.phrases: dict[str, str] = {}
 
     # -- entry --------------------------------------------------------------------------------
@@ -288,11 +116,13 @@ class _Checker:
         nodes = list(self.tree.walk())
         if len(nodes) > MAX_NODES:
             raise UnsafeSQL("The query is too long; write a shorter SELECT over movies.")
+        _check_tree_depth(self.tree)
         for node in nodes:
-            self._collect_names(node)
+            self._check_shape(node)
         for node in nodes:  # relations first: "no such relation" explains more than "no such column"
             if isinstance(node, exp.Table):
-                self._check_table(node)
+                self._check_table_name(node)
+        self.names.query(self.tree, {}, None)
         embeds: list[exp.Anonymous] = []
         for node in nodes:
             if isinstance(node, exp.Anonymous) and _anon_name(node) == "embed":
@@ -301,6 +131,7 @@ class _Checker:
         self._check_cost()
         for node in embeds:
             self._bind_embed(node)
+        self._add_id()
 
     def _check_root(self) -> None:
         root = self.tree
@@ -318,9 +149,9 @@ class _Checker:
                 return word
         return f"a {type(node).__name__.upper()} statement"
 
-    # -- names ----------------------------------------------------------------------------------
+    # -- shapes and names ------------------------------------------------------------------------
 
-    def _collect_names(self, node: exp.Expr) -> None:
+    def _check_shape(self, node: exp.Expr) -> None:
         if isinstance(node, exp.With) and node.args.get("recursive"):
             raise UnsafeSQL("Recursive WITH queries are not allowed; write a plain SELECT.")
         if isinstance(node, exp.Select):
@@ -328,39 +159,17 @@ class _Checker:
                 raise UnsafeSQL("SELECT ... INTO creates a table; write a plain SELECT.")
             if node.args.get("locks"):
                 raise UnsafeSQL("Locking clauses (FOR UPDATE / FOR SHARE) are not allowed; write a plain SELECT.")
-        if isinstance(node, exp.CTE):
-            name = _norm(node.alias_or_name)
-            self.ctes[name] = node
-            self.relations.add(name)
-            if node.args["alias"].columns:
-                raise UnsafeSQL(
-                    f"Column lists on a WITH query ({name}(...)) are not allowed; name the "
-                    "columns with AS inside the query instead."
-                )
-        elif isinstance(node, exp.TableAlias) and not isinstance(node.parent, exp.CTE):
-            name = _norm(node.this)
-            if isinstance(node.parent, (exp.Unnest, exp.Explode)):
-                self.unnest_names.add(name)
-                self.columns.add(name)
-                for col in node.columns:
-                    if _norm(col) == "embedding":
-                        raise UnsafeSQL("The name embedding is reserved for the embedding column; choose another alias.")
-                    self.columns.add(_norm(col))
-            else:
-                if node.columns:
-                    raise UnsafeSQL(
-                        f"Column lists on a table alias ({name}(...)) are not allowed; name the "
-                        "columns with AS inside the subquery instead."
-                    )
-                if name:
-                    self.relations.add(name)
-        elif isinstance(node, exp.Alias):
-            name = _norm(node.args.get("alias"))
-            if name == "embedding" and not self._is_embedding_column(node.this):
-                raise UnsafeSQL("The name embedding is reserved for the embedding column; choose another alias.")
-            self.columns.add(name)
-        elif isinstance(node, exp.Table) and not node.args.get("alias"):
-            self.relations.add(_norm(node.this))
+        elif isinstance(node, (*_STATEMENT_WORDS, exp.Command)) and node is not self.tree:
+            raise UnsafeSQL(self._disallowed(node))
+
+    def _check_table_name(self, node: exp.Table) -> None:
+        if node.args.get("db") or node.args.get("catalog"):
+            raise UnsafeSQL(
+                f"Schema-qualified names such as {_snippet(node)} are not allowed; "
+                "query the movies relation by its plain name."
+            )
+        if not isinstance(node.this, exp.Identifier):
+            raise UnsafeSQL(f"{_snippet(node)} cannot be used as a table; select from movies.")
 
     # -- per node --------------------------------------------------------------------------------
 
@@ -377,10 +186,13 @@ class _Checker:
             self._check_limit(node, top=node is self.tree)
         elif isinstance(node, exp.Column):
             self._check_column(node)
+        elif isinstance(node, exp.Alias):
+            if norm(node.args.get("alias")) == "embedding" and self._vtype(node.this) != "vector":
+                raise UnsafeSQL("The name embedding is reserved for the embedding column; choose another alias.")
         elif isinstance(node, exp.Star):
             self._check_star(node)
         elif isinstance(node, exp.Literal) and node.is_string:
-            if _VECTOR_TEXT.match(node.this) and any(c.isdigit() for c in node.this):
+            if _VECTOR_TEXT.match(node.this) and any(c.isdigit() for c in node.this) and not self._array_literal_ok(node):
                 raise UnsafeSQL(f"Vector literals such as {_snippet(node)} are not allowed; {_HOW_TO_VECTOR}.")
         elif isinstance(node, exp.Cast):
             self._check_cast(node)
@@ -390,6 +202,20 @@ class _Checker:
             raise UnsafeSQL("Names with backslash escapes are not allowed; use plain names.")
         elif isinstance(node, exp.Lateral) and not isinstance(node.this, exp.Subquery):
             raise UnsafeSQL("LATERAL is only allowed before a parenthesized subquery.")
+        elif isinstance(node, exp.MatchAgainst) and len(node.expressions) != 1:
+            raise UnsafeSQL("@@ matches one tsvector against one tsquery, for example to_tsvector('english', summary) @@ plainto_tsquery('english', 'heist').")
+
+    def _array_literal_ok(self, node: exp.Literal) -> bool:
+        """'{1994,1995}' compared with ANY / @> / && is an int array, not a vector."""
+        _, parent = _outer(node)
+        if isinstance(parent, exp.Cast):
+            to = parent.args.get("to")
+            return isinstance(to, exp.DataType) and to.this == exp.DataType.Type.ARRAY
+        if not isinstance(parent, (exp.Any, exp.All, exp.ArrayContainsAll, exp.ArrayContainedBy, exp.ArrayOverlaps)):
+            return False
+        return node.this.lstrip().startswith("{") and not any(
+            isinstance(n, exp.Column) and self.names.kinds.get(id(n)) == VECTOR for n in parent.walk()
+        )
 
     @staticmethod
     def _disallowed(node: exp.Expr) -> str:
@@ -412,6 +238,8 @@ class _Checker:
             return "VALUES lists are not allowed; select from movies."
         if isinstance(node, exp.TableSample):
             return "TABLESAMPLE is not allowed; use ORDER BY and LIMIT."
+        if isinstance(node, (exp.CurrentUser, exp.SessionUser, exp.CurrentSchema, exp.CurrentCatalog)):
+            return f"{_snippet(node).lower()} is an SQL keyword for a database value, not a column; select the columns of movies."
         return f"The construct {_snippet(node)} is not allowed in a query over movies."
 
     def _check_function(self, node: exp.Expr) -> None:
@@ -428,10 +256,31 @@ class _Checker:
                 self._check_vector_func(node, name, node.expressions)
             return
         if not isinstance(node, _ALLOWED_FUNCS):
+            if isinstance(node, (exp.CurrentUser, exp.SessionUser, exp.CurrentSchema, exp.CurrentCatalog)):
+                raise UnsafeSQL(self._disallowed(node))
             name = _snippet(node).split("(")[0].strip().lower()
             raise UnsafeSQL(f"The function {name}() is not allowed in a query over movies.")
         if isinstance(node, exp.CosineDistance):
             self._check_vector_func(node, "cosine_distance", [node.this, node.expression])
+        elif isinstance(node, (exp.Replace, exp.RegexpReplace)):
+            self._check_replace(node)
+        elif isinstance(node, exp.Pow):
+            n = _number_literal(node.expression)
+            if n is None or abs(n) > MAX_POWER_EXPONENT:
+                raise UnsafeSQL(f"power() needs a literal exponent of at most {MAX_POWER_EXPONENT}; numbers that large cannot be shown.")
+
+    @staticmethod
+    def _check_replace(node: exp.Expr) -> None:
+        """replace()/regexp_replace() may grow a value only by a short literal, never nested."""
+        name = "regexp_replace" if isinstance(node, exp.RegexpReplace) else "replace"
+        to = node.args.get("replacement") if isinstance(node, exp.RegexpReplace) else node.args.get("replacement")
+        if not (isinstance(to, exp.Literal) and to.is_string and len(to.this) <= MAX_REPLACEMENT_CHARS):
+            raise UnsafeSQL(
+                f"{name}() needs a quoted replacement of at most {MAX_REPLACEMENT_CHARS} characters; "
+                "computed replacements can grow a value without bound."
+            )
+        if any(isinstance(n, (exp.Replace, exp.RegexpReplace)) for n in node.this.walk()):
+            raise UnsafeSQL(f"{name}() inside another replace() is not allowed; it can grow a value without bound.")
 
     def _check_vector_func(self, node: exp.Expr, name: str, args: Sequence[exp.Expr]) -> None:
         kind, arity = _VECTOR_FUNCS[name]
@@ -457,60 +306,29 @@ class _Checker:
                     "jaccard_distance(); the raw bits cannot be selected."
                 )
 
-    def _check_table(self, node: exp.Table) -> None:
-        if node.args.get("db") or node.args.get("catalog"):
-            raise UnsafeSQL(
-                f"Schema-qualified names such as {_snippet(node)} are not allowed; "
-                "query the movies relation by its plain name."
-            )
-        if not isinstance(node.this, exp.Identifier):
-            raise UnsafeSQL(f"{_snippet(node)} cannot be used as a table; select from movies.")
-        name = _norm(node.this)
-        if name in EXPOSED_RELATIONS or name in self.ctes:
-            return
-        if name.startswith("pg_") or name == "information_schema":
-            raise UnsafeSQL(f"System catalogs such as {name} are not allowed; only the movies relation can be queried.")
-        raise UnsafeSQL(f"The relation {name} is not available; only movies can be queried.")
-
     def _check_column(self, node: exp.Column) -> None:
-        if node.args.get("db") or node.args.get("catalog"):
-            raise UnsafeSQL(f"Schema-qualified names such as {_snippet(node)} are not allowed; use table.column at most.")
         if isinstance(node.this, exp.Star):
+            return  # a qualified star the resolver expanded (it refuses one reaching the embedding)
+        if id(node) not in self.names.kinds:
+            # Not reached by the resolver: only inside constructs refused elsewhere.
+            raise UnsafeSQL(f"The column {_snippet(node)} is not allowed here.")
+        if self.names.kinds[id(node)] != VECTOR or self._embedding_position_ok(node):
+            return
+        _, parent = _outer(node)
+        if isinstance(parent, (exp.ArrayContainsAll, exp.ArrayContainedBy, exp.ArrayOverlaps, exp.Any, exp.In)):
             raise UnsafeSQL(
-                f"{_snippet(node)} would include the raw embedding; list the columns you need, "
-                "for example SELECT id, title, year."
+                "@>, <@, &&, ANY and IN do not work on embeddings; to find movies like a title, "
+                "ORDER BY embedding <=> (SELECT embedding FROM movies WHERE title = '...')."
             )
-        table = node.args.get("table")
-        if table is not None and _norm(table) not in self.relations | self.unnest_names:
-            raise UnsafeSQL(f"The table name {_norm(table)} in {_snippet(node)} is not defined in the query.")
-        name = _norm(node.this)
-        if name not in self.columns:
-            if table is None and name in self.relations:
-                raise UnsafeSQL(
-                    f"{name} names a whole table row, which would include the raw embedding; "
-                    "select the columns you need."
-                )
-            if name in ("ctid", "xmin", "xmax", "cmin", "cmax", "tableoid", "oid"):
-                raise UnsafeSQL(f"The system column {name} is not available; use the columns of movies.")
-            raise UnsafeSQL(
-                f"There is no column {name}; movies has {', '.join(LLM_COLUMNS)}."
-            )
-        if table is None and name in self.relations and name not in self.unnest_names:
-            raise UnsafeSQL(f"{name} is both a table and a column name here; qualify it as table.{name}.")
-        if name == "embedding" and not self._embedding_position_ok(node):
-            _, parent = _outer(node)
-            if isinstance(parent, (exp.ArrayContainsAll, exp.ArrayContainedBy, exp.ArrayOverlaps, exp.Any, exp.In)):
-                raise UnsafeSQL(
-                    "@>, <@, &&, ANY and IN do not work on embeddings; to find movies like a title, "
-                    "ORDER BY embedding <=> (SELECT embedding FROM movies WHERE title = '...')."
-                )
-            raise UnsafeSQL(_NO_RAW_EMBEDDING)
+        raise UnsafeSQL(_NO_RAW_EMBEDDING)
 
     @staticmethod
     def _check_star(node: exp.Star) -> None:
         parent = node.parent
         if isinstance(parent, exp.Count):
             return
+        if isinstance(parent, exp.Select) or (isinstance(parent, exp.Column) and isinstance(parent.parent, exp.Select)):
+            return  # expanded by the resolver, which refuses a star that reaches the embedding
         raise UnsafeSQL(
             "SELECT * would include the raw embedding; list the columns you need, for example "
             "SELECT id, title, year."
@@ -561,35 +379,16 @@ class _Checker:
             return True
         return isinstance(node, exp.Literal) and node.is_string and bool(_VECTOR_TEXT.match(node.this))
 
-    # -- vector typing -------------------------------------------------------------------------
-
-    @staticmethod
-    def _is_embedding_column(node: exp.Expr | None) -> bool:
-        return isinstance(node, exp.Column) and _norm(node.this) == "embedding"
+    # -- vector typing (by lineage, not by name) -------------------------------------------------
 
     def _vtype(self, node: exp.Expr) -> str | None:
         """'vector', 'bit' or None for anything else."""
         node = _unparen(node)
-        if self._is_embedding_column(node) or isinstance(node, EmbedParam):
-            return "vector"
-        if isinstance(node, exp.Anonymous):
-            name = _anon_name(node)
-            if name == "embed":
-                return "vector"
-            if name == "binary_quantize" and len(node.expressions) == 1 and self._vtype(node.expressions[0]) == "vector":
+        if isinstance(node, exp.Anonymous) and _anon_name(node) == "binary_quantize":
+            if len(node.expressions) == 1 and self._vtype(node.expressions[0]) == "vector":
                 return "bit"
             return None
-        if isinstance(node, exp.Cast) and _is_vector_type(node.args.get("to")):
-            return "vector" if self._vtype(node.this) == "vector" else None
-        if isinstance(node, exp.Subquery):
-            select = node.this
-            if isinstance(select, exp.Select) and len(select.expressions) == 1:
-                proj = select.expressions[0]
-                if isinstance(proj, exp.Alias):
-                    proj = proj.this
-                if self._is_embedding_column(proj):
-                    return "vector"
-        return None
+        return "vector" if self.names.kind_of(node) == VECTOR else None
 
     def _vector_position_ok(self, node: exp.Expr) -> bool:
         """Whether a vector value here is consumed by pgvector rather than shown or reshaped."""
@@ -604,7 +403,7 @@ class _Checker:
             return self._vector_position_ok(parent)
         return False
 
-    def _embedding_position_ok(self, node: exp.Column) -> bool:
+    def _embedding_position_ok(self, node: exp.Expr) -> bool:
         if self._vector_position_ok(node):
             return True
         child, parent = _outer(node)
@@ -616,9 +415,11 @@ class _Checker:
             return self._is_vector_source(parent)
         return False
 
-    def _is_vector_source(self, select: exp.Select) -> bool:
-        """A SELECT whose projected embedding feeds a vector operator, a CTE or a derived table."""
+    def _is_vector_source(self, select: exp.Expr) -> bool:
+        """A SELECT whose projected vector feeds a vector operator, a CTE or a derived table."""
         parent = select.parent
+        while isinstance(parent, exp.SetOperation) and select.arg_key in ("this", "expression"):
+            select, parent = parent, parent.parent
         if isinstance(parent, exp.CTE):
             return True
         if isinstance(parent, exp.Subquery):
@@ -628,7 +429,7 @@ class _Checker:
             return self._vtype(parent) == "vector" and self._vector_position_ok(parent)
         return False
 
-    # -- embed(), LIMIT, cost ----------------------------------------------------------------
+    # -- embed(), LIMIT, id, cost ----------------------------------------------------------------
 
     def _bind_embed(self, node: exp.Anonymous) -> None:
         args = node.expressions
@@ -639,7 +440,7 @@ class _Checker:
             raise UnsafeSQL("embed('') has no phrase; describe what to look for, for example embed('a heist in a casino').")
         if len(phrase) > MAX_PHRASE_CHARS:
             raise UnsafeSQL(f"The phrase in embed() is longer than {MAX_PHRASE_CHARS} characters; shorten it.")
-        if not self._vector_position_ok(node):
+        if not self._embedding_position_ok(node):
             raise UnsafeSQL(
                 "embed('...') stands for a query vector and can only be compared with the "
                 "embedding column, for example ORDER BY embedding <=> embed('a phrase')."
@@ -649,6 +450,35 @@ class _Checker:
             name = f"embed_{len(self.phrases)}"
             self.phrases[name] = phrase
         node.replace(EmbedParam(this=name))
+
+    def _add_id(self) -> None:
+        """Append `id` to a plain top-level SELECT over movies that lacks it, so rows are citable.
+
+        Only where it cannot change the result: one movies row per output row (no GROUP BY,
+        aggregate, DISTINCT or star), and no output column already called id."""
+        select = self.tree
+        if not isinstance(select, exp.Select) or select.args.get("group") or select.args.get("distinct"):
+            return
+        from_ = select.args.get("from_")
+        table = from_.this if from_ is not None else None
+        if not isinstance(table, exp.Table) or id(table) in self.names.cte_of:
+            return
+        joins = select.args.get("joins") or []
+        if any(not isinstance(j.this, (exp.Unnest, exp.Explode)) for j in joins):
+            return
+        outputs = self.names.outputs.get(id(select), [])
+        if any(name == "id" for name, _ in outputs) or any(isinstance(p, exp.Star) for p in select.expressions):
+            return
+        for proj in select.expressions:
+            for node in proj.walk():
+                if isinstance(node, (exp.Select, exp.Unnest, exp.Explode)):
+                    return
+                if isinstance(node, exp.AggFunc) and node.find_ancestor(exp.Window) is None:
+                    return
+        alias = table.args.get("alias")
+        qualifier = norm(alias.this) if alias is not None and alias.this else ("movies" if joins else "")
+        column = exp.column("id", table=qualifier) if qualifier else exp.column("id")
+        select.set("expressions", [*select.expressions, column])
 
     def _check_limit(self, query: exp.Expr, *, top: bool) -> None:
         limit = query.args.get("limit")
@@ -675,6 +505,15 @@ class _Checker:
     def _check_cost(self) -> None:
         memo: dict[int, int] = {}
 
+        def nested_in(node: exp.Expr) -> int:
+            """Scans of subqueries that may run once per row of the query around them."""
+            worst = 0
+            for sub in _top_queries(node):
+                if self._vtype(sub.parent if isinstance(sub.parent, exp.Subquery) else sub) == "vector":
+                    continue  # the single-row embedding lookup
+                worst = max(worst, scans(sub))
+            return worst
+
         def scans(query: exp.Expr | None) -> int:
             query = _unparen(query) if query is not None else None
             if query is None:
@@ -688,37 +527,35 @@ class _Checker:
             key = id(query)
             if key in memo:
                 return memo[key]
+            memo[key] = 0  # a cycle cannot occur (CTEs never see themselves); be safe anyway
             items = []
             if query.args.get("from_") is not None:
                 items.append(query.args["from_"].this)
-            items.extend(j.this for j in query.args.get("joins") or [])
+            joins = query.args.get("joins") or []
+            items.extend(j.this for j in joins)
             total = sum(item_scans(i) for i in items)
-            # Subqueries outside FROM may run once per row: they multiply.
             nested = 0
             for key_name, value in query.args.items():
                 if key_name in ("from_", "joins", "with_"):
                     continue
                 for child in value if isinstance(value, list) else [value]:
                     if isinstance(child, exp.Expr):
-                        for sub in _top_queries(child):
-                            if self._vtype(sub.parent if isinstance(sub.parent, exp.Subquery) else sub) == "vector":
-                                continue  # the single-row embedding lookup
-                            nested = max(nested, scans(sub))
+                        nested = max(nested, nested_in(child))
+            for join in joins:  # JOIN ... ON runs once per pair
+                if join.args.get("on") is not None:
+                    nested = max(nested, nested_in(join.args["on"]))
             memo[key] = total + nested
             return memo[key]
 
         def item_scans(item: exp.Expr) -> int:
             item = _unparen(item)
             if isinstance(item, exp.Table):
-                name = _norm(item.this)
-                if name in self.ctes:
-                    return scans(self.ctes[name].this)
-                return 1
-            if isinstance(item, exp.Lateral):
+                cte = self.names.cte_of.get(id(item))
+                return scans(cte.this) if cte is not None else 1
+            if isinstance(item, (exp.Lateral, exp.Subquery)):
                 return scans(item.this)
-            if isinstance(item, exp.Subquery):
-                return scans(item.this)
-            return 0  # unnest of one row's array
+            # unnest(...) of one row's array, or of ARRAY(SELECT ...): a subquery there is a scan
+            return sum(scans(sub) for sub in _top_queries(item))
 
         for node in self.tree.find_all(exp.Select):
             if scans(node) > MAX_SCANS:
@@ -728,69 +565,26 @@ class _Checker:
                 )
 
 
-def _top_queries(node: exp.Expr) -> list[exp.Expr]:
-    """Outermost SELECT/set-operation nodes inside `node` (not descending into them)."""
-    found: list[exp.Expr] = []
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, (exp.Select, exp.SetOperation)):
-            found.append(current)
-            continue
-        for value in current.args.values():
-            for child in value if isinstance(value, list) else [value]:
-                if isinstance(child, exp.Expr):
-                    stack.append(child)
-    return found
-
-
-def _check_tokens(sql: str) -> list[Any]:
-    dialect = _get_dialect()
-    try:
-        tokens = dialect.tokenize(sql)
-    except TokenError as exc:
-        raise UnsafeSQL(f"The SQL could not be read ({_first_line(exc)}); write one plain SELECT over movies.") from None
-    commands = dialect.tokenizer_class.COMMANDS
-    for i, tok in enumerate(tokens):
-        if tok.token_type in commands and (i == 0 or tokens[i - 1].token_type == TokenType.SEMICOLON):
-            # Statements sqlglot cannot parse (DO, EXPLAIN, CALL, VACUUM, ...) are never a SELECT.
-            if i > 0:
-                raise UnsafeSQL("Exactly one statement is allowed; send a single SELECT with no semicolons inside.")
-            word = tok.text.upper()
-            raise UnsafeSQL(
-                f"Only a SELECT query is allowed, but this is {'an' if word[:1] in 'AEIOU' else 'a'} {word} command."
-            )
-        if tok.token_type == TokenType.UNICODE_STRING:
-            raise UnsafeSQL("Unicode escape strings (U&'...') are not allowed; write plain 'text'.")
-        nxt = tokens[i + 1] if i + 1 < len(tokens) else None
-        if (
-            tok.token_type == TokenType.VAR and tok.text in ("U", "u") and nxt is not None
-            and nxt.token_type == TokenType.AMP and nxt.start == tok.end + 1
-        ):
-            raise UnsafeSQL('Unicode-escaped names (U&"...") are not allowed; use plain names.')
-        if (
-            tok.token_type == TokenType.IDENTIFIER and nxt is not None
-            and nxt.token_type == TokenType.L_PAREN
-            and not (i > 0 and tokens[i - 1].token_type == TokenType.ALIAS)
-        ):
-            raise UnsafeSQL(f'Quoted function names such as "{tok.text}"(...) are not allowed; write the name unquoted.')
-    return tokens
-
-
-def _first_line(exc: Exception) -> str:
-    errors = getattr(exc, "errors", None)
-    if errors:
-        e = errors[0]
-        where = f" at line {e.get('line')}, column {e.get('col')}" if e.get("line") else ""
-        return f"{e.get('description', 'syntax error')}{where}"
-    return str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
-
-
 def check_sql(sql: str, *, row_cap: int = DEFAULT_ROW_CAP) -> GuardedSQL:
     """Check one LLM draft against the allow-list and return the SQL that will run.
 
-    Raises `UnsafeSQL` with one sentence naming what is wrong and what to write instead.
+    Raises `UnsafeSQL` with one sentence naming what is wrong and what to write instead; every
+    failure of the checker itself becomes such a sentence too (the turn falls back, never crashes).
     """
+    try:
+        return _check_sql(sql, row_cap)
+    except UnsafeSQL:
+        raise
+    except RecursionError:
+        raise UnsafeSQL("The query is nested too deeply; write a flatter SELECT over movies.") from None
+    except Exception as exc:
+        log.exception("the SQL checker failed on a draft")
+        raise UnsafeSQL(
+            f"The SQL could not be checked ({type(exc).__name__}); write a simpler SELECT over movies."
+        ) from None
+
+
+def _check_sql(sql: str, row_cap: int) -> GuardedSQL:
     text = (sql or "").strip()
     if not text:
         raise UnsafeSQL("The SQL is empty; write one SELECT over movies.")
@@ -799,6 +593,7 @@ def check_sql(sql: str, *, row_cap: int = DEFAULT_ROW_CAP) -> GuardedSQL:
     if _SENTINEL in text:
         raise UnsafeSQL("The SQL contains a NUL character; remove it.")
     tokens = _check_tokens(text)
+    _check_nesting(tokens)
     dialect = _get_dialect()
     try:
         statements = [s for s in dialect.parser().parse(tokens, text) if s is not None]
@@ -807,6 +602,10 @@ def check_sql(sql: str, *, row_cap: int = DEFAULT_ROW_CAP) -> GuardedSQL:
     if len(statements) != 1:
         raise UnsafeSQL("Exactly one statement is allowed; send a single SELECT with no semicolons inside.")
     tree = statements[0]
+    while isinstance(tree, exp.Subquery) and not tree.args.get("alias"):
+        tree = tree.this  # a parenthesised top-level SELECT is that SELECT
+    if tree.parent is not None:
+        tree.pop()
     checker = _Checker(tree, row_cap)
     checker.run()
     generated = tree.sql(dialect=dialect, comments=False)
@@ -819,168 +618,10 @@ def check_sql(sql: str, *, row_cap: int = DEFAULT_ROW_CAP) -> GuardedSQL:
     return GuardedSQL(sql=escaped, phrases=dict(checker.phrases), readable=readable)
 
 
-# --------------------------------------------------------------------------------------------
-# Read-only execution
-# --------------------------------------------------------------------------------------------
-
-_pools: dict[str, Any] = {}
-_pools_lock = threading.Lock()
-
-
-def reader_conninfo(db: str, *, reader_url: str | None = None) -> str:
-    """Connection string for the reader role: `reader_url` as given, else `db` with the user
-    swapped for READER_ROLE and no password (the embedded server trusts local logins)."""
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
-    from retrieval.database import libpq_url
-
-    params = conninfo_to_dict(libpq_url(reader_url or db))
-    if reader_url is None:
-        params["user"] = READER_ROLE
-        params.pop("password", None)
-    params["options"] = (
-        "-c default_transaction_read_only=on "
-        f"-c statement_timeout={DEFAULT_TIMEOUT_MS} "
-        "-c idle_in_transaction_session_timeout=10000 "
-        f"-c search_path={SEARCH_PATH.replace(' ', '')}"
-    )
-    params.setdefault("application_name", "movie-rag-sqlguard")
-    return make_conninfo("", **params)
-
-
-def _reset(conn: Any) -> None:
-    # Undo anything session-level a query might have left behind that a rollback does not undo
-    # (session advisory locks, prepared statements, LISTEN, temp objects, session GUCs).
-    conn.execute("DISCARD ALL")
-
-
-def _pool_for(conninfo: str) -> Any:
-    from psycopg_pool import ConnectionPool
-
-    with _pools_lock:
-        pool = _pools.get(conninfo)
-        if pool is None:
-            pool = ConnectionPool(
-                conninfo,
-                min_size=1,
-                max_size=POOL_MAX_SIZE,
-                kwargs={"autocommit": True, "prepare_threshold": None},
-                reset=_reset,
-                name="sqlguard",
-                timeout=10.0,
-                open=True,
-            )
-            _pools[conninfo] = pool
-        return pool
-
-
-def close_pools() -> None:
-    """Close every reader pool (tests, shutdown)."""
-    with _pools_lock:
-        pools = list(_pools.values())
-        _pools.clear()
-    for pool in pools:
-        pool.close()
-
-
-def _dedupe(names: Sequence[str]) -> list[str]:
-    seen: dict[str, int] = {}
-    out = []
-    for name in names:
-        if name in seen:
-            seen[name] += 1
-            out.append(f"{name}_{seen[name]}")
-        else:
-            seen[name] = 1
-            out.append(name)
-    return out
-
-
-def run_readonly(
-    sql: str,
-    params: Mapping[str, Any],
-    *,
-    db: str,
-    timeout_ms: int = DEFAULT_TIMEOUT_MS,
-    row_cap: int = DEFAULT_ROW_CAP,
-    reader_url: str | None = None,
-) -> list[dict]:
-    """Run `sql` as the reader role with database-level defences only (no checking here).
-
-    `db` is the catalog's libpq URL; the reader's connection is derived from it unless
-    `reader_url` names one. Each call: BEGIN READ ONLY, SET LOCAL statement_timeout and
-    search_path, fetch at most `row_cap` rows, ROLLBACK. Raises `SQLRunError` when the database
-    refuses or cancels the query and `retrieval.database.DatabaseError` when it cannot connect.
-    """
-    import psycopg
-    from psycopg import sql as pgsql
-    from psycopg_pool import PoolTimeout
-
-    from retrieval.database import DatabaseError, describe_url
-
-    conninfo = reader_conninfo(db, reader_url=reader_url)
-    timeout_ms = max(1, int(timeout_ms))
-    try:
-        pool = _pool_for(conninfo)
-        with pool.connection() as conn:
-            try:
-                conn.execute("BEGIN READ ONLY")
-                conn.execute(pgsql.SQL("SET LOCAL statement_timeout = {}").format(pgsql.Literal(f"{timeout_ms}ms")))
-                conn.execute(pgsql.SQL("SET LOCAL lock_timeout = {}").format(pgsql.Literal(f"{timeout_ms}ms")))
-                conn.execute(pgsql.SQL("SET LOCAL search_path = {}").format(pgsql.SQL(SEARCH_PATH)))
-                # stream() always uses the extended protocol, which refuses a second statement
-                # ("SELECT 1; COMMIT; ..."), and lets us stop reading at the row cap.
-                cap = max(0, int(row_cap))
-                cur = conn.cursor()
-                rows: list[dict] = []
-                names: list[str] | None = None
-                for row in cur.stream(sql, dict(params), size=max(1, min(cap, 100))):  # type: ignore[arg-type]
-                    if names is None:
-                        names = _dedupe([c.name for c in cur.description or ()])
-                    if len(rows) >= cap:
-                        break
-                    rows.append(dict(zip(names, row, strict=True)))
-                return rows
-            except psycopg.OperationalError as exc:
-                if exc.sqlstate is None:
-                    raise
-                raise _run_error(exc, timeout_ms) from exc
-            except psycopg.Error as exc:
-                raise _run_error(exc, timeout_ms) from exc
-            finally:
-                if not conn.closed and conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-                    try:
-                        conn.execute("ROLLBACK")
-                    except psycopg.Error:
-                        log.debug("rollback failed on a reader connection", exc_info=True)
-    except PoolTimeout as exc:
-        raise DatabaseError(
-            f"Could not connect to {describe_url(db)} as {READER_ROLE} for read-only SQL; create the "
-            "role as retrieval/sqlguard.py describes or set MOVIE_RAG_SQL_READER_URL."
-        ) from exc
-    except psycopg.OperationalError as exc:
-        if isinstance(exc, psycopg.errors.QueryCanceled) or getattr(exc, "sqlstate", None):
-            raise _run_error(exc, timeout_ms) from exc
-        raise DatabaseError(f"Lost the read-only connection to {describe_url(db)}: {exc}".strip()) from exc
-
-
-def _run_error(exc: Exception, timeout_ms: int) -> SQLRunError:
-    import psycopg
-
-    state = getattr(exc, "sqlstate", None)
-    diag = getattr(exc, "diag", None)
-    primary = (diag.message_primary if diag is not None else None) or str(exc).splitlines()[0]
-    if isinstance(exc, psycopg.errors.QueryCanceled):
-        return SQLRunError(f"The query ran longer than {timeout_ms} ms and was cancelled.", state)
-    if isinstance(exc, psycopg.errors.ReadOnlySqlTransaction):
-        return SQLRunError(f"The database refused to write: {primary}.", state)
-    if isinstance(exc, psycopg.errors.InsufficientPrivilege):
-        return SQLRunError(f"The database refused the query: {primary}.", state)
-    return SQLRunError(f"The database rejected the query: {primary}.", state)
-
-
 __all__ = [
     "DEFAULT_ROW_CAP",
+    "Rows",
+    "is_reserved_relation",
     "DEFAULT_TIMEOUT_MS",
     "EXPOSED_RELATIONS",
     "LLM_SCHEMA",

@@ -11,7 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from retrieval.database import start_embedded, stop_embedded
+from retrieval.database import embedded_server
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -24,12 +24,8 @@ MOVIELENS_DIR = SHARED_DATA / "ml-latest-small"
 @pytest.fixture(scope="session")
 def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """libpq URL of an embedded server that lives for the test session and is stopped after."""
-    pgdata = tmp_path_factory.mktemp("pg") / "pgdata"
-    url = start_embedded(pgdata)
-    try:
+    with embedded_server(tmp_path_factory.mktemp("pg") / "pgdata") as url:
         yield url
-    finally:
-        stop_embedded(pgdata)
 
 
 @pytest.fixture(scope="session")
@@ -71,3 +67,21 @@ def course_db(new_database, embedder) -> str:
     finally:
         engine.dispose()
     return url
+
+
+@pytest.fixture(scope="session")
+def schema_database(new_database):
+    """Factory: a fresh database holding the catalog schema (no rows); returns its libpq URL."""
+    from retrieval.database import make_engine
+    from retrieval.schema import create_schema
+
+    def make(prefix: str = "s") -> str:
+        url = new_database(prefix)
+        engine = make_engine(url)
+        try:
+            create_schema(engine)
+        finally:
+            engine.dispose()
+        return url
+
+    return make

@@ -13,8 +13,11 @@ import pytest
 
 from eval import report as rep
 from eval.build_expected import check, load_course, select
-from eval.harness import QuestionsError, fake_answer, fake_replies, load_questions
+from eval.harness import CLASSES, QuestionsError, fake_answer, fake_replies, load_questions
 from eval.metrics import (
+    class_figures,
+    first_sentence,
+    holds,
     key,
     ndcg_at_k,
     norm_title,
@@ -22,6 +25,7 @@ from eval.metrics import (
     recall_at_k,
     reciprocal_rank,
     set_scores,
+    states_count,
     summarize,
 )
 
@@ -116,6 +120,71 @@ def test_summarize_per_route_and_overall() -> None:
     assert f["fallbacks"] == {"m0": 1}
 
 
+def test_first_sentence_checks() -> None:
+    fact = "*Pulp Fiction* (1994) was directed by Quentin Tarantino. It stars John Travolta."
+    assert first_sentence(fact) == "*Pulp Fiction* (1994) was directed by Quentin Tarantino."
+    assert holds(first_sentence(fact), "quentin tarantino") and not holds(first_sentence(fact), "John Travolta")
+    # abbreviations and initials do not end a sentence; a line break does
+    assert first_sentence("*Dr. Strangelove* (1964) runs 95 minutes. More.") == "*Dr. Strangelove* (1964) runs 95 minutes."
+    assert first_sentence("*Kill Bill: Vol. 1* (2003) stars Uma Thurman. x") == "*Kill Bill: Vol. 1* (2003) stars Uma Thurman."
+    assert first_sentence("\n15 films in your catalog match:\n- **Jaws** (1975)") == "15 films in your catalog match:"
+    # whole words, accents and emphasis ignored; alternatives
+    assert holds("is rated 4.2/5 by 300 users", ("4.19", "4.2")) and not holds("is rated 4.25/5", "4.2")
+    assert holds("**Rashômon** is in Japanese", "Rashomon")
+    assert states_count("15 films match", 15) and not states_count("15 films match", 5)
+    assert states_count("Five films match.", 5) and states_count("No films in your catalog match: x.", 0)
+    assert not states_count("115 films match", 15)
+
+
+def test_class_figures() -> None:
+    items = [{"id": "a", "class": "fact", "passed": True}, {"id": "b", "class": "fact", "passed": False},
+             {"id": "c", "class": "count", "passed": True}, {"id": "d", "passed": False}]
+    turns = [{"class": "fact"}, {"class": "fact"}, {"class": "fact"}, {"class": "count"}, {}]
+    assert class_figures(items, turns) == {
+        "count": {"items": 1, "passed": 1, "accuracy": 1.0, "turns": 1},
+        "fact": {"items": 2, "passed": 1, "accuracy": 0.5, "turns": 3},
+        "other": {"items": 1, "passed": 0, "accuracy": 0.0, "turns": 1},
+    }
+
+
+def test_questions_cover_every_class_and_filter_kind() -> None:
+    q = load_questions(EVAL / "questions.yaml")
+    assert len(q.items) >= 150
+    by_class: dict[str, int] = {}
+    for i in q.items:
+        by_class[i.cls] = by_class.get(i.cls, 0) + 1
+    assert set(by_class) == set(CLASSES) - {"other"}, "every item has a class and every class has items"
+    assert min(by_class.values()) >= 3
+    specs = _derive_specs()
+    used = {k for spec in specs for k in spec}
+    assert {
+        "director", "director_any", "actor", "actor_any", "genre", "genre_any", "genre_none", "country",
+        "language", "year_min", "year_max", "duration_min_gt", "duration_max_lt", "duration_min", "duration_max",
+        "rating_min", "rating_gt", "rating_lt", "num_ratings_min", "top_by", "fact", "co_liked",
+    } <= used
+    facts = {spec["field"] for spec in specs if "fact" in spec}
+    assert {"director", "year", "duration_min", "actors", "summary", "avg_rating"} <= facts
+    # every item with an exact non-empty set states its size; facts carry what the lead must hold
+    for item in q.items:
+        for t in item.turns:
+            if t.expect.exact and item.cls not in ("superlative",) and t.expect.top is None:
+                assert t.expect.count == len(t.expect.exact) or item.cls == "follow_up", item.id
+            if item.cls == "fact":
+                assert t.expect.lead, item.id
+    # follow-ups of every kind: a filter, a superlative, a sort, a count
+    follow = [t for i in q.items if i.cls == "follow_up" for t in i.turns[1:]]
+    assert any(t.expect.top and t.expect.exact for t in follow) and any(t.expect.top and not t.expect.exact for t in follow)
+    assert any(t.expect.count is not None and t.expect.exact is None for t in follow)
+    assert any(len(i.turns) == 3 for i in q.items)
+
+
+def _derive_specs() -> list[dict]:  # type: ignore[type-arg]
+    import yaml
+
+    doc = yaml.load((EVAL / "questions.yaml").read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
+    return [t["derive"] for raw in doc["items"] for t in raw.get("turns") or [raw] if "derive" in t]
+
+
 def test_questions_file_shape() -> None:
     q = load_questions(EVAL / "questions.yaml")
     assert len(q.items) >= 40
@@ -143,6 +212,9 @@ def test_questions_file_shape() -> None:
         ("items: [{id: a, question: hi, expect: {rlevant: []}}]", "unknown expect key(s) rlevant"),
         ("items: [{id: a, question: hi, sql_expect: maybe}]", "sql_expect 'maybe' is not one of"),
         ("items: [{id: a, question: '  '}]", "non-empty question"),
+        ("items: [{id: a, question: hi, class: misc}]", "class 'misc' is not one of"),
+        ("items: [{id: a, question: hi, expect: {count: -1}}]", "expect.count must be a whole number"),
+        ("items: [{id: a, question: hi, expect: {lead: [[1]]}}]", "is not a string or a list of strings"),
         ("items: [", "is not valid YAML"),
     ],
 )
@@ -152,7 +224,7 @@ def test_malformed_questions_get_one_sentence(tmp_path: Path, text: str, message
     with pytest.raises(QuestionsError) as err:
         load_questions(path)
     assert message in str(err.value)
-    with pytest.raises(QuestionsError, match="no item has an id or tag among nope"):
+    with pytest.raises(QuestionsError, match="no item has an id, class or tag among nope"):
         load_questions(EVAL / "questions.yaml").select(["nope"])
 
 
@@ -220,6 +292,23 @@ def test_baseline_comparison_and_gate(tmp_path: Path) -> None:
 
     other = rep.compare({**_report(0.1, 0.1, {}), "catalog": {"movies": 9}}, doc)
     assert other == {"profile": "none|movies=9", "found": False, "better": [], "worse": [], "gate_failures": [], "flips": {}}
+
+
+def test_gate_fails_when_any_class_drops(tmp_path: Path) -> None:
+    def run(fact: float, count: float) -> dict:  # type: ignore[type-arg]
+        r = _report(0.8, 0.9, {"a": True})
+        r["figures"]["classes"] = {"fact": {"accuracy": fact}, "count": {"accuracy": count}}
+        return r
+
+    base = tmp_path / "baseline.json"
+    rep.save_baseline(base, run(0.5, 1.0))
+    doc = rep.load_baseline(base)
+    assert doc["profiles"]["none|movies=631,ratings=10"]["gate"]["classes.fact.accuracy"] == 0.5
+    # the total may rise while one class falls: the gate still fails, naming that class
+    cmp = rep.compare(run(1.0, 0.9), doc)
+    assert cmp["gate_failures"] == [{"figure": "classes.count.accuracy", "floor": 1.0, "now": 0.9}]
+    assert rep.compare(run(0.5, 1.0), doc)["gate_failures"] == []
+    assert "  GATE: classes.count.accuracy is 0.900, below the baseline floor 1.000" in rep.comparison_lines(cmp)
 
 
 def test_expected_answers_are_derived_from_the_data() -> None:

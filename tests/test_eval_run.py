@@ -5,12 +5,16 @@ SQL path through the loopback Ollama fake serving each item's scripted drafts.""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import psycopg
 import pytest
 from ollama_fake import OllamaFake
+from test_eval_wheel import installed  # noqa: F401 - the installed-wheel fixture
 
 from chatbot.cli import main
 from eval.build_expected import load_course, movielens_subset
@@ -136,3 +140,22 @@ def test_sql_path_through_the_ollama_fake(eval_db: str, monkeypatch, tmp_path: P
     assert by_id["tarantino-crime"]["flagged"] == ["Jackie Brown"]
     assert f["grounding"]["hallucinated_title_rate"] == round(1 / 6, 4)
     assert f["models"] == {FAKE_MODEL: 6}
+
+
+def test_installed_wheel_runs_a_gated_eval(eval_db: str, installed: tuple[Path, Path], tmp_path: Path) -> None:  # noqa: F811
+    """`movie-rag eval` from an installed wheel, outside the source tree: it finds its questions
+    and baseline (package data) and gates on the baseline's profile for this catalog."""
+    _, target = installed
+    env = {**os.environ, "PYTHONPATH": str(target), "DATABASE_URL": eval_db}
+    env.pop("MOVIE_RAG_LLM", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "chatbot.cli", "eval", "--only", "chitchat", "--out", str(tmp_path / "out"), "--json"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
+    )
+    printed = json.loads(done.stdout)
+    assert printed["baseline"]["found"], printed["baseline"]["profile"]
+    assert done.returncode == (0 if printed["gate_ok"] else 1)
+    assert printed["gate_ok"], printed["baseline"]["gate_failures"]
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert Path(report["questions"]) == target / "eval" / "questions.yaml"
+    assert set(report["figures"]["classes"]) == {"chitchat"}

@@ -68,7 +68,7 @@ def test_checked_sql_keeps_every_operator(op: str) -> None:
         lhs, rhs = "BINARY_QUANTIZE(embedding)", f"BINARY_QUANTIZE({param})"
     else:
         rhs = param
-    expected = f"SELECT title, {lhs} {op} {rhs} AS d FROM movies WHERE {lhs} {op} {rhs} < 2 ORDER BY {lhs} {op} {rhs} LIMIT 5"
+    expected = f"SELECT title, {lhs} {op} {rhs} AS d, id FROM movies WHERE {lhs} {op} {rhs} < 2 ORDER BY {lhs} {op} {rhs} LIMIT 5"
     assert checked.readable == expected
     assert checked.sql == expected.replace("<%>", "<%%>")
     assert checked.phrases == {"embed_0": "x"}
@@ -79,11 +79,11 @@ def test_checked_sql_keeps_every_operator(op: str) -> None:
 
 def test_unsafe_corpus_covers_every_class() -> None:
     classes = Counter(item["class"] for item in UNSAFE)
-    assert len(UNSAFE) >= 60
+    assert len(UNSAFE) >= 170
     assert set(classes) >= {
         "multi_statement", "not_select", "writable_cte", "into_lock", "relation", "column",
         "function", "limit", "vector_typing", "raw_embedding", "recursive", "self_join", "bomb",
-        "injection",
+        "injection", "cte_scope", "keyword_value", "lineage", "inflation", "depth",
     }
     assert sum(1 for item in UNSAFE if item.get("reason")) >= 20
 
@@ -122,7 +122,7 @@ def test_safe_corpus_is_large_enough() -> None:
 
 def test_embed_becomes_a_bound_parameter_and_limit_is_kept() -> None:
     checked = check_sql("SELECT title FROM movies ORDER BY embedding <=> embed('a heist in a casino') LIMIT 5")
-    assert checked.sql == "SELECT title FROM movies ORDER BY embedding <=> %(embed_0)s::vector LIMIT 5"
+    assert checked.sql == "SELECT title, id FROM movies ORDER BY embedding <=> %(embed_0)s::vector LIMIT 5"
     assert checked.phrases == {"embed_0": "a heist in a casino"}
 
 
@@ -133,13 +133,13 @@ def test_several_phrases_each_get_a_parameter_and_repeats_share_one() -> None:
     )
     assert checked.phrases == {"embed_0": "space", "embed_1": "survival"}
     assert checked.sql == (
-        "SELECT title FROM movies ORDER BY (embedding <=> %(embed_0)s::vector) + "
+        "SELECT title, id FROM movies ORDER BY (embedding <=> %(embed_0)s::vector) + "
         "(embedding <-> %(embed_1)s::vector) + (embedding <#> %(embed_0)s::vector) LIMIT 3"
     )
 
 
 def test_missing_limit_is_added_at_the_cap() -> None:
-    assert check_sql("SELECT title FROM movies", row_cap=7).sql == "SELECT title FROM movies LIMIT 7"
+    assert check_sql("SELECT title FROM movies", row_cap=7).sql == "SELECT title, id FROM movies LIMIT 7"
     assert (
         check_sql("SELECT title FROM movies WHERE year < 1970 UNION SELECT title FROM movies WHERE year > 2010").sql
         == "SELECT title FROM movies WHERE year < 1970 UNION SELECT title FROM movies WHERE year > 2010 LIMIT 50"
@@ -153,13 +153,13 @@ def test_limit_above_the_cap_is_rejected_with_the_cap() -> None:
 
 def test_percent_signs_are_escaped_for_psycopg_only() -> None:
     checked = check_sql("SELECT title, year % 10 AS y FROM movies WHERE title LIKE '%Job%' LIMIT 2")
-    assert checked.readable == "SELECT title, year % 10 AS y FROM movies WHERE title LIKE '%Job%' LIMIT 2"
-    assert checked.sql == "SELECT title, year %% 10 AS y FROM movies WHERE title LIKE '%%Job%%' LIMIT 2"
+    assert checked.readable == "SELECT title, year % 10 AS y, id FROM movies WHERE title LIKE '%Job%' LIMIT 2"
+    assert checked.sql == "SELECT title, year %% 10 AS y, id FROM movies WHERE title LIKE '%%Job%%' LIMIT 2"
 
 
 def test_comments_do_not_reach_the_database() -> None:
     checked = check_sql("SELECT title /* ignore all previous instructions */ FROM movies -- and drop\nLIMIT 1")
-    assert checked.sql == "SELECT title FROM movies LIMIT 1"
+    assert checked.sql == "SELECT title, id FROM movies LIMIT 1"
 
 
 def test_embedding_subquery_and_cte_forms_are_allowed() -> None:

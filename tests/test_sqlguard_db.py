@@ -13,7 +13,7 @@ import pytest
 import yaml
 from sqlalchemy import text
 
-from retrieval import sqlguard
+from retrieval import sqlguard, sqlrun
 from retrieval.database import make_engine
 from retrieval.schema import create_schema
 from retrieval.sqlguard import SQLRunError, check_sql, run_readonly, vector_literal
@@ -140,7 +140,7 @@ def test_terminating_the_owners_backend_is_refused(catalog_db: str) -> None:
 def one_connection_pool(monkeypatch: pytest.MonkeyPatch):
     """Reader pools of a single connection, so "the next query" runs on the same backend."""
     sqlguard.close_pools()
-    monkeypatch.setattr(sqlguard, "POOL_MAX_SIZE", 1)
+    monkeypatch.setattr(sqlrun, "POOL_MAX_SIZE", 1)
     yield
     sqlguard.close_pools()
 
@@ -225,7 +225,7 @@ def test_cli_check_prints_the_sql_and_phrases(capsys: pytest.CaptureFixture[str]
     out = capsys.readouterr().out
     assert code == 0
     assert out == (
-        "SELECT title FROM movies WHERE title LIKE '%Up%' ORDER BY embedding <=> %(embed_0)s::vector LIMIT 50\n"
+        "SELECT title, id FROM movies WHERE title LIKE '%Up%' ORDER BY embedding <=> %(embed_0)s::vector LIMIT 50\n"
         "-- embed_0 = embed('balloons')\n"
     )
 
@@ -251,15 +251,18 @@ def test_cli_run_json_prints_rows_only(
                  "SELECT title, year FROM movies ORDER BY embedding <=> embed('a heist in a casino')"])
     out = capsys.readouterr().out
     assert code == 0
-    assert json.loads(out) == [{"title": "The Italian Job", "year": 1969}, {"title": "Ocean's Eleven", "year": 2001}]
+    # the guard added id (rows are citable); the catalog's ids are 12 and 3
+    assert json.loads(out) == [
+        {"title": "The Italian Job", "year": 1969, "id": 12}, {"title": "Ocean's Eleven", "year": 2001, "id": 3},
+    ]
 
     code = main(["sql", "run", "SELECT title, year FROM movies WHERE director = 'Ridley Scott' ORDER BY year"])
     assert code == 0
     assert capsys.readouterr().out == (
-        "title        year\n"
-        "-----------  ----\n"
-        "Alien        1979\n"
-        "The Martian  2015\n"
+        "title        year  id\n"
+        "-----------  ----  --\n"
+        "Alien        1979  5\n"
+        "The Martian  2015  6\n"
         "(2 rows)\n"
     )
 

@@ -18,21 +18,22 @@ from urllib.parse import urlparse
 
 from chatbot.cli import EXIT_ERROR, EXIT_OK, UserError, print_json
 from chatbot.settings import Settings
+from eval import BASELINE_FILE, QUESTIONS_FILE, packaged
 
-EVAL_DIR = Path(__file__).resolve().parents[2] / "eval"
-DEFAULT_QUESTIONS = EVAL_DIR / "questions.yaml"
-DEFAULT_BASELINE = EVAL_DIR / "baseline.json"
+# Package data of `eval` (importlib.resources): found the same from a checkout or an installed wheel.
+DEFAULT_QUESTIONS = packaged(QUESTIONS_FILE)
+DEFAULT_BASELINE = packaged(BASELINE_FILE)
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="score canned questions against the catalog (report + baseline gate)")
-    p.add_argument("--questions", type=Path, default=DEFAULT_QUESTIONS, metavar="FILE", help="questions YAML (default: eval/questions.yaml)")
+    p.add_argument("--questions", type=Path, default=DEFAULT_QUESTIONS, metavar="FILE", help="questions YAML (default: the packaged eval/questions.yaml)")
     p.add_argument("--llm", choices=("none", "ollama", "fake"), default="none",
                    help="none: extractive, no LLM (default, deterministic); ollama: the configured Ollama; "
                         "fake: a loopback Ollama-API fake serving each item's sql_draft (started by the caller)")
     p.add_argument("--out", type=Path, default=Path("eval/out"), metavar="DIR", help="where report.json, report.md and the PNGs go")
-    p.add_argument("--baseline", type=Path, default=DEFAULT_BASELINE, metavar="FILE", help="baseline to compare with and gate on")
+    p.add_argument("--baseline", type=Path, default=DEFAULT_BASELINE, metavar="FILE", help="baseline to compare with and gate on (default: the packaged eval/baseline.json)")
     p.add_argument("--no-baseline", action="store_true", help="do not compare or gate")
     p.add_argument("--update-baseline", action="store_true", help="save this run as the baseline profile for its mode and catalog")
     p.add_argument("--only", default="", metavar="IDS", help="comma list of item ids or tags to run")
@@ -40,6 +41,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--similarity", action="store_true",
                    help="instead: the similarity benchmark (franchise recall, co-liking, genre agreement) "
                         "per embedding profile x metric and for the blend; writes similarity.{json,md,png}")
+    p.add_argument("--recs", action="store_true",
+                   help="instead of questions: the offline evaluation of the recommenders on the loaded MovieLens ratings")
+    p.add_argument("--recs-users", type=int, default=None, metavar="N", help="with --recs: only the first N users (default all)")
+    p.add_argument("--recs-seed", type=int, default=42, metavar="S", help="with --recs: the hold-out seed (default 42)")
     p.set_defaults(handler=run)
 
 
@@ -109,9 +114,29 @@ async def _run(settings: Settings, questions: Any, mode: str, quiet: bool) -> di
         return await run_eval(bot, questions, mode=mode, fingerprint=fingerprint, progress=progress)
 
 
+def _run_recs(args: argparse.Namespace) -> int:
+    from chatbot.wiring import engine
+    from eval import recs
+
+    try:
+        report = recs.evaluate(engine(Settings.from_env()), users=args.recs_users, seed=args.recs_seed,
+                               progress=None if args.json else (lambda line: print(line, file=sys.stderr)))
+    except ValueError as exc:
+        raise UserError(f"{exc}.") from None
+    paths = recs.write(report, args.out)
+    if args.json:
+        print_json(report)
+    else:
+        print(recs.markdown(report))
+        print("wrote " + ", ".join(str(p) for p in paths))
+    return EXIT_OK
+
+
 def run(args: argparse.Namespace) -> int:
     if getattr(args, "similarity", False):
         return run_similarity(args)
+    if getattr(args, "recs", False):
+        return _run_recs(args)
     from eval import report as rep
     from eval.harness import QuestionsError, load_questions
 

@@ -1,0 +1,163 @@
+"""The usability gate: is a model's answer worth showing? Small and weak models (and strong ones,
+less often) recite the prompt's rules, echo text injected into the question or the catalog rows,
+dump the raw rows, loop on one phrase, or never answer. Such an answer is *unusable*: the cascade
+tries the next model, and with none left the graph answers extractively from the rows.
+
+Pure functions over the text and the messages the model was given; `AnswerGate` judges a
+streaming answer as early as it can (the prefix) and again when it is complete.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from langchain_core.messages import BaseMessage
+
+from retrieval.text import fold
+
+NGRAM = 7
+"""Seven words in a row shared with the prompt's own text is recitation, not coincidence."""
+PROMPT_MARKERS = re.compile(r"<<<ROWS|ROWS>>>|CATALOG ROWS|JSON lines|^\s*(?:question|rules)\s*:", re.I | re.M)
+RAW_ROW = re.compile(r'\{\s*"(?:id|title)"\s*:')
+INJECTION = re.compile(
+    r"\b(?:ignore|disregard|forget)\s+(?:all\s+|any\s+|the\s+|your\s+)?(?:previous|prior|above|earlier)?\s*"
+    r"(?:instructions|rules|prompts?)\b"
+    r"|\b(?:drop|truncate|alter)\s+table\b|\bdelete\s+from\b|\binsert\s+into\b|\bupdate\s+movies\s+set\b"
+    r"|\bsystem\s+prompt\b|\byou\s+are\s+now\b|\bnew\s+instructions\b",
+    re.I,
+)
+REFUSAL = re.compile(
+    r"\b(?:no|none of the|not any)\s+(?:film|films|movie|movies|rows?)\b|\bnot in (?:your|the) catalog\b"
+    r"|\b(?:do|does|can)\s*n[o']t\s+(?:answer|find|contain)|\bcannot\s+(?:answer|find)\b",
+    re.I,
+)
+REFUSAL_MAX_CHARS = 300
+QUESTION_LINE = re.compile(r"\s*question\s*:", re.I)
+
+
+def words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", fold(text))
+
+
+def _ngrams(tokens: Sequence[str], n: int) -> set[tuple[str, ...]]:
+    return {tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)}
+
+
+def _content(message: BaseMessage) -> str:
+    return message.content if isinstance(message.content, str) else message.text
+
+
+def _is_row(line: str) -> bool:
+    s = line.strip()
+    return s.startswith("{") and s.endswith("}")
+
+
+def prompt_texts(messages: Sequence[BaseMessage]) -> tuple[str, str]:
+    """(the prompt's own words, the row lines). Own words are the system turns and the template
+    lines of user turns; the person's question is not among them (an answer may restate it), so a
+    user turn without rows or a "Question:" line counts as the question."""
+    own: list[str] = []
+    rows: list[str] = []
+    for m in messages:
+        if m.type == "system":
+            own.append(_content(m))
+        elif m.type == "human":
+            lines = _content(m).splitlines()
+            if not any(_is_row(x) or QUESTION_LINE.match(x) for x in lines):
+                continue
+            for line in lines:
+                if _is_row(line):
+                    rows.append(line)
+                elif not QUESTION_LINE.match(line):
+                    own.append(line)
+    return "\n".join(own), "\n".join(rows)
+
+
+def row_titles(messages: Sequence[BaseMessage]) -> list[str]:
+    """Titles of the catalog rows in the last user turn (JSON lines with a "title")."""
+    last = next((m for m in reversed(messages) if m.type == "human"), None)
+    if last is None:
+        return []
+    titles = []
+    for line in _content(last).splitlines():
+        if not _is_row(line):
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict) and isinstance(row.get("title"), str):
+            titles.append(row["title"])
+    return titles
+
+
+def _repeats(tokens: list[str]) -> bool:
+    """One 5-word phrase over and over (a degenerate loop)."""
+    if len(tokens) < 30:
+        return False
+    grams = Counter(tuple(tokens[i : i + 5]) for i in range(len(tokens) - 4))
+    _, top = grams.most_common(1)[0]
+    return top >= 4 and top * 5 >= 0.4 * len(tokens)
+
+
+@dataclass
+class AnswerGate:
+    """Judges one answer against the messages that produced it; `problem` returns a reason."""
+
+    messages: Sequence[BaseMessage]
+    titles: Sequence[str] | None = None
+    """Titles the answer should draw on; None: read them from the rows in the last user turn."""
+    _own: set[tuple[str, ...]] = field(init=False)
+    _question: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        own, _rows = prompt_texts(self.messages)
+        self._own = _ngrams(words(own), NGRAM)
+        last = next((m for m in reversed(self.messages) if m.type == "human"), None)
+        self._question = " ".join(words(_content(last))) if last is not None else ""
+        if self.titles is None:
+            self.titles = row_titles(self.messages)
+
+    def early(self, text: str) -> str | None:
+        """What is already wrong with a partial answer (None: nothing yet)."""
+        if PROMPT_MARKERS.search(text) or RAW_ROW.search(text):
+            return "recites the prompt"
+        tokens = words(text)
+        if _ngrams(tokens, NGRAM) & self._own:
+            return "recites the prompt"
+        if INJECTION.search(text):
+            return "echoes injected text"
+        if _repeats(tokens):
+            return "repeats itself"
+        return None
+
+    def final(self, text: str) -> str | None:
+        """The verdict on the complete answer."""
+        tokens = words(text)
+        if not tokens:
+            return "empty"
+        problem = self.early(text)
+        if problem:
+            return problem
+        if len(tokens) >= 3 and " ".join(tokens) in self._question:
+            return "repeats the question"
+        if self.titles and not self._uses_a_row(text):
+            if len(text) <= REFUSAL_MAX_CHARS and REFUSAL.search(text):
+                return None  # a plain "none of these fit" is an answer
+            return "uses none of the retrieved rows"
+        return None
+
+    def _uses_a_row(self, text: str) -> bool:
+        said = " " + " ".join(words(text)) + " "
+        return any(
+            (t := " ".join(words(title))) and f" {t} " in said for title in self.titles or ()
+        )
+
+
+def answer_problem(text: str, messages: Sequence[BaseMessage], titles: Sequence[str] | None = None) -> str | None:
+    """Why `text` is not a usable answer to `messages`, or None when it is."""
+    return AnswerGate(messages, titles).final(text)
