@@ -60,11 +60,16 @@ def run_similarity(args: argparse.Namespace) -> int:
         if not conn.execute(text("SELECT count(*) FROM movies")).scalar_one():
             raise UserError("The catalog is empty; load it first (make catalog, or movie-rag ingest movies PATH).")
     report = similarity.run(eng, progress=None if args.json else (lambda line: print(line, file=sys.stderr)))
-    paths = similarity.write(report, args.out)
+    return _show_side_report(args, similarity, report)
+
+
+def _show_side_report(args: argparse.Namespace, module: Any, report: dict[str, Any]) -> int:
+    """Write a side evaluation's files (`module.write`) and print its JSON or Markdown."""
+    paths = module.write(report, args.out)
     if args.json:
         print_json(report)
     else:
-        print(similarity.markdown(report))
+        print(module.markdown(report))
         print("wrote " + ", ".join(str(p) for p in paths))
     return EXIT_OK
 
@@ -123,13 +128,7 @@ def _run_recs(args: argparse.Namespace) -> int:
                                progress=None if args.json else (lambda line: print(line, file=sys.stderr)))
     except ValueError as exc:
         raise UserError(f"{exc}.") from None
-    paths = recs.write(report, args.out)
-    if args.json:
-        print_json(report)
-    else:
-        print(recs.markdown(report))
-        print("wrote " + ", ".join(str(p) for p in paths))
-    return EXIT_OK
+    return _show_side_report(args, recs, report)
 
 
 def run(args: argparse.Namespace) -> int:
