@@ -269,7 +269,7 @@ async def _answer(question: str) -> bool:
     turn = _Turn()
     try:
         bot = await RUNTIME.chatbot()
-        options = dict(cl.user_session.get("options") or {})
+        options = dict(cl.user_session.get("options") or {}) | {"owner": _owner()}
         models = tuple(cl.user_session.get("models") or ())
         deps = await RUNTIME.deps_for(models) if models else None
         answer = await turn.stream(bot, question, options, deps)
@@ -286,6 +286,9 @@ async def _answer(question: str) -> bool:
     elements: list[Any] = []
     cards = render.movie_cards(answer.rows, numbers)
     if cards:
+        stars = await asyncio.to_thread(_stars)
+        for card in cards:
+            card["mine"] = stars.get(card["id"])
         elements.append(cl.CustomElement(name="MovieCards", props={"movies": cards}, display="inline"))
     if answer.rows:
         elements.append(cl.CustomElement(name="RowsTable", props=render.rows_table(answer.rows, numbers), display="inline"))
@@ -308,6 +311,39 @@ async def _answer(question: str) -> bool:
     cl.user_session.set("answers", answers)
     cl.user_session.set("turns", int(cl.user_session.get("turns") or 0) + 1)
     return True
+
+
+# --- a person's own stars (retrieval/users.py: person_ratings) ------------------------------------
+
+
+def _owner() -> str:
+    """Whose stars these are: the signed-in user (everyone is the local user with auth off), or
+    the thread when there is no user."""
+    user = cl.user_session.get("user")
+    identifier = getattr(user, "identifier", None)
+    return f"user:{identifier}" if identifier else f"thread:{cl.context.session.thread_id}"
+
+
+def _stars() -> dict[int, float]:
+    from retrieval.users import ratings_of
+
+    return ratings_of(RUNTIME.ui_engine(), _owner())
+
+
+@cl.action_callback("rate_movie")
+async def _rate_movie(action: cl.Action) -> None:
+    """Stars clicked on a movie card (MovieCards.jsx); 0 forgets the rating."""
+    from retrieval.users import rate
+
+    payload = action.payload or {}
+    try:
+        movie_id, stars = int(payload["movie_id"]), float(payload["rating"])
+    except (KeyError, TypeError, ValueError):
+        log.warning("ignored a malformed rating: %r", payload)
+        return
+    if not 0 <= stars <= 5:
+        return
+    await asyncio.to_thread(rate, RUNTIME.ui_engine(), _owner(), movie_id, stars or None)
 
 
 class _Turn:

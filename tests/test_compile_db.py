@@ -329,3 +329,11 @@ def test_vocabulary(engine, films) -> None:
             credits[name] = credits.get(name, 0) + 1
     assert dict(vocab.credits) == credits
     assert credits["Steven Spielberg"] >= 15 and credits["Clint Eastwood"] > 6
+
+
+def test_catalog_vocabulary_is_cached(engine, embedder) -> None:
+    catalog = PgCatalog(engine, embedder)
+    first = catalog.vocabulary()
+    assert catalog.vocabulary() is first and "Alfred Hitchcock" in first.directors
+    catalog.refresh()  # re-reads the titles, so the names too
+    assert catalog.vocabulary() is not first and catalog.vocabulary() == first

@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 from chatbot import store
-from chatbot.nodes import _sql_messages
+from chatbot.prompting import sql_messages
 from chatbot.state import State
 from prompts.sql import SQL_EXAMPLES
 from retrieval.database import make_engine
@@ -56,7 +56,7 @@ def test_verified_examples_without_tables_is_empty(new_database):
 def test_verified_example_follows_the_built_in_examples_in_the_sql_prompt(ui_db):
     _, engine = ui_db
     store.save_verified_example(engine, question="Heist films before 1970", sql="SELECT id, title FROM movies WHERE year < 1970 LIMIT 50")
-    messages = _sql_messages(State(question="Crime films of the 90s"), 50, store.verified_examples(engine))
+    messages = sql_messages(State(question="Crime films of the 90s"), 50, store.verified_examples(engine))
     pairs = [(m.type, m.content) for m in messages[1:]]
     n = len(SQL_EXAMPLES)
     assert pairs[2 * n] == ("human", "Heist films before 1970")
