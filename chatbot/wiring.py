@@ -125,7 +125,7 @@ async def open_deps(settings: Settings):  # type: ignore[no-untyped-def]
     from functools import partial
 
     from chatbot.deps import Deps
-    from chatbot.store import verified_examples
+    from chatbot.examples import examples_for
     from retrieval.recommend import recommend_hits
     from retrieval.search import PgCatalog
 
@@ -151,7 +151,7 @@ async def open_deps(settings: Settings):  # type: ignore[no-untyped-def]
             reader_url=settings.sql_reader_url, router=router,
         ),
         recommend=partial(recommend_hits, eng),
-        examples=partial(verified_examples, eng, VERIFIED_EXAMPLES_IN_PROMPT),
+        examples=partial(examples_for, eng, None, VERIFIED_EXAMPLES_IN_PROMPT),
         k=settings.k,
         sql_mode=settings.sql_mode,
         llm_routing=settings.llm_routing,
