@@ -82,7 +82,7 @@ def _catalog() -> Any:
 
     settings = Settings.from_env()
     default = _LazyEmbedder(settings)
-    return PgCatalog(wiring.engine(settings), default, embedders=EmbedderCache(settings.home, default))
+    return PgCatalog(wiring.read_router(settings).engine, default, embedders=EmbedderCache(settings.home, default))
 
 
 def run_similar(args: argparse.Namespace) -> int:
