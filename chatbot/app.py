@@ -209,6 +209,8 @@ def _settings_widgets(current: dict[str, Any], llm_up: bool, llm_line: str) -> l
                   description=why_off or "The first model answers; the next ones take over on a timeout or error."),
         Switch(id="hybrid", label="Hybrid search (vector + keyword)", initial=bool(current.get("hybrid", True)),
                description="Plot searches mix embedding similarity with keyword matches; off: embeddings only."),
+        Switch(id="debug", label="Show each internal stage (debug)", initial=bool(current.get("debug", False)),
+               description="Adds the graph's own steps (understand, retrieve, …) under How I found this."),
     ]
 
 
@@ -328,34 +330,25 @@ async def _on_feedback(feedback: Any) -> None:
 
 async def _answer(question: str) -> bool:
     """Stream one answer into the chat; False (after showing why) if it failed."""
-    turn = _Turn()
+    options = dict(cl.user_session.get("options") or {}) | {"owner": _owner()}
+    turn = _Turn(debug=bool(options.pop("debug", False)))
     try:
         bot = await RUNTIME.chatbot()
-        options = dict(cl.user_session.get("options") or {}) | {"owner": _owner()}
         models = tuple(cl.user_session.get("models") or ())
         deps = await RUNTIME.deps_for(models, _owner())
         answer = await turn.stream(bot, question, options, deps)
+        await turn.finish(answer, deps.with_options(options))
     except asyncio.CancelledError:
         raise
     except Exception as exc:
         log.warning("question failed: %r", question, exc_info=True)
-        if turn.msg is not None:
-            await turn.msg.remove()
+        await turn.discard()
         await _send_error(exc)
         return False
 
-    numbers = render.citation_numbers(answer)
-    elements: list[Any] = []
-    cards = render.movie_cards(answer.rows, numbers)
-    if cards:
-        stars = await asyncio.to_thread(_stars)
-        for card in cards:
-            card["mine"] = stars.get(card["id"])
-        elements.append(cl.CustomElement(name="MovieCards", props={"movies": cards}, display="inline"))
-    if answer.rows:
-        elements.append(cl.CustomElement(name="RowsTable", props=render.rows_table(answer.rows, numbers), display="inline"))
     msg = turn.message()
-    msg.content = render.answer_markdown(answer)
+    elements = await _answer_elements(answer, (turn.details.get("retrieve") or {}).get("total"))
+    msg.content = render.answer_markdown(answer, sources=not elements)
     msg.elements = elements
     msg.metadata = {
         "question": question, "sql": _accepted_draft(answer), "executed_sql": answer.sql,
@@ -373,6 +366,26 @@ async def _answer(question: str) -> bool:
     cl.user_session.set("answers", answers)
     cl.user_session.set("turns", int(cl.user_session.get("turns") or 0) + 1)
     return True
+
+
+async def _answer_elements(answer: Answer, total: Any = None) -> list[Any]:
+    """One primary view per answer kind (render.presentation): cards for a few films, an
+    unfolded table with the count for a long set, the text alone for facts; the rows table is
+    always one click away, and every card and row carries its citation number."""
+    if not answer.rows:
+        return []
+    numbers = render.citation_numbers(answer)
+    kind = render.presentation(answer)
+    elements: list[Any] = []
+    if kind == "cards":
+        cards = render.movie_cards(answer.rows, numbers, limit=render.CARDS_UP_TO)
+        stars = await asyncio.to_thread(_stars)
+        for card in cards:
+            card["mine"] = stars.get(card["id"])
+        elements.append(cl.CustomElement(name="MovieCards", props={"movies": cards}, display="inline"))
+    table = render.rows_table(answer.rows, numbers, open_=kind == "table", total=total)
+    elements.append(cl.CustomElement(name="RowsTable", props=table, display="inline"))
+    return elements
 
 
 def _accepted_draft(answer: Answer) -> str | None:
@@ -414,39 +427,67 @@ async def _rate_movie(action: cl.Action) -> None:
 
 
 class _Turn:
-    """One question's stream: node steps as they finish, the answer message from its first token."""
+    """One question's stream: one "How I found this" step (opened first, so it sits above the
+    answer; filled in when the answer is done), the answer message from its first token. With
+    the debug setting on, each graph node also shows as a child step under its own name."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, debug: bool = False) -> None:
         self.msg: cl.Message | None = None
+        self.found: cl.Step | None = None
+        self.debug = debug
         self.raw = ""
         self.shown = ""
+        self.details: dict[str, dict[str, Any]] = {}
+        self.elapsed: dict[str, float] = {}
 
     def message(self) -> cl.Message:
         if self.msg is None:
             from chainlit.utils import utc_now
 
             self.msg = cl.Message(content="", author=AUTHOR)
-            # Ordered after the steps that came before the first token (the UI sorts by time).
+            # Ordered after the step that came before the first token (the UI sorts by time).
             self.msg.created_at = utc_now()
         return self.msg
 
     async def stream(self, bot: Any, question: str, options: dict[str, Any], deps: Any) -> Answer:
         final: Answer | None = None
         thread_id = cl.context.session.thread_id
+        parent = cl.context.current_step
+        self.found = cl.Step(name=HOW_FOUND, type="tool", show_input=False, parent_id=parent.id if parent else None)
+        self.found.output = "Reading the question…"
+        await self.found.send()
         async for event in bot.astream(question, thread_id=thread_id, options=options, deps=deps):
             if isinstance(event, TokenEvent):
                 await self._token(event.text)
             elif isinstance(event, StepEvent):
+                self.details[event.node] = dict(event.detail)
+                self.elapsed[event.node] = self.elapsed.get(event.node, 0.0) + event.elapsed_ms
                 if event.node == "restart":
                     self.raw, self.shown = "", "…"
                     if self.msg is not None:
                         await self.msg.stream_token(self.shown, is_sequence=True)
-                await _send_step(event)
+                if self.debug:
+                    await _send_step(event, self.found.id)
             elif isinstance(event, AnswerEvent):
                 final = event.answer
         if final is None:
             raise RuntimeError("the answer stream ended without an answer")
         return final
+
+    async def finish(self, answer: Answer, used: Any) -> None:
+        """Fill in "How I found this" with what ran (`used`: the Deps the question ran with)."""
+        if self.found is None:
+            return
+        self.found.output = render.how_found(
+            answer, self.details, k=int(getattr(used, "k", 8)), metric=str(getattr(used, "metric", "cosine")),
+            hybrid=bool(getattr(used, "hybrid", True)), elapsed_ms=self.elapsed,
+        )
+        await self.found.update()
+
+    async def discard(self) -> None:
+        for item in (self.msg, self.found):
+            if item is not None:
+                await item.remove()
 
     async def _token(self, text: str) -> None:
         msg = self.message()
@@ -459,10 +500,12 @@ class _Turn:
         self.shown = safe
 
 
-async def _send_step(event: StepEvent) -> None:
-    # A child of the current run, like the answer message, so the UI keeps them in arrival order.
-    parent = cl.context.current_step
-    step = cl.Step(name=event.node, type="tool", show_input=False, parent_id=parent.id if parent else None)
+HOW_FOUND = "How I found this"
+
+
+async def _send_step(event: StepEvent, parent_id: str) -> None:
+    """The debug view: one graph node, under its internal name."""
+    step = cl.Step(name=event.node, type="tool", show_input=False, parent_id=parent_id)
     step.output = render.step_markdown(event.node, event.detail) + f"\n\n*{event.elapsed_ms:.0f} ms*"
     await step.send()
 
