@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from chatbot.answer import Answer, Citation
-from chatbot.extractive import NO_LLM_CONFIGURED_NOTE, NO_LLM_NOTE
+from chatbot.extractive import NO_LLM_CONFIGURED_NOTE
+from chatbot.llm import NO_LLM_NOTE
 from chatbot.render import (
     answer_markdown,
     citation_numbers,
