@@ -8,14 +8,17 @@ from chatbot.answer import Answer, Citation
 from chatbot.extractive import NO_LLM_CONFIGURED_NOTE
 from chatbot.llm import NO_LLM_NOTE
 from chatbot.render import (
+    CARDS_UP_TO,
     answer_markdown,
     citation_numbers,
     describe_error,
     escape_markdown,
     fenced,
+    how_found,
     movie_cards,
     parse_chat_settings,
     poster_url,
+    presentation,
     rows_table,
     safe_markdown,
     step_markdown,
@@ -114,8 +117,62 @@ def test_rows_table_columns_cells_and_refs():
 
 def test_rows_table_for_sql_aggregates():
     assert rows_table([{"director": "Steven Spielberg", "n": 10}]) == {
+        "open": False, "total": None,
         "columns": ["director", "n"], "rows": [{"ref": None, "cells": ["Steven Spielberg", "10"]}],
     }
+
+
+def test_rows_table_hides_columns_empty_in_every_row_and_states_the_total():
+    rows = [{"id": 1, "title": "Alien", "year": 1979, "avg_rating": None, "num_ratings": None},
+            {"id": 2, "title": "Heat", "year": 1995, "avg_rating": None, "num_ratings": None}]
+    table = rows_table(rows, {1: 1}, open_=True, total=40)
+    assert table["columns"] == ["title", "year"]  # no ratings loaded: no rating columns
+    assert (table["open"], table["total"]) == (True, 40)
+    assert rows_table(rows, total=2)["total"] is None  # every match is shown: no "of N"
+
+
+def test_cards_carry_a_placeholder_for_posters_that_cannot_load():
+    cards = movie_cards([{"id": 1, "title": "The Dark Knight"}, {"id": 2, "title": "Up"}, {"id": 3, "title": "The"}])
+    assert [c["initials"] for c in cards] == ["DK", "U", "T"]
+    assert all(0 <= c["hue"] < 360 for c in cards)
+    assert movie_cards([{"id": 1, "title": "Up"}])[0]["hue"] == cards[1]["hue"]  # stable per title
+
+
+def test_one_presentation_per_answer_kind():
+    few = _answer()
+    many = _answer(rows=[{"id": i, "title": f"T{i}"} for i in range(CARDS_UP_TO + 1)])
+    assert presentation(few) == "cards"
+    assert presentation(many) == "table"
+    assert presentation(_answer(plan={"intent": "fact"})) == "text"
+    assert presentation(_answer(plan={"intent": "count"})) == "text"
+    assert presentation(_answer(rows=[])) == "text"
+    # the cards and the table carry the citation numbers: no separate Sources line then
+    assert "Sources" not in answer_markdown(few, sources=False)
+
+
+def test_how_found_states_the_plan_k_metric_sql_and_timings_in_words():
+    answer = _answer(
+        route="similar", plan={"intent": "similar", "filters": {"exclude_ids": [7], "year": {"min": 1990}}},
+        plan_sql="SELECT id FROM movies WHERE year >= %(y)s", timings_ms={"understand": 3.0, "retrieve": 40.0},
+    )
+    text = how_found(answer, {"retrieve": {"total": 12}}, k=5, metric="jaccard", hybrid=True)
+    assert text.split("\n\n") == [
+        "**Read as:** films similar to a title",
+        "**Conditions:** leaving out the 1 title named; year 1990–…",
+        "**Nearest films:** k = 5, metric jaccard, vector search",
+        "**Matched:** 12 films in the whole catalog",
+        "**SQL that ran (from the plan):**",
+        "```sql\nSELECT id FROM movies WHERE year >= %(y)s\n```",
+        "**Written by:** llama3\\.1:8b",
+        "**Time:** 43 ms — reading the question 3 ms, searching the catalog 40 ms",
+    ]
+    assert "understand" not in text and "retrieve" not in text  # node names only in the debug view
+    listing = how_found(_answer(plan={"intent": "list", "filters": {"directors": {"any_of": ["Michael Mann"]}},
+                                      "sort": {"key": "duration_min", "desc": True}, "limit": 1}, model=None),
+                        {}, k=8, metric="cosine", hybrid=True)
+    assert "**Conditions:** directors any of: Michael Mann" in listing
+    assert "**Sorted by:** minutes (highest first, keeping 1)" in listing
+    assert "Nearest films" not in listing and "no model" in listing
 
 
 def test_step_texts():
