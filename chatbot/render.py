@@ -16,7 +16,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from chatbot.answer import Answer
-from chatbot.extractive import NO_LLM_CONFIGURED_NOTE, NO_LLM_NOTE
+from chatbot.extractive import NO_LLM_CONFIGURED_NOTE
+from chatbot.llm import NO_LLM_NOTE
 
 NO_LLM_LINE = "Answering from the catalog without an LLM"
 """The visible line under an answer written without a model (issue: not an error)."""

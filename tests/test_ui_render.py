@@ -7,7 +7,8 @@ import re
 import pytest
 
 from chatbot.answer import Answer, Citation
-from chatbot.extractive import NO_LLM_CONFIGURED_NOTE, NO_LLM_NOTE
+from chatbot.extractive import NO_LLM_CONFIGURED_NOTE
+from chatbot.llm import NO_LLM_NOTE
 from chatbot.render import (
     CARDS_UP_TO,
     answer_markdown,
