@@ -453,7 +453,7 @@ class _Turn:
         final: Answer | None = None
         thread_id = cl.context.session.thread_id
         parent = cl.context.current_step
-        self.found = cl.Step(name=HOW_FOUND, type="tool", show_input=False, parent_id=parent.id if parent else None)
+        self.found = cl.Step(name=render.HOW_FOUND, type="tool", show_input=False, parent_id=parent.id if parent else None)
         self.found.output = "Reading the question…"
         await self.found.send()
         async for event in bot.astream(question, thread_id=thread_id, options=options, deps=deps):
@@ -498,9 +498,6 @@ class _Turn:
         else:  # the first token, or a late character changed how earlier text is defused
             await msg.stream_token(safe, is_sequence=True)
         self.shown = safe
-
-
-HOW_FOUND = "How I found this"
 
 
 async def _send_step(event: StepEvent, parent_id: str) -> None:
