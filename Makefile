@@ -14,7 +14,7 @@ export MOVIE_RAG_HOME ?= $(CURDIR)/.movie-rag
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: chat test eval bench lint setup catalog clean db-stop browser-deps real-llm test-real
+.PHONY: chat test eval bench soak lint setup catalog clean db-stop browser-deps real-llm test-real
 
 setup: $(STAMP)
 
@@ -79,6 +79,11 @@ eval: catalog
 
 bench: $(STAMP)
 	$(BIN)/movie-rag bench
+
+# Concurrency + faults against the real embedded server and loopback Ollama fakes (minutes; not
+# part of `make test`). Figures: bench/soak.json. SOAK_ARGS="--sessions 8 --questions 5" for less.
+soak: $(STAMP)
+	$(BIN)/python tests/soak_run.py $(SOAK_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -86,7 +86,8 @@ HAVE_TITLE = re.compile(
 )
 FILLER_PHRASES = re.compile(
     r"\b(?:of all time|ever made|in history|so far|right now|currently|at the moment|if any|if possible|"
-    r"by any chance|in (?:the|your|my) (?:catalog|catalogue|collection|database|library|list)|you (?:have|got|know of))\b"
+    r"by any chance|in (?:the|your|my) (?:catalog|catalogue|collection|database|library|list)|you (?:have|got|know of)|"
+    r"(?:on|at|from|according to) (?:movielens|imdb|rotten tomatoes))\b"
 )
 ORDINAL = re.compile(r"\b(second|third|fourth|fifth|2nd|3rd|4th|5th)[- ]?(?=\x00)")
 ORDINAL_N = {"second": 2, "third": 3, "fourth": 4, "fifth": 5, "2nd": 2, "3rd": 3, "4th": 4, "5th": 5}
@@ -123,7 +124,7 @@ ORDERS: tuple[tuple[str, SortKey, bool], ...] = (
     (r"\b(?:oldest|earliest) (?:first|to (?:newest|latest))\b|\bchronologic(?:al(?:ly)?)?(?: order)?\b|\bin order of release\b|\bby release date\b|\bby year\b", "year", False),
     (r"\blongest (?:first|to shortest)\b", "duration_min", True),
     (r"\bshortest (?:first|to longest)\b", "duration_min", False),
-    (r"\b(?:best|highest)[- ]?(?:rated )?first\b|\b(?:highly|well|critically)[- ](?:rated|reviewed|acclaimed)\b|\bacclaimed\b", "avg_rating", True),
+    (r"\b(?:best|highest)[- ]?(?:rated )?first\b|(?<!how )\b(?:highly|well|critically)[- ](?:rated|reviewed|acclaimed)\b|\bacclaimed\b", "avg_rating", True),
     (r"\bby (?:their |the )?(?:average )?(?:rating|score|stars)\b", "avg_rating", True),
     (r"\bby (?:their |the )?(?:length|duration|run(?:ning)?[- ]?time|runtime)\b", "duration_min", False),
     (r"\bby (?:their |the )?(?:popularity|number of (?:ratings|votes))\b", "num_ratings", True),
@@ -153,7 +154,8 @@ SEMANTIC_CUE = re.compile(
     r"whose (?:plot|story)(?: is| involves)?|(?:plot|story|theme) (?:about|where|involving|of)|the mood of|mood|vibe|vibes|feel-good|feel good)\b"
 )
 UNAPPLIED = re.compile(
-    r"\b(?:compos(?:ed|er)|soundtrack|music (?:by|for|of)|cinematograph\w*|produced by|producers?|oscar[- ]winning|oscar winners?|academy award[- ]winning|award[- ]winning|won (?:an |the )?oscars?|box[- ]office|highest[- ]grossing|gross(?:ed|ing)?|budget|"
+    r"\b(?:(?:and )?(?:then )?(?:delete|drop|truncate|insert|update|alter|grant|remove)\b(?: (?:them|it|all|everything|the \w+|table \w+))*|"
+    r"(?:the )?(?:database|db) users|passwords?|system prompt|compos(?:ed|er)|soundtrack|music (?:by|for|of)|cinematograph\w*|produced by|producers?|oscar[- ]winning|oscar winners?|academy award[- ]winning|award[- ]winning|won (?:an |the )?oscars?|box[- ]office|highest[- ]grossing|gross(?:ed|ing)?|budget|"
     r"on netflix|streaming|in 3d|in colou?r|black and white|black-and-white|silent|rated (?:g|pg|pg-13|r|nc-17)\b|"
     r"short (?:films?|movies?|ones)|long (?:films?|movies?|ones)|(?:last|past) (?:\d+|few|couple of|ten|five) years|this year|last year|recent(?:ly)?|new(?:er)? (?:films?|movies?|releases?)|"
     r"old(?:er)? (?:films?|movies?)|cult|underrated|overrated|hidden gems?|classics?)\b"
