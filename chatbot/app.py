@@ -101,7 +101,9 @@ class _Runtime:
         settings = self.require_settings()
         bot = await self.chatbot()
         engine = await asyncio.to_thread(self.ui_engine)
-        changes: dict[str, Any] = {"examples": partial(examples_for, engine, owner, VERIFIED_EXAMPLES_IN_PROMPT)}
+        changes: dict[str, Any] = {
+            "examples": partial(examples_for, engine, owner, VERIFIED_EXAMPLES_IN_PROMPT), "owner": owner,
+        }
         if settings.llm == "ollama" and models and models != tuple(settings.models):
             cascade = self.cascades.get(models)
             if cascade is None:
@@ -277,7 +279,7 @@ async def _answer(question: str) -> bool:
     turn = _Turn()
     try:
         bot = await RUNTIME.chatbot()
-        options = dict(cl.user_session.get("options") or {}) | {"owner": _owner()}
+        options = dict(cl.user_session.get("options") or {})
         models = tuple(cl.user_session.get("models") or ())
         deps = await RUNTIME.deps_for(models, _owner())
         answer = await turn.stream(bot, question, options, deps)
