@@ -8,11 +8,16 @@ movies.json plus the MovieLens ratings of its films, loaded into a throw-away em
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from eval.build_expected import COURSE_MOVIES, MOVIELENS_DIR, load_course, movielens_subset
+
+HASH_SEED = "0"
+"""The eval runs with this PYTHONHASHSEED (here and in tests/test_eval_run.py): today's rule
+reader orders some name candidates by set iteration, so a few answers differ between seeds."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,6 +27,10 @@ def main(argv: list[str] | None = None) -> int:
     from retrieval.ingest import ingest_movielens, ingest_movies
     from retrieval.schema import create_schema
 
+    if os.environ.get("PYTHONHASHSEED") != HASH_SEED:  # the seed is read at start-up: run again with it
+        env = {**os.environ, "PYTHONHASHSEED": HASH_SEED}
+        args = sys.argv[1:] if argv is None else argv
+        return subprocess.run([sys.executable, "-m", "eval.course_run", *args], env=env).returncode
     if not COURSE_MOVIES.is_file() or not (MOVIELENS_DIR / "ratings.csv").is_file():
         print(f"eval.course_run: needs {COURSE_MOVIES} and {MOVIELENS_DIR} (../shared/data beside the checkout).", file=sys.stderr)
         return cli.EXIT_BAD_INPUT
