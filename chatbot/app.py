@@ -90,18 +90,26 @@ class _Runtime:
             self.engine = engine
         return self.engine
 
-    async def deps_for(self, models: tuple[str, ...]) -> Any:
-        """Deps whose cascade tries `models` in order (None: the Chatbot's own)."""
-        settings = self.require_settings()
-        if settings.llm != "ollama" or models == tuple(settings.models):
-            return None
-        bot = await self.chatbot()
-        cascade = self.cascades.get(models)
-        if cascade is None:
-            from chatbot.llm import ChatCascade, LLMConfig
+    async def deps_for(self, models: tuple[str, ...], owner: str) -> Any:
+        """Deps for one person's question: the drafting prompt shows `owner`'s own verified SQL
+        examples (and promoted ones), and the cascade tries `models` in order."""
+        from functools import partial
 
-            cascade = self.cascades[models] = ChatCascade(LLMConfig.from_settings(settings.with_(models=models)))
-        return bot.with_deps(chat=cascade)
+        from chatbot.examples import examples_for
+        from chatbot.wiring import VERIFIED_EXAMPLES_IN_PROMPT
+
+        settings = self.require_settings()
+        bot = await self.chatbot()
+        engine = await asyncio.to_thread(self.ui_engine)
+        changes: dict[str, Any] = {"examples": partial(examples_for, engine, owner, VERIFIED_EXAMPLES_IN_PROMPT)}
+        if settings.llm == "ollama" and models and models != tuple(settings.models):
+            cascade = self.cascades.get(models)
+            if cascade is None:
+                from chatbot.llm import ChatCascade, LLMConfig
+
+                cascade = self.cascades[models] = ChatCascade(LLMConfig.from_settings(settings.with_(models=models)))
+            changes["chat"] = cascade
+        return bot.with_deps(**changes)
 
     async def aclose(self) -> None:
         for cascade in self.cascades.values():
@@ -239,9 +247,9 @@ async def _on_message(message: cl.Message) -> None:
 
 @cl.on_feedback
 async def _on_feedback(feedback: Any) -> None:
-    """Thumbs are stored by the data layer; a thumbs-up on an SQL answer also keeps the
-    (question, SQL) pair as a verified example for the drafting prompt."""
-    from chatbot import store
+    """Thumbs are stored by the data layer; a thumbs-up on an SQL answer also keeps the question
+    and the guard's form of its SQL as this person's verified example (chatbot/examples.py)."""
+    from chatbot import examples, store
 
     answers = cl.user_session.get("answers") or {}
     try:
@@ -252,11 +260,11 @@ async def _on_feedback(feedback: Any) -> None:
             meta = stored.get("answer") or stored
         if feedback.value == 1 and meta.get("sql") and meta.get("question"):
             await asyncio.to_thread(
-                store.save_verified_example, engine, question=meta["question"], sql=meta["sql"],
+                examples.save_example, engine, owner=_owner(), question=meta["question"], sql=meta["sql"],
                 thread_id=feedback.threadId, step_id=feedback.forId,
             )
         elif feedback.value == 0:
-            await asyncio.to_thread(store.remove_verified_example, engine, step_id=feedback.forId)
+            await asyncio.to_thread(examples.remove_example, engine, owner=_owner(), step_id=feedback.forId)
     except Exception:
         log.warning("could not record feedback on %s", feedback.forId, exc_info=True)
 
@@ -269,9 +277,9 @@ async def _answer(question: str) -> bool:
     turn = _Turn()
     try:
         bot = await RUNTIME.chatbot()
-        options = dict(cl.user_session.get("options") or {})
+        options = dict(cl.user_session.get("options") or {}) | {"owner": _owner()}
         models = tuple(cl.user_session.get("models") or ())
-        deps = await RUNTIME.deps_for(models) if models else None
+        deps = await RUNTIME.deps_for(models, _owner())
         answer = await turn.stream(bot, question, options, deps)
     except asyncio.CancelledError:
         raise
@@ -286,6 +294,9 @@ async def _answer(question: str) -> bool:
     elements: list[Any] = []
     cards = render.movie_cards(answer.rows, numbers)
     if cards:
+        stars = await asyncio.to_thread(_stars)
+        for card in cards:
+            card["mine"] = stars.get(card["id"])
         elements.append(cl.CustomElement(name="MovieCards", props={"movies": cards}, display="inline"))
     if answer.rows:
         elements.append(cl.CustomElement(name="RowsTable", props=render.rows_table(answer.rows, numbers), display="inline"))
@@ -293,7 +304,7 @@ async def _answer(question: str) -> bool:
     msg.content = render.answer_markdown(answer)
     msg.elements = elements
     msg.metadata = {
-        "question": question, "sql": turn.accepted_sql if answer.sql else None, "executed_sql": answer.sql,
+        "question": question, "sql": _accepted_draft(answer), "executed_sql": answer.sql,
         "route": answer.route, "model": answer.model,
     }
     await msg.send()
@@ -310,6 +321,44 @@ async def _answer(question: str) -> bool:
     return True
 
 
+def _accepted_draft(answer: Answer) -> str | None:
+    """The model's draft the guard accepted and that ran (a thumbs-up keeps it in the guard's form)."""
+    return answer.sql_draft if answer.sql else None
+
+
+# --- a person's own stars (retrieval/users.py: person_ratings) ------------------------------------
+
+
+def _owner() -> str:
+    """Whose stars these are: the signed-in user (everyone is the local user with auth off), or
+    the thread when there is no user."""
+    user = cl.user_session.get("user")
+    identifier = getattr(user, "identifier", None)
+    return f"user:{identifier}" if identifier else f"thread:{cl.context.session.thread_id}"
+
+
+def _stars() -> dict[int, float]:
+    from retrieval.users import ratings_of
+
+    return ratings_of(RUNTIME.ui_engine(), _owner())
+
+
+@cl.action_callback("rate_movie")
+async def _rate_movie(action: cl.Action) -> None:
+    """Stars clicked on a movie card (MovieCards.jsx); 0 forgets the rating."""
+    from retrieval.users import rate
+
+    payload = action.payload or {}
+    try:
+        movie_id, stars = int(payload["movie_id"]), float(payload["rating"])
+    except (KeyError, TypeError, ValueError):
+        log.warning("ignored a malformed rating: %r", payload)
+        return
+    if not 0 <= stars <= 5:
+        return
+    await asyncio.to_thread(rate, RUNTIME.ui_engine(), _owner(), movie_id, stars or None)
+
+
 class _Turn:
     """One question's stream: node steps as they finish, the answer message from its first token."""
 
@@ -317,9 +366,6 @@ class _Turn:
         self.msg: cl.Message | None = None
         self.raw = ""
         self.shown = ""
-        self.draft: str | None = None
-        self.accepted_sql: str | None = None
-        """The drafted SQL the guard accepted (the form the drafting prompt's examples use)."""
 
     def message(self) -> cl.Message:
         if self.msg is None:
@@ -341,10 +387,6 @@ class _Turn:
                     self.raw, self.shown = "", "…"
                     if self.msg is not None:
                         await self.msg.stream_token(self.shown, is_sequence=True)
-                elif event.node == "draft_sql":
-                    self.draft = event.detail.get("sql_draft")
-                elif event.node == "check_sql":
-                    self.accepted_sql = self.draft if event.detail.get("verdict") == "accepted" else None
                 await _send_step(event)
             elif isinstance(event, AnswerEvent):
                 final = event.answer

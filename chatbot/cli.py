@@ -18,7 +18,7 @@ from typing import Any
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT = 0, 1, 2
 
 # Subcommand modules, in the order `--help` lists them.
-COMMAND_MODULES = ("ingest", "search", "ask", "sql", "chat", "eval", "bench", "db", "profiles", "compare")
+COMMAND_MODULES = ("ingest", "search", "ask", "sql", "chat", "eval", "bench", "db", "profiles", "compare", "recommend")
 
 
 class UserError(Exception):

@@ -9,6 +9,7 @@ just rejected. Pure functions: the draft node calls `draft_problem` after the gu
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -137,12 +138,8 @@ def _fold(text: str) -> str:
 
 
 def _number(node: Any) -> float | None:
-    if isinstance(node, exp.Literal) and not node.is_string:
-        try:
-            return float(node.this)
-        except ValueError:
-            return None
-    return None
+    numeric = isinstance(node, exp.Literal) and not node.is_string
+    return float(node.this) if numeric and re.fullmatch(r"-?\d+(?:\.\d+)?", node.this) else None
 
 
 def _names(names: Names) -> list[str]:

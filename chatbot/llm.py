@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ import httpx
 from chatbot.answer import Fallback
 from chatbot.llm_fit import fit_prompt
 from chatbot.llm_hosts import HostPool, shared_pool, split_hosts
+from chatbot.prompting import parse_json_object
 from chatbot.usability import AnswerGate
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ class LLMConfig:
     """Largest num_ctx asked for; longer prompts lose rows from their end to fit."""
     answer_tokens: int = 512
     """num_predict for answers."""
-    json_tokens: int = 384
+    json_tokens: int = 256
     """num_predict for JSON replies (plans, SQL drafts)."""
 
     @property
@@ -361,7 +361,8 @@ class ChatCascade:
     ) -> tuple[str, str, Any]:
         """Try `model` on each usable host in turn; a host that cannot be reached, or lacks the
         model, is skipped like a failed model (noted in `fallbacks` when there are several)."""
-        hosts = self.pool.order_for(model)
+        kind = "json" if kw.get("fmt") is not None else "answer"
+        hosts = self.pool.order_for(model, kind)
         if not hosts:
             raise _Failed(f"{BUSY}: timed out recently; skipped until its cool-down ends")
         several = len(self.config.hosts) > 1
@@ -398,7 +399,7 @@ class ChatCascade:
         cfg = self.config
         state = self._loop_state()
         fitted = fit_prompt(messages, num_predict=num_predict, max_ctx=cfg.max_ctx)
-        breaker = self.pool.breaker(host, model)
+        breaker = self.pool.breaker(host, model, "json" if fmt is not None else "answer")
         if not breaker.claim(self.pool.clock(), cfg.cooldown_s):
             raise _Failed(f"{BUSY}: timed out recently; skipped until its cool-down ends")
         try:
@@ -535,28 +536,12 @@ def failure_reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {_short(str(exc))}"
 
 
-_FENCE = re.compile(r"```[ \t]*(?:json|JSON)?[ \t]*\n?(.*?)```", re.DOTALL)
-
-
 def extract_json(text: str) -> dict[str, Any]:
-    """The JSON object in a model's reply, tolerating ``` fences and prose around it."""
-    body = text.strip()
-    fenced = _FENCE.search(body)
-    if fenced:
-        body = fenced.group(1).strip()
+    """The JSON object in a model's reply (chatbot.prompting's one parser); a cascade failure if none."""
     try:
-        value = json.loads(body)
-    except json.JSONDecodeError:
-        start = body.find("{")
-        if start < 0:
-            raise _Failed("invalid JSON") from None
-        try:
-            value, _ = json.JSONDecoder().raw_decode(body[start:])
-        except json.JSONDecodeError:
-            raise _Failed("invalid JSON") from None
-    if not isinstance(value, dict):
-        raise _Failed("invalid JSON")
-    return value
+        return parse_json_object(text)
+    except ValueError:
+        raise _Failed("invalid JSON") from None
 
 
 def _short(text: str, limit: int = 80) -> str:

@@ -3,6 +3,9 @@ limit that matches the server's own (OLLAMA_NUM_PARALLEL), so requests queue her
 is not charged to the model, and a circuit breaker per (host, model) so a model that just timed
 out is skipped for a cool-down instead of costing every next question its full wait.
 
+Breakers are kept per kind of call too ("answer" or "json"): a JSON draft that overran its short
+budget says little about whether the model can stream an answer within its own.
+
 One `HostPool` is shared by every cascade in the process that talks to the same hosts (the chat
 UI builds one cascade per model list), so the limit and the breakers hold process-wide.
 """
@@ -80,19 +83,19 @@ class HostPool:
     cooldown_s: float = 60.0
     """How long a timed-out model (or an unreachable host) is skipped before one trial request."""
     clock: Callable[[], float] = time.monotonic
-    _breakers: dict[tuple[str, str], Breaker] = field(default_factory=dict)
+    _breakers: dict[tuple[str, str, str], Breaker] = field(default_factory=dict)
     _state: dict[str, _HostState] = field(default_factory=dict)
     _gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]] = field(
         default_factory=weakref.WeakKeyDictionary
     )
 
-    def breaker(self, host: str, model: str) -> Breaker:
-        return self._breakers.setdefault((host, model), Breaker())
+    def breaker(self, host: str, model: str, kind: str = "answer") -> Breaker:
+        return self._breakers.setdefault((host, model, kind), Breaker())
 
     def host_state(self, host: str) -> _HostState:
         return self._state.setdefault(host, _HostState())
 
-    def order_for(self, model: str) -> list[str]:
+    def order_for(self, model: str, kind: str = "answer") -> list[str]:
         """Hosts to try for `model`: reachable before recently unreachable, then least busy, then
         configured order. Hosts whose breaker for this model is open are left out."""
         now = self.clock()
@@ -104,7 +107,7 @@ class HostPool:
             return (down, st.in_flight, index)
 
         ranked = [h for _, h in sorted(enumerate(self.hosts), key=key)]
-        return [h for h in ranked if self.breaker(h, model).allows(now, self.cooldown_s)]
+        return [h for h in ranked if self.breaker(h, model, kind).allows(now, self.cooldown_s)]
 
     def mark_down(self, host: str) -> None:
         self.host_state(host).down_since = self.clock()
@@ -145,6 +148,11 @@ class HostPool:
 
 _SHARED: weakref.WeakValueDictionary[tuple[tuple[str, ...], int, float], HostPool] = weakref.WeakValueDictionary()
 """Pools live while some cascade holds them, so a closed app (or test) leaves no breaker behind."""
+
+
+def forget_shared_pools() -> None:
+    """Drop every shared pool (their breakers and slots): for tests that reuse one server."""
+    _SHARED.clear()
 
 
 def shared_pool(hosts: Sequence[str], parallel: int, cooldown_s: float) -> HostPool:

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from langchain_core.messages import BaseMessage
+
+from retrieval.text import fold
 
 NGRAM = 7
 """Seven words in a row shared with the prompt's own text is recitation, not coincidence."""
@@ -25,7 +26,7 @@ RAW_ROW = re.compile(r'\{\s*"(?:id|title)"\s*:')
 INJECTION = re.compile(
     r"\b(?:ignore|disregard|forget)\s+(?:all\s+|any\s+|the\s+|your\s+)?(?:previous|prior|above|earlier)?\s*"
     r"(?:instructions|rules|prompts?)\b"
-    r"|\b(?:drop|truncate|alter)\s+table\b|\bdelete\s+from\b|\binsert\s+into\b|\bupdate\s+\w+\s+set\b"
+    r"|\b(?:drop|truncate|alter)\s+table\b|\bdelete\s+from\b|\binsert\s+into\b|\bupdate\s+movies\s+set\b"
     r"|\bsystem\s+prompt\b|\byou\s+are\s+now\b|\bnew\s+instructions\b",
     re.I,
 )
@@ -38,13 +39,8 @@ REFUSAL_MAX_CHARS = 300
 QUESTION_LINE = re.compile(r"\s*question\s*:", re.I)
 
 
-def _fold(text: str) -> str:
-    text = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in text if not unicodedata.combining(c)).casefold()
-
-
 def words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9]+", _fold(text))
+    return re.findall(r"[a-z0-9]+", fold(text))
 
 
 def _ngrams(tokens: Sequence[str], n: int) -> set[tuple[str, ...]]:

@@ -80,7 +80,9 @@ async def open_checkpointer(db_url: str):  # type: ignore[no-untyped-def]
         kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
     )
     await pool.open(wait=True, timeout=30)
-    saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
+    from chatbot.state import checkpoint_serde
+
+    saver = AsyncPostgresSaver(pool, serde=checkpoint_serde())  # type: ignore[arg-type]
     async with pool.connection() as conn:
         # Two processes setting up at once would race on the migrations table.
         await conn.execute("SELECT pg_advisory_lock(727002)")
@@ -97,8 +99,8 @@ async def open_deps(settings: Settings):  # type: ignore[no-untyped-def]
     from functools import partial
 
     from chatbot.deps import Deps
-    from chatbot.store import verified_examples
-    from retrieval.recommend import recommend
+    from chatbot.examples import examples_for
+    from retrieval.recommend import recommend_hits
     from retrieval.search import PgCatalog
 
     url = await asyncio.to_thread(database_url, settings)
@@ -121,8 +123,8 @@ async def open_deps(settings: Settings):  # type: ignore[no-untyped-def]
             url, row_cap=settings.sql_row_cap, timeout_ms=settings.sql_timeout_ms,
             reader_url=settings.sql_reader_url,
         ),
-        recommend=partial(recommend, eng),
-        examples=partial(verified_examples, eng, VERIFIED_EXAMPLES_IN_PROMPT),
+        recommend=partial(recommend_hits, eng),
+        examples=partial(examples_for, eng, None, VERIFIED_EXAMPLES_IN_PROMPT),
         k=settings.k,
         sql_mode=settings.sql_mode,
         llm_routing=settings.llm_routing,

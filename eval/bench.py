@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-SECTIONS = ("catalog", "sqlguard", "graph", "plan")
+SECTIONS = ("catalog", "sqlguard", "graph", "plan", "real_llm")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,6 +60,31 @@ def time_calls(fn: Callable[[], object], repeat: int, warmup: int = 3) -> list[f
         fn()
         samples.append((time.perf_counter() - t0) * 1000)
     return samples
+
+
+def ms_samples(fn: Callable[[Any], object], items: list[Any], *, rounds: int = 3, warmup: int = 3) -> list[float]:
+    """Milliseconds per call of fn(item) over `rounds` passes of `items`, after calls on the first
+    `warmup` items."""
+    for item in items[:warmup]:
+        fn(item)
+    samples = []
+    for _ in range(rounds):
+        for item in items:
+            t0 = time.perf_counter()
+            fn(item)
+            samples.append((time.perf_counter() - t0) * 1000)
+    return samples
+
+
+def latency(section: str, name: str, samples: list[float], target_ms: float | None = None) -> list[Figure]:
+    """p50 (against `target_ms` when given) and p95 figures of `samples`."""
+    p50, p95 = percentiles(samples)
+    return [
+        Figure(section=section, name=f"{name} p50", value=p50, unit="ms",
+               target=f"<= {target_ms:g} ms p50" if target_ms else None,
+               ok=(p50 <= target_ms) if target_ms else None),
+        Figure(section=section, name=f"{name} p95", value=p95, unit="ms"),
+    ]
 
 
 def run(

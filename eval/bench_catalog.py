@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from eval.bench import BenchContext, Figure, percentiles
+from eval.bench import BenchContext, Figure, latency, ms_samples
 
 SECTION = "catalog"
 ROUNDS = 3
@@ -61,26 +61,11 @@ QUERIES = (
 
 
 def _ms_samples(fn: Any, items: list[Any], rounds: int = ROUNDS, warmup: int = 3) -> list[float]:
-    """Milliseconds per call of fn(item) over `rounds` passes of `items`, after warm-up calls."""
-    for item in items[:warmup]:
-        fn(item)
-    samples = []
-    for _ in range(rounds):
-        for item in items:
-            t0 = time.perf_counter()
-            fn(item)
-            samples.append((time.perf_counter() - t0) * 1000)
-    return samples
+    return ms_samples(fn, items, rounds=rounds, warmup=warmup)
 
 
 def _latency(name: str, samples: list[float], target_ms: float | None = None) -> list[Figure]:
-    p50, p95 = percentiles(samples)
-    return [
-        Figure(section=SECTION, name=f"{name} p50", value=p50, unit="ms",
-               target=f"<= {target_ms:g} ms p50" if target_ms else None,
-               ok=(p50 <= target_ms) if target_ms else None),
-        Figure(section=SECTION, name=f"{name} p95", value=p95, unit="ms"),
-    ]
+    return latency(SECTION, name, samples, target_ms)
 
 
 def run(ctx: BenchContext) -> list[Figure]:

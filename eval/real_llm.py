@@ -125,13 +125,15 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         pass
 
-    def _json(self, status: int, payload: Any) -> None:
-        data = json.dumps(payload).encode()
+    def _send(self, status: int, body: bytes, kind: str = "application/json; charset=utf-8") -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
+        for name, value in (("Content-Type", kind), ("Content-Length", str(len(body)))):
+            self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(data)
+        self.wfile.write(body)
+
+    def _json(self, status: int, payload: Any) -> None:
+        self._send(status, json.dumps(payload).encode())
 
     def _chunk(self, payload: dict[str, Any]) -> None:
         data = json.dumps(payload).encode() + b"\n"
@@ -153,11 +155,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - stdlib name
         path = self.path.split("?", 1)[0]
         if path == "/":
-            data = b"Ollama is running"
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self._send(200, b"Ollama is running", "text/plain; charset=utf-8")
         elif path == "/api/version":
             self._json(200, {"version": "0.12.6"})
         elif path == "/api/tags":
@@ -289,8 +287,7 @@ class RealOllama:
             self._server.server_close()
             self._server = None
 
-    def __enter__(self) -> RealOllama:
-        return self.start()
+    __enter__ = start
 
     def __exit__(self, *exc: object) -> None:
         self.close()

@@ -8,10 +8,13 @@ answer can say "15 films match" even when the rows were cut. (Fewer rows than th
 whole set; `count(*) OVER ()` would materialise every matching row on every question and keep an
 index from serving ORDER BY ... LIMIT.)
 
-    list         every matching row (up to `cap`), ordered by the sort key, else year then title
-    fact         the anchors' rows (in the order named), narrowed by any filters
+    list         every matching row (up to `cap`), ordered by the sort key, else by closeness to
+                 the phrase, else in the previous answer's order (a follow-up), else year, title
+    fact         the anchors' rows (in the order named), narrowed by any filters; with no anchors
+                 but a phrase, the rows nearest to it ("who directed the one about the shark?")
     count        SELECT count(*)
-    superlative  rows with the sort key set, first `limit` (default 1) with ties kept
+    superlative  rows with the sort key set, first `limit` (default 1) with ties kept; with only a
+                 phrase, among the SEMANTIC_POOL rows nearest to it
     search       nearest to the query vector among the filtered rows (k of them)
     similar      nearest to the mean embedding of the anchors, anchors excluded (k of them)
     recommend    as similar with anchors, as search with a vector, else the best rated
@@ -42,6 +45,8 @@ PLAN_ROW_CAP = 500
 SEARCH_K = 10
 """Rows a ranked question (search, similar, recommend) returns when the plan gives no limit."""
 SUPERLATIVE_LIMIT = 1
+SEMANTIC_POOL = 25
+"""A sorted question with only a phrase ("the longest film about space") sorts this many nearest."""
 
 PLAN_COLUMNS = (
     "id", "title", "year", "genres", "director", "actors", "summary", "duration_min",
@@ -258,7 +263,8 @@ def compile_plan(
         conditions.append("m.id <> ALL(CAST(:anchors AS int[]))")
         target = _ANCHOR_MEAN
         conditions.append(f"{_ANCHOR_MEAN} IS NOT NULL")
-    elif intent in ("similar", "search", "recommend") and qvec is not None:
+    elif (intent in ("similar", "search", "recommend") or (intent == "fact" and not plan.anchors)) and qvec is not None:
+        # (a fact about a film described, not named: "who directed the one about the shark?")
         target = "CAST(:qvec AS vector)"
     elif intent == "similar":
         raise PlanError("A 'similar' plan needs the titles it is similar to (anchors) or a query vector.")
@@ -269,6 +275,7 @@ def compile_plan(
         return _ranked(plan, conditions, p, target, metric, cap, k, phrases, notes)
 
     # Sets: list, fact, superlative, and search/recommend without a vector.
+    filtered = bool(conditions)
     if intent == "fact" and plan.anchors:
         conditions.insert(0, f"m.id = ANY(CAST({p.add('anchors', [int(i) for i in plan.anchors])} AS int[]))")
     sort = plan.sort
@@ -285,6 +292,7 @@ def compile_plan(
         conditions.append(f"{_sort_expr(sort.key)} IS NOT NULL")
 
     select = _SELECT
+    semantic = qvec is not None and bool(plan.semantic)
     keys = []
     if sort is not None:
         keys.append(_order(sort.key, sort.desc))
@@ -292,13 +300,29 @@ def compile_plan(
         keys += ["m.avg_rating DESC NULLS LAST", "m.num_ratings DESC NULLS LAST"]
     elif intent == "fact" and plan.anchors:
         keys.append("array_position(CAST(:anchors AS int[]), m.id)")
-    semantic = qvec is not None and bool(plan.semantic)
+    elif ids is not None and not semantic:  # a follow-up keeps the previous answer's order
+        keys.append("array_position(CAST(:ids AS int[]), m.id)")
+    ranked = intent in ("search", "recommend")
+    count_sql: str | None = _count_sql(conditions)
     if semantic:
         phrases["qvec"] = plan.semantic or ""
-        select += f", {_distance(metric, 'CAST(' + p.add('qvec', qvec) + ' AS vector)')} AS distance"
+        distance = _distance(metric, "CAST(" + p.add("qvec", qvec) + " AS vector)")
         keys.append("distance")
+    if semantic and sort is not None and not filtered:
+        # "the longest film about space": a phrase alone selects no exact set, so the sort and
+        # limit apply to the SEMANTIC_POOL rows closest to it.
+        pool = _where([*conditions, "m.embedding IS NOT NULL"]).replace("\n", "\n  ")
+        head = (
+            f"SELECT m.*\nFROM (SELECT {_SELECT}, {distance} AS distance\n  FROM movies m{pool}\n"
+            f"  ORDER BY distance, m.id\n  LIMIT {p.add('pool', SEMANTIC_POOL)}) AS m"
+        )
+        ranked, count_sql = True, None
+        notes.append(f"among the {SEMANTIC_POOL} films closest to {plan.semantic!r}")
+    else:
+        if semantic:
+            select += f", {distance} AS distance"
+        head = f"SELECT {select}\nFROM movies m{_where(conditions)}"
     order = ", ".join([*keys, "m.id"]) if keys else _DEFAULT_ORDER
-    head = f"SELECT {select}\nFROM movies m{_where(conditions)}"
 
     bound = cap if limit is None else min(cap, int(limit))
     if limit is not None and plan.ties and sort is not None:
@@ -312,8 +336,7 @@ def compile_plan(
     else:
         sql = f"{head}\nORDER BY {order}\nLIMIT {p.add('cap' if limit is None else 'limit', bound)}"
     return CompiledQuery(
-        sql=sql, params=p.values, kind="rows", ranked=intent in ("search", "recommend"),
-        bound=bound, count_sql=_count_sql(conditions),
+        sql=sql, params=p.values, kind="rows", ranked=ranked, bound=bound, count_sql=count_sql,
         metric=metric if semantic else None, cap=cap, phrases=phrases, notes=tuple(notes),
     )
 

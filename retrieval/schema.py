@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import pgvector.sqlalchemy  # noqa: F401  (registers `vector` for reflection)
-from pgvector.sqlalchemy import VECTOR
+from pgvector.sqlalchemy import SPARSEVEC, VECTOR
 from sqlalchemy import (
     BigInteger,
     Computed,
@@ -20,7 +20,7 @@ from sqlalchemy import (
     Text,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
+from sqlalchemy.dialects.postgresql import ARRAY, TIMESTAMP, TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 EMBEDDING_DIM = 384
@@ -96,6 +96,61 @@ class Rating(Base):
     """Unix seconds, as MovieLens gives them."""
 
     __table_args__ = (Index("ratings_movie", "movie_id"),)
+
+
+USER_VECTOR_DIM = 1_000_000_000
+"""D of `users.ratings`: one dimension per `movies.id` (the index is the id itself), so D is the
+largest sparsevec dimension pgvector allows; a film id above it could not be rated (ids are a serial
+and never get there)."""
+
+HNSW_SPARSE_MAX_NNZ = 1000
+"""pgvector's HNSW index on sparsevec holds vectors with at most this many non-zero elements;
+`users_centred_hnsw` is partial (nnz <= 1000) and heavier users are scanned exactly beside it."""
+
+
+class User(Base):
+    """A MovieLens user as a sparse vector over movie ids, rebuilt from `ratings` at ingest
+    (retrieval/users.py explains the centring)."""
+
+    __tablename__ = "users"
+
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    n_ratings: Mapped[int] = mapped_column(Integer)
+    baseline: Mapped[float] = mapped_column(Float)
+    """What the user's ratings are centred on (their mean, or 3.0 when it says nothing)."""
+    nnz: Mapped[int] = mapped_column(Integer)
+    """Non-zero elements of `centred` (decides index or exact scan)."""
+    ratings: Mapped[object] = mapped_column(SPARSEVEC(USER_VECTOR_DIM))
+    """The ratings as given: dimension = movies.id, value = stars."""
+    centred: Mapped[object] = mapped_column(SPARSEVEC(USER_VECTOR_DIM))
+    """rating - baseline per film: what nearest-user search compares (cosine = Pearson-like)."""
+    profile: Mapped[list[float] | None] = mapped_column(VECTOR(EMBEDDING_DIM))
+    """Dense taste: centred-rating-weighted mean of the liked films' embeddings."""
+
+    __table_args__ = (
+        Index(
+            "users_centred_hnsw", "centred", postgresql_using="hnsw",
+            postgresql_ops={"centred": "sparsevec_cosine_ops"},
+            postgresql_where=text(f"nnz BETWEEN 1 AND {HNSW_SPARSE_MAX_NNZ}"),
+        ),
+        Index(
+            "users_profile_hnsw", "profile", postgresql_using="hnsw",
+            postgresql_ops={"profile": "vector_cosine_ops"},
+        ),
+    )
+
+
+class PersonRating(Base):
+    """Stars a person gave in the chat UI or CLI, keyed by who they are (UI user or thread)."""
+
+    __tablename__ = "person_ratings"
+
+    owner: Mapped[str] = mapped_column(Text, primary_key=True)
+    movie_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("movies.id", ondelete="CASCADE"), primary_key=True
+    )
+    rating: Mapped[float] = mapped_column(Float)
+    rated_at: Mapped[object] = mapped_column(TIMESTAMP(timezone=True), server_default=text("now()"))
 
 
 # Columns the LLM may see and select (everything but bookkeeping); order as in DESIGN.md.

@@ -217,14 +217,16 @@ def _nbytes(value: Any) -> int:
 
 def _fit_row(row: dict[str, Any]) -> int:
     """Cut the longest values of a row bigger than MAX_ROW_BYTES until it fits; how many cut."""
+    share = max(64, MAX_ROW_BYTES // max(1, len(row)))
     cut = 0
-    while sum(_nbytes(v) for v in row.values()) > MAX_ROW_BYTES:
-        key = max(row, key=lambda k: _nbytes(row[k]))
+    for key in sorted(row, key=lambda k: -_nbytes(row[k])):
+        if sum(_nbytes(v) for v in row.values()) <= MAX_ROW_BYTES:
+            break
         size = _nbytes(row[key])
-        share = max(64, MAX_ROW_BYTES // max(1, len(row)))
         if size <= share:
             break
-        row[key] = _cut_text(row[key], share, size) if isinstance(row[key], str) else _cut_marker(size)
+        # keep room for the "… [cut: N bytes]" suffix so the cut value stays within its share
+        row[key] = _cut_text(str(row[key]), share - 40, size) if isinstance(row[key], str) else _cut_marker(size)
         cut += 1
     return cut
 

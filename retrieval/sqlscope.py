@@ -173,6 +173,8 @@ class Resolver:
         return visible
 
     def _select(self, select: exp.Select, ctes: dict[str, exp.CTE], parent: Scope | None) -> list[tuple[str | None, str | None]]:
+        if not select.expressions:
+            raise UnsafeSQL("The SELECT lists no columns; name the columns of movies you need.")
         scope = Scope(parent=parent)
         from_ = select.args.get("from_")
         items: list[tuple[exp.Expr, exp.Join | None]] = [(from_.this, None)] if from_ is not None else []

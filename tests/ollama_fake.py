@@ -67,6 +67,10 @@ class ModelScript:
     """Chat requests served at once; the rest wait in a FIFO queue like Ollama's."""
     embedding_dim: int = 384
     """Length of the deterministic vectors /api/embed returns."""
+    context: int | None = None
+    """Like Ollama's context window: when set, a chat whose words (split_tokens) exceed
+    options.num_ctx (or this, when the request sets none) loses its *front* before the reply is
+    chosen, as Ollama silently does — so replies can show whether the rules and question survived."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -384,7 +388,7 @@ class _Handler(BaseHTTPRequestHandler):
             slots.release()
 
     def _answer(self, rec: RecordedRequest, script: ModelScript) -> None:
-        text = self.fake._choose_reply(rec, script)
+        text = self.fake._choose_reply(_front_cut(rec, script.context), script)
         tokens = split_tokens(text)
         stream = rec.stream is not False  # Ollama streams unless told not to
         started = time.monotonic()
@@ -448,6 +452,24 @@ class _Handler(BaseHTTPRequestHandler):
             payload.update(done=False)
             payload.pop("done_reason", None)
         self._send_json(200, payload)
+
+
+def _front_cut(rec: RecordedRequest, default_ctx: int | None) -> RecordedRequest:
+    """The request as a model with a context window sees it: the oldest words dropped to fit."""
+    if default_ctx is None:
+        return rec
+    limit = int((rec.options or {}).get("num_ctx") or default_ctx)
+    pieces = [split_tokens(str(m.get("content") or "")) for m in rec.messages]
+    over = sum(map(len, pieces)) - limit
+    if over <= 0:
+        return rec
+    messages = []
+    for message, tokens in zip(rec.messages, pieces, strict=True):
+        cut = min(over, len(tokens))
+        over -= cut
+        if cut < len(tokens):
+            messages.append({**message, "content": "".join(tokens[cut:]).lstrip()})
+    return replace(rec, messages=messages)
 
 
 def _not_found(name: str) -> str:
@@ -576,6 +598,7 @@ class OllamaFake:
         fail_after_tokens: int = 0,
         max_concurrency: int | None = None,
         embedding_dim: int = 384,
+        context: int | None = None,
     ) -> ModelScript:
         """Define (or replace) how `model` behaves. `reply` is shorthand for `default`."""
         pairs = tuple(replies.items()) if isinstance(replies, dict) else tuple(replies)
@@ -594,6 +617,7 @@ class OllamaFake:
             fail_after_tokens=fail_after_tokens,
             max_concurrency=max_concurrency,
             embedding_dim=embedding_dim,
+            context=context,
         )
         with self._lock:
             self._scripts[model] = new

@@ -91,7 +91,10 @@ def test_either_groups_nest() -> None:
 def test_follow_up_scope() -> None:
     plan = QueryPlan(intent="list", scope="previous", filters=Filters(year=Range(min=1980)))
     c = compile_plan(plan, ids=[3, 1, 2], cap=50)
-    assert c.sql == f"{HEAD}\nWHERE m.year >= :year_min\n  AND m.id = ANY(CAST(:ids AS int[]))\n{DEFAULT_TAIL}"
+    assert c.sql == (  # the previous answer's order is kept
+        f"{HEAD}\nWHERE m.year >= :year_min\n  AND m.id = ANY(CAST(:ids AS int[]))\n"
+        "ORDER BY array_position(CAST(:ids AS int[]), m.id), m.id\nLIMIT :cap"
+    )
     assert c.params == {"year_min": 1980, "ids": [3, 1, 2], "cap": 50}
     assert c.count_sql == "SELECT count(*) AS total\nFROM movies m\nWHERE m.year >= :year_min\n  AND m.id = ANY(CAST(:ids AS int[]))"
     assert (c.bound, c.count_params()) == (50, {"year_min": 1980, "ids": [3, 1, 2]})
@@ -248,3 +251,39 @@ def test_readable_sql_writes_values_in() -> None:
         "v <=> embed('a ''heist''')"
     )
     assert readable_sql("x = ANY(CAST(:ids AS int[]))", {"ids": []}) == "x = ANY(CAST(ARRAY[] AS int[]))"
+
+
+def test_follow_up_by_meaning_orders_by_distance() -> None:
+    plan = QueryPlan(intent="list", scope="previous", semantic="aliens")
+    c = compile_plan(plan, ids=[5, 6], vector=VEC)
+    assert c.sql == (
+        f"SELECT {COLS}, m.embedding <=> CAST(:qvec AS vector) AS distance\nFROM movies m\n"
+        "WHERE m.id = ANY(CAST(:ids AS int[]))\nORDER BY distance, m.id\nLIMIT :cap"
+    )
+
+
+def test_fact_about_a_described_film_is_ranked() -> None:
+    plan = QueryPlan(intent="fact", fields=("director",), semantic="a shark attacks a beach", limit=1)
+    c = compile_plan(plan, vector=VEC)
+    assert c.sql == (
+        f"SELECT {COLS}, m.embedding <=> CAST(:qvec AS vector) AS distance\nFROM movies m\n"
+        "WHERE m.embedding IS NOT NULL\nORDER BY distance, m.id\nLIMIT :limit"
+    )
+    assert (c.params["limit"], c.ranked, c.count_sql) == (1, True, None)
+
+
+def test_superlative_by_meaning_sorts_the_nearest_pool() -> None:
+    plan = QueryPlan(intent="superlative", sort=Sort(key="duration_min", desc=True), semantic="space travel")
+    c = compile_plan(plan, vector=VEC)
+    assert c.sql == (
+        f"SELECT top.*\nFROM (SELECT m.*\nFROM (SELECT {COLS}, m.embedding <=> CAST(:qvec AS vector) AS distance\n"
+        "  FROM movies m\n  WHERE m.duration_min IS NOT NULL\n    AND m.embedding IS NOT NULL\n"
+        "  ORDER BY distance, m.id\n  LIMIT :pool) AS m\n"
+        "  ORDER BY m.duration_min DESC NULLS LAST, distance\n  FETCH FIRST :limit ROWS WITH TIES) AS top\n"
+        "ORDER BY top.duration_min DESC NULLS LAST, top.distance, top.id\nLIMIT :cap"
+    )
+    assert c.params == {"qvec": VEC, "pool": 25, "limit": 1, "cap": PLAN_ROW_CAP}
+    assert (c.ranked, c.count_sql, c.notes) == (True, None, ("among the 25 films closest to 'space travel'",))
+    # With a condition the set is exact and the phrase only breaks ties.
+    filtered = plan.model_copy(update={"filters": Filters(genres=Names(all_of=("Drama",)))})
+    assert "LIMIT :pool" not in compile_plan(filtered, vector=VEC).sql

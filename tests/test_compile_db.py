@@ -7,7 +7,6 @@ Python, never from the system's own output.
 from __future__ import annotations
 
 import json
-import unicodedata
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -18,6 +17,7 @@ from retrieval.compile import PlanError, load_vocabulary, run_plan
 from retrieval.database import make_engine
 from retrieval.plan import Filters, Names, QueryPlan, Range, Sort
 from retrieval.search import PgCatalog
+from retrieval.text import fold
 
 pytestmark = pytest.mark.integration
 
@@ -35,8 +35,7 @@ def _names(value: Any) -> list[str]:
 
 
 def _fold(s: str) -> str:
-    plain = "".join(c for c in unicodedata.normalize("NFKD", s) if not unicodedata.combining(c))
-    return plain.casefold().strip()
+    return fold(s).strip()
 
 
 @pytest.fixture(scope="module")
@@ -227,6 +226,11 @@ def test_follow_up_scope_and_exclusions(engine, films) -> None:
     plan = QueryPlan(intent="superlative", scope="previous", sort=Sort(key="duration_min"))
     result = run_plan(engine, plan, ids=spielberg.ids)
     assert {r["duration_min"] for r in result.rows} == {shortest} and result.total == 15
+    # Without a sort a follow-up keeps the previous answer's order.
+    previous = list(reversed(spielberg.ids))
+    plan = QueryPlan(intent="list", scope="previous", filters=Filters(genres=Names(none_of=("Drama",))))
+    kept = [i for i in previous if i in set(run_plan(engine, plan, ids=previous).ids)]
+    assert run_plan(engine, plan, ids=previous).ids == kept and kept
     first = spielberg.ids[0]
     rest = run_list(engine, directors=Names(any_of=("Steven Spielberg",)), exclude_ids=(first,))
     assert set(rest.ids) == set(spielberg.ids) - {first}
@@ -289,6 +293,27 @@ def test_two_anchors_use_their_mean(engine, embedder) -> None:
     assert result.ids == expected
 
 
+def test_superlative_by_meaning_sorts_the_nearest(engine, embedder) -> None:
+    import numpy as np
+    from sqlalchemy import text
+
+    phrase = "astronauts travel through space"
+    with engine.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT id, duration_min, embedding::real[] AS e FROM movies "
+            "WHERE embedding IS NOT NULL AND duration_min IS NOT NULL"
+        )).all()
+    q = np.array(embedder.embed_query(phrase))
+    dist = {r.id: 1 - float(np.array(r.e) @ q / (np.linalg.norm(r.e) * np.linalg.norm(q))) for r in rows}
+    pool = sorted(dist, key=lambda i: (dist[i], i))[:25]
+    duration = {r.id: r.duration_min for r in rows}
+    longest = max(duration[i] for i in pool)
+    expected = {i for i in pool if duration[i] == longest}
+    plan = QueryPlan(intent="superlative", sort=Sort(key="duration_min", desc=True), semantic=phrase)
+    result = run_plan(PgCatalog(engine, embedder), plan)
+    assert set(result.ids) == expected and result.ranked
+
+
 def test_vocabulary(engine, films) -> None:
     with engine.connect() as conn:
         vocab = load_vocabulary(conn)
@@ -304,3 +329,11 @@ def test_vocabulary(engine, films) -> None:
             credits[name] = credits.get(name, 0) + 1
     assert dict(vocab.credits) == credits
     assert credits["Steven Spielberg"] >= 15 and credits["Clint Eastwood"] > 6
+
+
+def test_catalog_vocabulary_is_cached(engine, embedder) -> None:
+    catalog = PgCatalog(engine, embedder)
+    first = catalog.vocabulary()
+    assert catalog.vocabulary() is first and "Alfred Hitchcock" in first.directors
+    catalog.refresh()  # re-reads the titles, so the names too
+    assert catalog.vocabulary() is not first and catalog.vocabulary() == first

@@ -197,7 +197,7 @@ async def test_complete_json_parses_fenced_output(ollama_fake: OllamaFake, make_
     assert (out.model, out.fallbacks, out.data) == (P, [], {"sql": "SELECT title FROM movies LIMIT 5"})
     assert out.text == 'Here you go:\n```json\n{"sql": "SELECT title FROM movies LIMIT 5"}\n```'
     (req,) = ollama_fake.chat_requests()
-    assert (req.format, req.options) == (schema, {"num_ctx": 2048, "num_predict": 384, "temperature": 0})
+    assert (req.format, req.options) == (schema, {"num_ctx": 2048, "num_predict": 256, "temperature": 0})
 
 
 async def test_complete_json_invalid_or_incomplete_moves_on(ollama_fake: OllamaFake, make_cascade):
@@ -415,3 +415,17 @@ async def test_several_hosts_fail_over_and_spread(make_cascade):
         hop = await cascade.stream(Q)
         assert (hop.text, hop.host) == ("hi", b.base_url)
         assert all(f.reason.startswith("cannot connect") for f in hop.fallbacks)
+
+
+async def test_the_front_of_a_long_prompt_survives_where_ollama_would_cut_it(ollama_fake: OllamaFake, make_cascade):
+    # The fake cuts the front like Ollama's context window: the reply says whether the question survived.
+    ollama_fake.script(P, replies=[(r"^Question: films\?", "Film 0 (2000) fits.")], default="front lost", context=2048)
+    rows = "\n".join(f'{{"id": {i}, "title": "Film {i}", "year": 2000, "summary": "{" ".join(["word"] * 40)}"}}' for i in range(80))
+    messages = [HumanMessage(f"Question: films?\n<<<ROWS\n{rows}\nROWS>>>")]
+    out = await make_cascade(ollama_fake.base_url, models=(P,), max_ctx=2048).stream(messages)
+    assert (out.text, out.model) == ("Film 0 (2000) fits.", P) and out.dropped_rows > 0
+    # the same prompt without num_ctx loses its question, which is what the cascade prevents
+    from langchain_ollama import ChatOllama
+
+    raw = await ChatOllama(model=P, base_url=ollama_fake.base_url).ainvoke(messages)
+    assert raw.content == "front lost"

@@ -25,7 +25,7 @@ from ui_fixtures import (
     wait_for,
 )
 
-from chatbot import store
+from chatbot import examples
 from retrieval.database import make_engine
 from retrieval.ingest import ingest_demo
 from retrieval.schema import create_schema
@@ -122,7 +122,7 @@ def test_streamed_answer_steps_cards_feedback_and_resume(app_with_llm, demo_db, 
         wait_for(driver, lambda: driver.find_elements("css selector", ".positive-feedback-on"), what="thumbs up")
         engine = make_engine(demo_db)
         try:
-            wait_for(driver, lambda: store.verified_examples(engine) == [(SQL_QUESTION, DRAFTED_SQL)],
+            wait_for(driver, lambda: examples.examples_for(engine, "user:local") == [(SQL_QUESTION, examples.example_sql(DRAFTED_SQL))],
                      timeout=15, what="verified example stored")
         finally:
             engine.dispose()

@@ -38,6 +38,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--update-baseline", action="store_true", help="save this run as the baseline profile for its mode and catalog")
     p.add_argument("--only", default="", metavar="IDS", help="comma list of item ids, classes or tags to run")
     p.add_argument("--json", action="store_true", help="print the figures, the comparison and the gate as JSON only")
+    p.add_argument("--recs", action="store_true",
+                   help="instead of questions: the offline evaluation of the recommenders on the loaded MovieLens ratings")
+    p.add_argument("--recs-users", type=int, default=None, metavar="N", help="with --recs: only the first N users (default all)")
+    p.add_argument("--recs-seed", type=int, default=42, metavar="S", help="with --recs: the hold-out seed (default 42)")
     p.set_defaults(handler=run)
 
 
@@ -86,7 +90,27 @@ async def _run(settings: Settings, questions: Any, mode: str, quiet: bool) -> di
         return await run_eval(bot, questions, mode=mode, fingerprint=fingerprint, progress=progress)
 
 
+def _run_recs(args: argparse.Namespace) -> int:
+    from chatbot.wiring import engine
+    from eval import recs
+
+    try:
+        report = recs.evaluate(engine(Settings.from_env()), users=args.recs_users, seed=args.recs_seed,
+                               progress=None if args.json else (lambda line: print(line, file=sys.stderr)))
+    except ValueError as exc:
+        raise UserError(f"{exc}.") from None
+    paths = recs.write(report, args.out)
+    if args.json:
+        print_json(report)
+    else:
+        print(recs.markdown(report))
+        print("wrote " + ", ".join(str(p) for p in paths))
+    return EXIT_OK
+
+
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "recs", False):
+        return _run_recs(args)
     from eval import report as rep
     from eval.harness import QuestionsError, load_questions
 

@@ -14,7 +14,7 @@ from retrieval.plan import Range
 
 _NUMW = "|".join(sorted((re.escape(w) for w in NUMBER_WORDS), key=len, reverse=True))
 NUM = rf"(?:\d+(?:\.\d+)?|{_NUMW})"
-YEAR = r"(?:18[89]\d|19\d\d|20\d\d)"
+YEAR = r"(?:18[89]\d|19\d\d|20\d\d)(?!'?s\b)"
 _DEC_WORDS = "|".join(DECADE_WORDS)
 DECADE = rf"(?:(?:early|mid|late)[- ])?(?:the )?(?:'?\d0'?s|(?:18[89]|19\d|20\d)0'?s|{_DEC_WORDS})"
 
@@ -113,9 +113,9 @@ def read_years(q: Question) -> Range:
          lambda a: (_span(a)[0], None)),
         (rf"\b{_REL}(?:in or before|no later than|not later than|until|till|up to|up until|through|by the end of) (?:the year )?({_WHEN})",
          lambda a: (None, _span(a)[1])),
-        (rf"\b{_REL}(?:after|later than|newer than|post|following|more recent than) (?:the year )?({_WHEN})",
+        (rf"\b{_REL}(?:after|later than|newer than|post|following|more recent than)[ -](?:the year )?({_WHEN})",
          lambda a: (_span(a)[1] + 1, None)),
-        (rf"\b{_REL}(?:before|earlier than|older than|prior to|pre) (?:the year )?({_WHEN})",
+        (rf"\b{_REL}(?:before|earlier than|older than|prior to|pre)[ -](?:the year )?({_WHEN})",
          lambda a: (None, _span(a)[0] - 1)),
         (r"\b(?:in |from |of )?(?:the )?(20th|twentieth|21st|twenty-first|19th|nineteenth) century\b",
          lambda a: {"20th": (1901, 2000), "twentieth": (1901, 2000), "21st": (2001, None),
@@ -169,6 +169,7 @@ def read_duration(q: Question) -> Range:
     hi: float | None = None
     bare = rf"({NUM})(?: ?{_MIN_UNIT})?"
     rules: list[tuple[str, object]] = [
+        (rf"\b(?:between|from) ({AMOUNT}) (?:and|to|-) ({AMOUNT})(?: long| in length)?", lambda a, b: (minutes(a), minutes(b))),
         (rf"\b(?:between|from) ({NUM}(?: and an? half)?) ?({_MIN_UNIT}|{_HOURS_UNIT})? (?:and|to|-) ({AMOUNT})(?: long| in length)?",
          lambda a, u, b: _between(a, u, b)),
         (rf"\b({NUM}) ?()(?:-|–|to) ?({AMOUNT})(?: long| in length)?", lambda a, u, b: _between(a, u, b)),
@@ -179,6 +180,7 @@ def read_duration(q: Question) -> Range:
         (rf"\b({AMOUNT}) (?:long )?{OR_LESS}", lambda a: (None, minutes(a))),
         (rf"\b({AMOUNT}) (?:long )?{OR_MORE}", lambda a: (minutes(a), None)),
         (rf"\b(?:about|around|roughly|approximately|circa|approx\.?) ({AMOUNT})(?: long)?", lambda a: _around(minutes(a))),
+        (rf"\b(?:exactly|precisely|just) ({AMOUNT})(?: long)?|\b({AMOUNT}) long\b", lambda a, b=None: (minutes(a or b), minutes(a or b))),
         (rf"\b(?:with )?(?:an? |the )?(?:run(?:ning)?[- ]?time|runtime|length|duration) (?:of |is )?{LESS} {bare}", lambda a: (None, number(a) - 1)),
         (rf"\b(?:with )?(?:an? |the )?(?:run(?:ning)?[- ]?time|runtime|length|duration) (?:of |is )?{MORE} {bare}", lambda a: (number(a) + 1, None)),
         (rf"\b(?:an? )?({AMOUNT})(?: long)? (?=movies?|films?|pictures?|flicks?)", lambda a: _around(minutes(a))),

@@ -1,6 +1,8 @@
 """People's names in a question, resolved against the catalog's own credits.
 
-A full name matches in any case ("tom hanks"); a surname or other tail of a name ("Hitchcock",
+A name with no role word takes the first role the catalog gives it, director before actor before
+writer ("Scorsese films", "Eastwood westerns" are the ones they directed; "starring Clint
+Eastwood" says otherwise). A full name matches in any case ("tom hanks"); a surname or other tail of a name ("Hitchcock",
 "De Niro") matches when written with a capital or right after a role word ("directed by
 hitchcock"), and only when it points at one person: the director tier first (people say "the
 Spielberg films"), then actors, then writers, a clear leader by credits settling a tie.
@@ -9,9 +11,9 @@ Spielberg films"), then actors, then writers, a clear leader by credits settling
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from typing import Any, TypeVar
 
 from retrieval.plan import Vocabulary
 from retrieval.text import fold
@@ -56,17 +58,30 @@ class PeopleIndex:
         return len(self.tails.get(tail, frozenset())) > 1
 
 
+T = TypeVar("T")
+_MEMO: dict[int, tuple[Vocabulary, dict[str, Any]]] = {}
+_MEMO_SIZE = 8
+
+
+def per_vocabulary(vocab: Vocabulary, name: str, build: Callable[[], T]) -> T:
+    """`build()` once per vocabulary object (the catalog keeps one while its rows do not change)."""
+    entry = _MEMO.get(id(vocab))
+    if entry is None or entry[0] is not vocab:
+        if len(_MEMO) >= _MEMO_SIZE:
+            _MEMO.pop(next(iter(_MEMO)))
+        entry = _MEMO[id(vocab)] = (vocab, {})
+    if name not in entry[1]:
+        entry[1][name] = build()
+    return entry[1][name]  # type: ignore[no-any-return]
+
+
 def build_index(vocab: Vocabulary) -> PeopleIndex:
-    return _build_index(vocab.directors, vocab.actors, vocab.writers, tuple(sorted(vocab.credits.items())))
+    return per_vocabulary(vocab, "people", lambda: _build_index(vocab))
 
 
-@lru_cache(maxsize=8)
-def _build_index(
-    directors: frozenset[str], actors: frozenset[str], writers: frozenset[str],
-    credits: tuple[tuple[str, int], ...],
-) -> PeopleIndex:
+def _build_index(vocab: Vocabulary) -> PeopleIndex:
     roles: dict[str, set[Role]] = {}
-    for role, names in zip(ROLES, (directors, actors, writers), strict=True):
+    for role, names in zip(ROLES, (vocab.directors, vocab.actors, vocab.writers), strict=True):
         for name in names:
             roles.setdefault(name, set()).add(role)
     full: dict[tuple[str, ...], str] = {}
@@ -84,15 +99,14 @@ def _build_index(
     longest = max((len(k) for k in full), default=1)
     return PeopleIndex(
         full=full, tails={k: frozenset(v) for k, v in tails.items()},
-        roles={k: frozenset(v) for k, v in roles.items()}, credits=dict(credits), longest=longest,
+        roles={k: frozenset(v) for k, v in roles.items()}, credits=dict(vocab.credits), longest=longest,
     )
 
 
 def default_role(roles: Iterable[Role]) -> Role | None:
-    """The role a name with no role word plays: director and actor both -> any role (None)."""
+    """The role a name with no role word plays: the catalog's first of director, actor, writer
+    ("Scorsese films" are the ones he directed); None (any role) for a name it does not have."""
     rs = set(roles)
-    if "directors" in rs and "actors" in rs:
-        return None
     for role in ROLES:
         if role in rs:
             return role

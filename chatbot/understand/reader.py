@@ -20,7 +20,7 @@ from chatbot.understand.numbers import (
     read_num_ratings,
     read_years,
 )
-from chatbot.understand.people import build_index
+from chatbot.understand.people import PeopleIndex, build_index
 from chatbot.understand.text import GAP, Question
 from chatbot.understand.words import (
     merge_people,
@@ -29,7 +29,7 @@ from chatbot.understand.words import (
     read_places,
     read_unknown_names,
 )
-from retrieval.plan import FieldName, Filters, Intent, QueryPlan, Sort, SortKey, Vocabulary
+from retrieval.plan import FieldName, Filters, Intent, Names, QueryPlan, Sort, SortKey, Vocabulary
 from retrieval.text import fold
 
 Title = tuple[int, str, int | None]
@@ -40,9 +40,15 @@ PLOT_WORDS = 18
 """A statement this long that is not a question is a pasted plot: search by its meaning."""
 LOW, MEDIUM = 0.3, 0.6
 
+GREETING = re.compile(
+    r"^\W*(?:hi|hello|hey|thanks?|thank you|ok(?:ay)?|great|cool|nice|perfect|awesome|good (?:morning|evening|afternoon))"
+    r"(?: (?:there|so much|a lot|again))?\b[\s,!.;:-]*(?:that's (?:helpful|great|perfect|nice|useful)[\s,!.]*)?"
+)
+"""A greeting or thanks before the question ("hello, which Spielberg films ...")."""
 CHITCHAT = re.compile(
     r"^\W*(?:hi|hello|hey|hiya|yo|howdy|greetings|good (?:morning|evening|afternoon|night)|thanks?(?: you)?(?: (?:so|very) much)?|"
     r"thx|ty|cheers|bye|goodbye|see you|who are you|what are you|what can you (?:do|tell me)|what do you (?:do|know)|help|"
+    r"how (?:does|do) (?:this|it|you) work|how do i use (?:this|you|it)|what is this|"
     r"how are you|how's it going|nice|great|cool|ok(?:ay)?|awesome|perfect|you'?re (?:great|awesome|welcome))\b"
     r"(?: (?:there|again|bot|a lot|so much|mate|buddy|friend|today|for (?:that|the help|your help)))*[\s!.?,:)]*$",
     re.I,
@@ -60,12 +66,12 @@ FOLLOW_UP = re.compile(
     r"\b(?:those|these|them|they|the ones|of which|among (?:them|those|these)|that list|the list|the above|"
     r"above ones|it|its|that one|this one|the first one|the second one|the last one|previous|same ones|results?)\b"
     r"|^(?:and|only|just|now|also|but|then|ok(?:ay)?|so|what if|of those|of these|sort|order|filter|narrow|keep|"
-    r"remove|exclude|drop|which one|the (?:longest|shortest|oldest|newest|best|worst|first|latest))\b"
+    r"remove|exclude|drop|which one)\b"
 )
 AGGREGATE = re.compile(
     r"\b(?:average|avg|mean|median|total|sum|combined|overall length|in total|per (?:genre|year|decade|director|country|language|actor)|"
     r"for each|each (?:genre|year|decade|director|country|language)|(?:count|number|how many|group(?:ed)?|broken down|split)\b.*\b(?:by|per) (?:genre|decade|year|country|language|director)|"
-    r"breakdown|distribution|(?:which|what) (?:director|actor|actress|writer|country|genre|year|decade|language|person)s?\b.*\bmost\b|"
+    r"breakdown|distribution|who (?:directed|made|starred in|appeared in|acted in|wrote|has|had)\b.*\bthe most\b|(?:which|what) (?:director|actor|actress|writer|country|genre|year|decade|language|person)s?\b.*\bmost\b|"
     r"most (?:common|frequent|prolific|popular) (?:genre|director|actor|actress|country|language|decade|year)|"
     r"how many (?:directors|actors|actresses|writers|genres|countries|languages|different|distinct|unique))"
 )
@@ -78,7 +84,17 @@ HAVE_TITLE = re.compile(
     r"\b(?:do you have|is there|have you got|do you know|in (?:the|your|my) (?:catalog|catalogue|collection|database|library)|"
     r"tell me (?:more )?about|info(?:rmation)? (?:on|about)|details (?:on|of|about)|what about)\b"
 )
-POSITION = re.compile(r"\b(?:tell me (?:more )?about |more (?:on|about) |what about |and )?the (first|1st|second|2nd|third|3rd|last|fourth|fifth) (?:one|movie|film|title|result)\b")
+FILLER_PHRASES = re.compile(
+    r"\b(?:of all time|ever made|in history|so far|right now|currently|at the moment|if any|if possible|"
+    r"by any chance|in (?:the|your|my) (?:catalog|catalogue|collection|database|library|list)|you (?:have|got|know of)|"
+    r"(?:on|at|from|according to) (?:movielens|imdb|rotten tomatoes))\b"
+)
+ORDINAL = re.compile(r"\b(second|third|fourth|fifth|2nd|3rd|4th|5th)[- ]?(?=\x00)")
+ORDINAL_N = {"second": 2, "third": 3, "fourth": 4, "fifth": 5, "2nd": 2, "3rd": 3, "4th": 4, "5th": 5}
+POSITION = re.compile(
+    r"\b(?:tell me (?:more )?about |more (?:on|about) |what about |and )?the (first|1st|second|2nd|third|3rd|last|fourth|fifth) "
+    r"(?:one|result|title|(?:movie|film)(?=\W*$| (?:you|in|on|from) (?:listed|mentioned|showed|the list|that list)))\b"
+)
 COMPARATIVES: tuple[tuple[str, FieldName], ...] = (
     (r"\b(?:longer|shorter)\b", "duration_min"),
     (r"\b(?:older|newer|earlier|later|more recent)\b", "year"),
@@ -90,8 +106,8 @@ COMPARATIVES: tuple[tuple[str, FieldName], ...] = (
 SUPERLATIVES: tuple[tuple[str, SortKey, bool], ...] = (
     (r"\b(?:longest|lengthiest|longest-running)\b", "duration_min", True),
     (r"\bshortest\b", "duration_min", False),
-    (r"\b(?:oldest|earliest|first (?:ever )?(?:made|released))\b|\b(?:came|comes|come) out first\b|\bwas (?:made|released) first\b", "year", False),
-    (r"\b(?:newest|latest|most recent|youngest|last (?:made|released))\b|\b(?:came|comes|come) out last\b|\bmost recently\b", "year", True),
+    (r"\b(?:oldest|earliest|first (?:ever )?(?:made|released))\b|\b(?:the|his|her|their|'s) (?:very )?first (?:movie|film|picture|feature)\b|\b(?:came|comes|come) out first\b|\bwas (?:made|released) first\b", "year", False),
+    (r"\b(?:newest|latest|most recent|youngest|last (?:made|released))\b|\b(?:the|his|her|their|'s) (?:very )?(?:last|final) (?:movie|film|picture|feature)\b|\b(?:came|comes|come) out last\b|\bmost recently\b", "year", True),
     (r"\b(?:best|highest|top)[- ]?rated\b|\bbest[- ]reviewed\b|\b(?:highest|best|top)[- ](?:average[- ])?(?:rating|score)s?\b|\bbest\b|\bgreatest\b|\bfinest\b|\bmost (?:acclaimed|highly rated|loved)\b", "avg_rating", True),
     (r"\b(?:worst|lowest)[- ]?rated\b|\b(?:lowest|worst)[- ](?:average[- ])?(?:rating|score)s?\b|\bworst\b", "avg_rating", False),
     (r"\bmost (?:popular|rated|watched|reviewed|voted|ratings|votes|seen)\b|\bmost-rated\b", "num_ratings", True),
@@ -108,7 +124,7 @@ ORDERS: tuple[tuple[str, SortKey, bool], ...] = (
     (r"\b(?:oldest|earliest) (?:first|to (?:newest|latest))\b|\bchronologic(?:al(?:ly)?)?(?: order)?\b|\bin order of release\b|\bby release date\b|\bby year\b", "year", False),
     (r"\blongest (?:first|to shortest)\b", "duration_min", True),
     (r"\bshortest (?:first|to longest)\b", "duration_min", False),
-    (r"\b(?:best|highest)[- ]?(?:rated )?first\b|\b(?:highly|well|critically)[- ](?:rated|reviewed|acclaimed)\b|\bacclaimed\b", "avg_rating", True),
+    (r"\b(?:best|highest)[- ]?(?:rated )?first\b|(?<!how )\b(?:highly|well|critically)[- ](?:rated|reviewed|acclaimed)\b|\bacclaimed\b", "avg_rating", True),
     (r"\bby (?:their |the )?(?:average )?(?:rating|score|stars)\b", "avg_rating", True),
     (r"\bby (?:their |the )?(?:length|duration|run(?:ning)?[- ]?time|runtime)\b", "duration_min", False),
     (r"\bby (?:their |the )?(?:popularity|number of (?:ratings|votes))\b", "num_ratings", True),
@@ -138,7 +154,8 @@ SEMANTIC_CUE = re.compile(
     r"whose (?:plot|story)(?: is| involves)?|(?:plot|story|theme) (?:about|where|involving|of)|the mood of|mood|vibe|vibes|feel-good|feel good)\b"
 )
 UNAPPLIED = re.compile(
-    r"\b(?:compos(?:ed|er)|soundtrack|music (?:by|for|of)|cinematograph\w*|produced by|producers?|oscar[- ]winning|oscar winners?|academy award[- ]winning|award[- ]winning|won (?:an |the )?oscars?|box[- ]office|highest[- ]grossing|gross(?:ed|ing)?|budget|"
+    r"\b(?:(?:and )?(?:then )?(?:delete|drop|truncate|insert|update|alter|grant|remove)\b(?: (?:them|it|all|everything|the \w+|table \w+))*|"
+    r"(?:the )?(?:database|db) users|passwords?|system prompt|compos(?:ed|er)|soundtrack|music (?:by|for|of)|cinematograph\w*|produced by|producers?|oscar[- ]winning|oscar winners?|academy award[- ]winning|award[- ]winning|won (?:an |the )?oscars?|box[- ]office|highest[- ]grossing|gross(?:ed|ing)?|budget|"
     r"on netflix|streaming|in 3d|in colou?r|black and white|black-and-white|silent|rated (?:g|pg|pg-13|r|nc-17)\b|"
     r"short (?:films?|movies?|ones)|long (?:films?|movies?|ones)|(?:last|past) (?:\d+|few|couple of|ten|five) years|this year|last year|recent(?:ly)?|new(?:er)? (?:films?|movies?|releases?)|"
     r"old(?:er)? (?:films?|movies?)|cult|underrated|overrated|hidden gems?|classics?)\b"
@@ -150,6 +167,17 @@ def read_plan(
 ) -> QueryPlan:
     """Read one question into a plan. `titles`: catalog titles the node found in it; `vocab`:
     the catalog's own names; `has_previous`: a previous turn left results to follow up on."""
+    plan = _read(question, vocab, titles, has_previous)
+    if plan.anchors and plan.filters.title and plan.intent in ("fact", "similar", "recommend"):
+        return plan.model_copy(update={"filters": plan.filters.model_copy(update={"title": None})})
+    if titles and plan.intent not in ("fact", "similar", "recommend", "aggregate") and plan.filters.title is None:
+        # the question is not about the titles found in it ("movies about a plane crash"): their
+        # words are the question's own words
+        return _read(question, vocab, (), has_previous)
+    return plan
+
+
+def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previous: bool) -> QueryPlan:
     q = Question(question)
     v = q.view
     if not q.orig:
@@ -160,8 +188,11 @@ def read_plan(
     if len(words) >= PLOT_WORDS and not re.match(r"^\W*(?:who|what|which|when|where|how|why|list|show|give|find|tell|can|could|do|does|is|are|i want|i'd like|recommend|suggest|any)\b", v) and not (titles and SIMILAR.search(v)):
         return QueryPlan(intent="search", semantic=q.orig, confidence=0.8)
 
+    greeted = bool(q.take_first(GREETING))
+    v = q.view.lstrip(GAP)  # the question proper, for the whole-question patterns
     scope = "previous" if has_previous and FOLLOW_UP.search(v) else "catalog"
-    anchors, title_filter = _read_titles(q, titles)
+    anchors, title_filter, title_or_anchor = _read_titles(q, titles, build_index(vocab))
+    q.take(FILLER_PHRASES)
     title_filter = title_filter or _read_title_words(q)
     recommend = bool(RECOMMEND.search(v))
     similar = bool(anchors) and bool(SIMILAR.search(q.view)) and not recommend
@@ -177,27 +208,37 @@ def read_plan(
         scope = "previous"
     people = read_people(q, build_index(vocab))  # before sort words: "Ahmed Best" is a name
     sort, superlative = _read_sort(q)
+    if not duration.is_empty():
+        q.take(r"\b(?:short|long|lengthy)\b")  # "short comedies under 95 min": the bound says it
     unapplied = [q.orig[m.start() : m.end()] for m in q.take(UNAPPLIED)]
+    if ordinal := q.take_first(ORDINAL):  # "the second longest": the top rows, the rank not picked
+        unapplied.append(q.orig[ordinal.start() : ordinal.end()].strip())
     limit = read_limit(q)
     if limit is not None and re.search(r"\btop\b", v):  # "top 5", "top 3 westerns by rating"
         sort, superlative = sort or Sort(key="avg_rating", desc=True), True
     fields = _read_fields(q)
     if len(anchors) > 1:  # "is Jaws longer than Alien?"
         fields += [name for pattern, name in COMPARATIVES if q.take(pattern)]
+    relative = [
+        q.orig[m.start() : m.end()] for pattern, _ in COMPARATIVES for m in q.take(rf"(?:{pattern}) than(?= *\x00)")
+    ] if len(anchors) == 1 else []
     semantic = _read_semantic(q)
     genres = read_genres(q, vocab)
     countries, languages, either, unplaced = read_places(q, vocab)
     unapplied += unplaced
     unknown = read_unknown_names(q)
+    guessed = unknown.by_role["people"]
+    if len(guessed.all_of) == 1 and not (guessed.any_of or guessed.none_of or either or title_filter):
+        # "Harry Potter movies", "Greta Gerwig films": a name the catalog's credits lack is a
+        # person or the words of a series' titles
+        name = guessed.all_of.pop()
+        either = (Filters(people=Names(all_of=(name,))), Filters(title=name))
     names = merge_people(people, unknown)
     for start, end in people.unresolved:  # a shared surname no later pass explained
         if GAP not in q.view[start:end]:
             unapplied.append(q.orig[start:end])
             q.consume(start, end)
     residual = _residual(q)
-    elliptical = not re.search(r"\b(?:movies?|films?|pictures?|flicks?|titles?|catalog|collection)\b", v)
-    if has_previous and scope == "catalog" and not (residual or anchors or q.semantic_cued) and elliptical:
-        scope = "previous"  # "how many are there?", "which is the longest?" ask about the last answer
 
     filters = Filters(
         title=title_filter, year=years, duration_min=duration, avg_rating=avg_rating, num_ratings=num_ratings,
@@ -205,6 +246,10 @@ def read_plan(
         people=names["people"], countries=countries, languages=languages,
         exclude_ids=tuple(anchors) if similar else (), either=either,
     )
+    elliptical = not re.search(r"\b(?:movies?|films?|pictures?|flicks?|titles?|catalog|collection)\b", v)
+    if has_previous and scope == "catalog" and elliptical and (count or sort) and filters.is_empty() \
+            and not (residual or anchors or fields or q.semantic_cued):
+        scope = "previous"  # "how many are there?", "and the oldest?" ask about the last answer
     confidence = 1.0
     if unknown.unknown or unapplied or (has_previous and re.match(r"\W*(?:what|how) about\b", v)):
         confidence = MEDIUM
@@ -216,8 +261,10 @@ def read_plan(
         semantic = semantic or residual
     elif similar:
         intent = "similar"
-    elif aggregate:
+    elif aggregate or relative:
+        # "films longer than The Godfather" compares with a row: guarded SQL, not a plan
         intent, confidence = "aggregate", min(confidence, MEDIUM)
+        unapplied += [f"{r} {titles[0][1]}" for r in relative]
     elif count:
         intent = "count"
     elif anchors and re.match(r"\W*(?:is|was|were|are|did|does|do|has|had)\b", v) and not (sort or count):
@@ -225,9 +272,12 @@ def read_plan(
         intent = "fact"
         fields = fields or [name for key, name in CHECKED_FIELDS if not _empty(getattr(filters, key))]
     elif anchors and not fields and not HAVE_TITLE.search(v) and len((residual or "").split()) > 2:
-        # a title inside a description ("... after a plane crash") is a word, not the question
-        intent, semantic, anchors = "search", _residual(Question(question)) or q.orig, []
-        confidence = min(confidence, MEDIUM)
+        intent = "search"  # a title inside a description ("... after a plane crash"): read again without it
+    elif title_or_anchor and (sort or count or has_filters) and not fields:
+        anchors = []  # "the longest Star Wars movie": the title's words filter
+        intent = "superlative" if sort and superlative else "count" if count else "list"
+        if intent == "superlative" and limit is None:
+            limit = PLURAL_SUPERLATIVE_LIMIT if _plural(q, v) else 1
     elif (anchors and (fields or not (sort or has_filters or semantic))) or (scope == "previous" and (fields or position) and not sort):
         intent = "fact"
         if position:
@@ -244,8 +294,15 @@ def read_plan(
     elif fields and not (has_filters or sort):
         # "who directed the film about the shark": a fact about a film the rules could not name
         intent, semantic, confidence = "fact", semantic or residual, MEDIUM if semantic or residual else LOW
+        if scope == "catalog" and (named := _capitalised_title(q.orig)):
+            # "Who directed Inception?" with no such catalog title: look for its words, say nothing else
+            filters, semantic, confidence = filters.model_copy(update={"title": named}), None, MEDIUM
+    elif greeted and not (has_filters or sort or q.semantic_cued or count):
+        intent, semantic = "chitchat", None  # "Thanks, that's helpful"
     elif semantic or residual:
         intent = "search"
+        if semantic and residual and len(residual.split()) <= 3:
+            semantic = f"{residual} {semantic}"  # "uplifting movies about friendship"
         if not semantic:
             semantic = residual
             if not has_filters:  # nothing but leftover words: an LLM may read it better
@@ -255,13 +312,18 @@ def read_plan(
     else:
         intent, semantic, confidence = "search", q.orig.rstrip("?!. "), LOW
     if intent in ("count", "superlative", "aggregate") and not q.semantic_cued:
+        if residual and intent != "aggregate":  # "the two newest Pixar films": a word the plan cannot apply
+            unapplied.append(residual)
+            confidence = min(confidence, MEDIUM)
         semantic = None
+    if ordinal and intent == "superlative":
+        limit = max(limit or 1, ORDINAL_N[ordinal.group(1)])
     if intent not in ("list", "search", "superlative", "recommend", "similar"):
         sort = None
     return QueryPlan(
         intent=intent, filters=filters, scope=scope if intent not in ("recommend", "similar") else "catalog",  # type: ignore[arg-type]
         sort=sort, limit=limit, fields=tuple(dict.fromkeys(fields)), semantic=semantic or None,
-        anchors=tuple(anchors) if intent in ("fact", "similar", "recommend") else (),
+        anchors=tuple(anchors) if intent in ("fact", "similar", "recommend", "aggregate") else (),
         unapplied=tuple(dict.fromkeys(unapplied)), confidence=confidence,
     )
 
@@ -277,11 +339,14 @@ def _empty(value: object) -> bool:
     return bool(getattr(value, "is_empty", lambda: True)())
 
 
-def _read_titles(q: Question, titles: Sequence[Title]) -> tuple[list[int], str | None]:
-    """Blank each catalog title the node found (and a year written after it); a title followed by
-    "movies"/"series" is a title filter ("the Star Wars movies")."""
+def _read_titles(q: Question, titles: Sequence[Title], people: PeopleIndex) -> tuple[list[int], str | None, bool]:
+    """Blank each catalog title the node found (and a year written after it): (anchors, title
+    filter, whether the filter stands in for the anchors). A title followed by "movies"/"series"
+    is a title filter ("the Star Wars movies"); by "movie"/"film" either ("the longest Star Wars
+    movie" filters, "who directed the Jaws movie" names one)."""
     anchors: list[int] = []
     title_filter = None
+    soft = False
     for tid, title, year in titles:
         key = fold(title)
         keys = [key] + [re.sub(r"^(?:the|a|an) ", "", key)] + ([key.split(":")[0]] if ":" in key else [])
@@ -290,6 +355,9 @@ def _read_titles(q: Question, titles: Sequence[Title]) -> tuple[list[int], str |
             if pos < 0 or not k.strip():
                 continue
             end = pos + len(k)
+            longer = re.match(r" ([A-Z][\w'’-]*)", q.orig[end:])
+            if longer and fold(longer.group(1)) not in FILLER | _QUESTION_WORDS and not _is_name_word(people, longer.group(1)):
+                break  # "The Dark Knight Rises" is another film than "The Dark Knight"
             m = re.match(rf"\s*[(,]?\s*(?:from |of |in )?(?:{year})\)?" if year else r"(?!)", q.view[end:])
             if m:
                 end += m.end()
@@ -298,14 +366,34 @@ def _read_titles(q: Question, titles: Sequence[Title]) -> tuple[list[int], str |
                 title_filter = q.orig[pos : pos + len(k)]
                 q.consume(pos, end)
                 break
+            if re.match(r"\s*(?:movie|film|picture)\b", after):
+                title_filter, soft = q.orig[pos : pos + len(k)], True
             q.consume(pos, end)
             if tid not in anchors:
                 anchors.append(tid)
             break
-        else:
-            if tid not in anchors:
-                anchors.append(tid)
-    return anchors, title_filter
+    return anchors, title_filter, soft
+
+
+def _is_name_word(people: PeopleIndex, word: str) -> bool:
+    key = tuple(re.findall(r"[^\W_]+", fold(word.removesuffix("'s"))))
+    return key in people.tails or key in people.full
+
+
+_QUESTION_WORDS = {"what", "who", "whom", "when", "where", "which", "how", "is", "was", "tell", "give", "show", "i", "the", "a", "an"}
+
+
+def _capitalised_title(text: str) -> str | None:
+    """The capitalised words of a title the catalog lacks ("What is Inception about?" -> Inception)."""
+    for m in re.finditer(r"(?<![\w'])[A-Z0-9][\w'’:-]*(?:\s+(?:[A-Z0-9][\w'’:-]*|of|the|and|a|an|in|on|to|for))*", text):
+        words = m.group(0).split()
+        while words and fold(words[0]) in _QUESTION_WORDS | FILLER:
+            words.pop(0)
+        while words and fold(words[-1]) in {"of", "the", "and", "a", "an", "in", "on", "to", "for"}:
+            words.pop()
+        if words:
+            return " ".join(words).rstrip(":")
+    return None
 
 
 def _read_title_words(q: Question) -> str | None:
@@ -395,19 +483,24 @@ def _read_semantic(q: Question) -> str | None:
 def _residual(q: Question) -> str | None:
     """What no pass understood and is not filler, as written (a search phrase), or None."""
     words = q.words_left()
-    content = [(s, e) for s, e, w in words if w not in FILLER and w not in MOVIE_NOUNS and not w.isdigit()]
+    content = [
+        (s, e) for s, e, w in words
+        if (base := re.sub(r"'(?:s|re|ve|d|ll|m)$|n't$", "", w)) not in FILLER and base not in MOVIE_NOUNS and not w.isdigit()
+    ]
     if not content:
         return None
     start, end = content[0][0], content[-1][1]
-    if article := re.search(r"\b(?:a|an|the)\s+$", q.view[:start]):
+    if (article := re.search(r"\b(a|an|the)\s+$", q.view[:start])) and (article.group(1) != "the" or len(content) > 2):
         start = article.start()  # "a giant shark ...": the description as written
     span = q.view[start:end]
     out = []
     for m in re.finditer(r"[^\s\x00]+", span):
         w = q.orig[start + m.start() : start + m.end()]
-        if re.fullmatch(r"(?:movies?|films?|pictures?|flicks?)[,.?!]*", fold(w)):
-            continue
         out.append(w)
+    while out and re.fullmatch(r"(?:movies?|films?|pictures?|flicks?)[,.?!]*", fold(out[-1])):
+        out.pop()
+    while out and re.fullmatch(r"(?:movies?|films?|pictures?|flicks?)[,.?!]*", fold(out[0])):
+        out.pop(0)
     phrase = " ".join(out).strip(" ,.?!'\"")
     if GAP in phrase or not re.search(r"[^\W\d_]{3,}", phrase):
         return None

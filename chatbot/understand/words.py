@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from chatbot.understand.lexicon import (
     CASE_SENSITIVE_ALIASES,
@@ -17,7 +18,13 @@ from chatbot.understand.lexicon import (
     MOVIE_NOUNS,
     NATIONALITIES,
 )
-from chatbot.understand.people import ROLES, PeopleIndex, Role, default_role, name_tokens
+from chatbot.understand.people import (
+    ROLES,
+    PeopleIndex,
+    Role,
+    default_role,
+    per_vocabulary,
+)
 from chatbot.understand.text import GAP, Question
 from retrieval.plan import Filters, Names, Vocabulary
 from retrieval.text import fold
@@ -105,9 +112,14 @@ def _collect(q: Question, hits: list[_Hit], into: Mentions, *, and_means_or: boo
         q.consume(neg.start() if hit.negated and neg else hit.start, hit.end)
 
 
+@lru_cache(maxsize=64)
+def _by_fold(known: frozenset[str]) -> dict[str, str]:
+    return {fold(k): k for k in known}
+
+
 def pick(candidates: Sequence[str], known: frozenset[str]) -> str:
     """The first candidate the catalog has (case-insensitive), as the catalog spells it."""
-    by_fold = {fold(k): k for k in known}
+    by_fold = _by_fold(known)
     for c in candidates:
         if fold(c) in by_fold:
             return by_fold[fold(c)]
@@ -117,15 +129,20 @@ def pick(candidates: Sequence[str], known: frozenset[str]) -> str:
 # --- genres --------------------------------------------------------------------------------
 
 
-def read_genres(q: Question, vocab: Vocabulary) -> Names:
-    hits: list[_Hit] = []
-    own = {fold(g): g for g in vocab.genres}
+def _genre_table(vocab: Vocabulary) -> tuple[dict[str, tuple[tuple[str, ...], ...]], re.Pattern[str]]:
+    own = _by_fold(vocab.genres)
     table: dict[str, tuple[tuple[str, ...], ...]] = {
         **{w: (c,) for w, c in GENRES.items()}, **{w: (c,) for w, c in GENRE_PHRASES.items()},
         **GENRE_PAIRS, **{w: ((g,),) for w, g in own.items() if w not in GENRES},
     }
     words = sorted(table, key=len, reverse=True)
-    pattern = r"(?<![\w'])(" + "|".join(re.escape(w) for w in words) + r")(?:'s)?(?![\w'])(?!-(?:minute|hour))"
+    alt = "|".join(re.escape(w) for w in words)
+    return table, re.compile(rf"(?<![\w'])({alt})(?:'s)?(?![\w'])(?!-(?:minute|hour))")
+
+
+def read_genres(q: Question, vocab: Vocabulary) -> Names:
+    hits: list[_Hit] = []
+    table, pattern = per_vocabulary(vocab, "genres", lambda: _genre_table(vocab))
     taken: list[tuple[int, int]] = []
     for m in re.finditer(pattern, q.view):
         if any(s < m.end() and m.start() < e for s, e in taken):
@@ -143,22 +160,46 @@ def read_genres(q: Question, vocab: Vocabulary) -> Names:
 # --- countries and languages ---------------------------------------------------------------
 
 
+_PlaceTables = tuple[
+    dict[str, tuple[str, ...]], dict[str, tuple[str, ...]], re.Pattern[str], re.Pattern[str], re.Pattern[str], re.Pattern[str]
+]
+
+
+def _place_tables(vocab: Vocabulary) -> _PlaceTables:
+    """Language and country words (the lexicon's and the catalog's own) and their patterns."""
+    lang_words = {**LANGUAGE_WORDS, **{fold(x): (x,) for x in vocab.languages}}
+    country_words = {
+        **{fold(c): (c,) for cs, _ in NATIONALITIES.values() for c in cs},
+        **{fold(x): (x,) for x in vocab.countries}, **COUNTRY_ALIASES,
+    }
+
+    def alt(words: Iterable[str]) -> str:
+        return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+
+    nat_alt = alt(NATIONALITIES)
+    lang_alt = alt(set(lang_words) | {w for w, (_, ls) in NATIONALITIES.items() if ls})
+    lang_only = r"(?:[- ](?:language|speaking|spoken|dialogue|audio|dub(?:bed)?)\b)"
+    lang_re = re.compile(
+        rf"(?:\b(?:in|spoken in|speaking|dubbed in|language:?|languages?(?: is| of)?)\s+)((?:{lang_alt})(?:\s*(?:,|or|and|/)\s*(?:{lang_alt}))*)\b"
+        rf"(?!{lang_only}?\s*(?:director|actor|actress))|\b((?:{lang_alt}))\b{lang_only}"
+    )
+    country_re = re.compile(rf"(?<![\w-])({alt(country_words)})(?![\w-])|\b({nat_alt})[- ](?:made|produced|productions?)\b")
+    nat_re = re.compile(rf"(?<!\w)({nat_alt})(?![\w-])")
+    pure = alt(w for w in lang_words if w not in NATIONALITIES)  # "Mandarin films": a language, not a people
+    lang_re = re.compile(rf"{lang_re.pattern}|\b({pure})\b(?= (?:movies?|films?|pictures?|flicks?)\b)")
+    return lang_words, country_words, lang_re, re.compile(lang_alt), country_re, nat_re
+
+
 def read_places(q: Question, vocab: Vocabulary) -> tuple[Names, Names, tuple[Filters, ...], list[str]]:
     """(countries, languages, either-groups, unapplied): "Italian movies" is made in Italy or in Italian."""
     countries, languages = Mentions(), Mentions()
     either_c: list[str] = []
     either_l: list[str] = []
     unapplied: list[str] = []
-    lang_only = r"(?:[- ](?:language|speaking|spoken|dialogue|audio|dub(?:bed)?)\b)"
-    lang_words = {**LANGUAGE_WORDS, **{fold(x): (x,) for x in vocab.languages}}
-    country_words = {
-        **{fold(c): (c,) for cs, _ in NATIONALITIES.values() for c in cs},
-        **{fold(x): (x,) for x in vocab.countries}, **COUNTRY_ALIASES,
-    }
-    nat = sorted(NATIONALITIES, key=len, reverse=True)
-    nat_alt = "|".join(re.escape(w) for w in nat)
-    lang_alt = "|".join(re.escape(w) for w in sorted(set(lang_words) | {w for w, (_, ls) in NATIONALITIES.items() if ls}, key=len, reverse=True))
-    country_alt = "|".join(re.escape(w) for w in sorted(country_words, key=len, reverse=True))
+    lang_words, country_words, lang_re, lang_word_re, country_re, nat_re = per_vocabulary(
+        vocab, "places", lambda: _place_tables(vocab)
+    )
+    known_c, known_l = _by_fold(vocab.countries), _by_fold(vocab.languages)
 
     def langs_of(word: str) -> tuple[str, ...]:
         if word in NATIONALITIES:
@@ -166,18 +207,18 @@ def read_places(q: Question, vocab: Vocabulary) -> tuple[Names, Names, tuple[Fil
         return lang_words.get(word, ())
 
     def choose(cands: Sequence[str], known: frozenset[str]) -> list[str]:
-        have = [pick([c], known) for c in cands if fold(c) in {fold(k) for k in known}]
+        have = [pick([c], known) for c in cands if fold(c) in _by_fold(known)]
         return have or list(cands[:1])
 
     def add(target: Mentions, values: list[str], start: int, end: int) -> None:
         neg = _negated(q, start)
         (target.none_of if neg else target.any_of).extend(values)
-        m = re.search(r"(?:\b(?:not|no|non|without|except|excluding|other than)\b[\s\x00-]*(?:(?:in|from|made in|a|an|any)\b[\s\x00]*)?|\bnon-)$", q.view[:start])
+        m = NEGATION.search(q.view[:start])
         q.consume(m.start() if neg and m else start, end)
 
     # languages named as languages: "in Japanese", "Japanese-language", "spoken in French"
-    for m in list(re.finditer(rf"(?:\b(?:in|spoken in|speaking|dubbed in|language:?|languages?(?: is| of)?)\s+)((?:{lang_alt})(?:\s*(?:,|or|and|/)\s*(?:{lang_alt}))*)\b(?!{lang_only}?\s*(?:director|actor|actress))|\b((?:{lang_alt}))\b{lang_only}", q.view)):
-        words = re.findall(lang_alt, m.group(1) or m.group(2))
+    for m in list(lang_re.finditer(q.view)):
+        words = lang_word_re.findall(m.group(1) or m.group(2) or m.group(3))
         values = [v for w in words for v in choose(langs_of(w), vocab.languages)]
         if values and not vocab.languages:  # the catalog records no languages (MovieLens)
             unapplied.append(q.orig[m.start() : m.end()])
@@ -185,7 +226,7 @@ def read_places(q: Question, vocab: Vocabulary) -> tuple[Names, Names, tuple[Fil
         elif values:
             add(languages, values, m.start(), m.end())
     # countries named as countries: "from Italy", "made in Japan", "French-made"
-    for m in list(re.finditer(rf"(?<![\w-])({country_alt})(?![\w-])|\b({nat_alt})[- ](?:made|produced|productions?)\b", q.view)):
+    for m in list(country_re.finditer(q.view)):
         if GAP in q.view[m.start() : m.end()]:
             continue
         if m.group(1):
@@ -202,10 +243,10 @@ def read_places(q: Question, vocab: Vocabulary) -> tuple[Names, Names, tuple[Fil
             if GAP not in q.view[m.start() : m.end()]:
                 add(countries, choose(aliases, vocab.countries), m.start(), m.end())
     # nationalities: "Italian movies" -> made in Italy or spoken in Italian (what the catalog has)
-    for m in list(re.finditer(rf"(?<!\w)({nat_alt})(?![\w-])", q.view)):
+    for m in list(nat_re.finditer(q.view)):
         cs, ls = NATIONALITIES[m.group(1)]
-        has_c = [c for c in cs if fold(c) in {fold(k) for k in vocab.countries}]
-        has_l = [x for x in ls if fold(x) in {fold(k) for k in vocab.languages}]
+        has_c = [c for c in cs if fold(c) in known_c]
+        has_l = [x for x in ls if fold(x) in known_l]
         neg = _negated(q, m.start())
         if not (vocab.countries or vocab.languages):
             unapplied.append(q.orig[m.start() : m.end()])
@@ -244,7 +285,7 @@ def _any(m: Mentions) -> Names:
 _BEFORE_ROLE: tuple[tuple[str, Role], ...] = (
     (r"\b(?:written|penned|scripted|screenplays?|scripts?|story|stories|co-written)(?: and directed)? by|\b(?:screen)?writers?(?: named)?", "writers"),
     (r"\b(?:directed|helmed|made|shot|filmed|direction|directors?|filmmakers?|co-directed)(?: by)?|\b(?:movies?|films?|pictures?|flicks?|works?|something|anything|one|ones) (?:by|from)|^by|\bby director|\bfrom director", "directors"),
-    (r"\b(?:starring|featuring|feat\.?|with|w/|played by|acted by|stars?|co-?starring|appearances? by|casting|actors?|actress(?:es)?|cast members?|in which|where)(?: actors?| actress(?:es)?)?", "actors"),
+    (r"\b(?:starring|featuring|feat\.?|features?|with|w/|played by|acted by|stars?|co-?starring|appearances? by|casting|actors?|actress(?:es)?|cast members?|in which|where)(?: actors?| actress(?:es)?)?", "actors"),
     (r"\bby", "directors"),
 )
 _AFTER_ROLE: tuple[tuple[str, Role], ...] = (
@@ -292,6 +333,16 @@ _NOT_A_NAME = FILLER | MOVIE_NOUNS | set(GENRES) | set(NATIONALITIES) | {
 }
 
 
+def _other_first_name(q: Question, start: int, resolved: str | None) -> bool:
+    """A capitalised word right before a surname makes another person's name ("John Wayne" is
+    not Naunton Wayne), unless it is the resolved person's first name or close ("Charlie" Chaplin)."""
+    m = re.search(r"([^\W\d_][\w'-]*) $", q.orig[:start])
+    if not (m and m.group(1)[0].isupper() and fold(m.group(1)) not in _NOT_A_NAME):
+        return False
+    first = fold(resolved.split()[0]) if resolved else ""
+    return fold(m.group(1))[:4] != first[:4] or len(first) < 3
+
+
 KNOWN_CREDITS = 3
 """A capitalised surname alone ("Spielberg") is a name when its person has this many credits."""
 _GENRE_ALT = "|".join(re.escape(w) for w in sorted(GENRES, key=len, reverse=True))
@@ -325,6 +376,8 @@ def read_people(q: Question, index: PeopleIndex) -> People:
                 cue = _cue_before(q, start) or _cue_after(q, end)
                 context = bool(_NAME_CONTEXT.match(q.view[end:]))
                 resolved = index.resolve_tail(key, cue)
+                if _other_first_name(q, start, resolved):
+                    continue
                 known = resolved is not None and (not index.credits or index.credits.get(resolved, 0) >= KNOWN_CREDITS)
                 if not (cue or context or (capital and known)):
                     continue
@@ -334,10 +387,10 @@ def read_people(q: Question, index: PeopleIndex) -> People:
         if got:
             n, name, _ = got
             start, end = tokens[i][0], tokens[i + n - 1][1]
-            if not name:
-                found.append((start, end, "", True))
-            else:
-                found.append((start, end, name, True))
+            if name and (first := re.search(r"([^\W\d_][\w'-]*) $", q.orig[:start])) and first.group(1)[0].isupper() \
+                    and fold(first.group(1))[:4] == fold(name.split()[0])[:4] and GAP not in q.view[first.start() : start]:
+                start = first.start()  # "Charlie Chaplin": the first name as people say it
+            found.append((start, end, name, True))
             i += n
         else:
             i += 1
@@ -359,11 +412,18 @@ def _assign(q: Question, index: PeopleIndex, hits: list[tuple[_Hit, Role | None]
     groups = _group_mode(q, plain)
     for group, mode in groups:
         role = _cue_before(q, group[0].start) or _cue_after(q, group[-1].end)
+        if role is None and mode == "or" and len(group) > 1:
+            # "Bruce Willis or Sylvester Stallone movies": one role for the alternatives, the
+            # first both have (else any role), so the "or" stays inside one condition
+            shared = set(ROLES)
+            for hit in group:
+                shared &= set(index.roles.get(hit.values[0], frozenset()))
+            role = next((r for r in ROLES if r in shared), None) or "people"
         before = q.view[max(0, group[0].start - 12) : group[0].start]
         both = bool(re.search(r"\bboth[\s\x00]*$", before))
         for hit in group:
             name = hit.values[0]
-            r = role if role and role in index.roles.get(name, frozenset()) else (
+            r = role if role and (role == "people" or role in index.roles.get(name, frozenset())) else (
                 role if role and name not in index.roles else default_role(index.roles.get(name, frozenset()))
             )
             key = r or "people"
@@ -390,7 +450,10 @@ def _consume_links(q: Question, group: list[_Hit]) -> None:
             q.consume(m.start(), start)
 
 
-_CAP_NAME = r"(?<![\w'])((?:[A-Z][\w'\-.]*[a-z][\w'\-]*|[A-Z]\.)(?: (?:[A-Z][\w'\-.]*|de|da|van|von|der|del|di|le|la)){1,3})"
+_CAP_NAME = r"(?<![\w'])((?:[A-Z][\w'\-.]*[a-z][\w'\-]*|[A-Z]\.)(?: (?:[A-Z][\w'\-.]*|(?:de|da|van|von|der|del|di|le|la)\b)){1,3})"
+
+
+_STRONG_CUE = r"\b(?:starring|featuring|directed by|written by|made by|a film by|co-starring|with)"
 
 
 def read_unknown_names(q: Question) -> People:
@@ -415,6 +478,12 @@ def read_unknown_names(q: Question) -> People:
         if not (cue or re.match(r"^(?:'s)?[\s\x00]*(?:movies|films|pictures|flicks|movie|film|work)\b", after)):
             continue
         hits.append((_Hit(start, end, (name,)), cue))
+    # one capitalised word right after a strong role word: "starring Zendaya", "directed by Kurosawa"
+    for m in re.finditer(rf"(?:{_STRONG_CUE})\s+([A-Z][\w'-]{{2,}})(?![\w'-]| [A-Z])", q.orig, re.I):
+        start, end = m.start(1), m.end(1)
+        if GAP not in q.view[start:end] and fold(m.group(1)) not in _NOT_A_NAME and m.group(1)[0].isupper():
+            hits.append((_Hit(start, end, (m.group(1),)), _cue_before(q, start)))
+    hits.sort(key=lambda h: h[0].start)
     if hits:
         people.unknown = True
         empty = PeopleIndex(full={}, tails={}, roles={}, credits={}, longest=1)
@@ -432,7 +501,3 @@ def merge_people(a: People, b: People) -> dict[str, Names]:
         )
         out[key] = m.names()
     return out
-
-
-def tokens_of(name: str) -> tuple[str, ...]:
-    return name_tokens(name)

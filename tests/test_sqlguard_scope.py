@@ -1,0 +1,171 @@
+"""The guard judges names by what PostgreSQL resolves them to: CTE scope, column lineage, special
+values; nesting gets a verdict, not a crash; plain SELECTs over movies get `id` so rows are
+citable. (The corpus in tests/sql_corpus holds the bulk; these pin exact behaviour.)"""
+
+from __future__ import annotations
+
+import pytest
+
+from retrieval.schema import Base
+from retrieval.sqlguard import UnsafeSQL, check_sql, is_reserved_relation
+from retrieval.sqlrules import MAX_DEPTH
+
+
+def _reason(sql: str) -> str:
+    with pytest.raises(UnsafeSQL) as info:
+        check_sql(sql)
+    return str(info.value)
+
+
+# -- CTE scope ------------------------------------------------------------------------------------
+
+
+def test_a_cte_is_visible_to_later_siblings_and_the_body_only() -> None:
+    ok = "WITH a AS (SELECT title FROM movies), b AS (SELECT title FROM a) SELECT title FROM b"
+    assert check_sql(ok).readable == ok + " LIMIT 50"
+    assert _reason("WITH b AS (SELECT title FROM a), a AS (SELECT title FROM movies) SELECT title FROM b") == (
+        "The relation a is not available; only movies can be queried."
+    )
+
+
+def test_a_cte_defined_in_one_subquery_is_not_visible_in_another() -> None:
+    sql = (
+        "SELECT (SELECT count(*) FROM (WITH picks AS (SELECT id FROM movies) SELECT id FROM picks) s) AS a,"
+        " (SELECT count(*) FROM picks) AS b FROM movies"
+    )
+    assert _reason(sql) == "The relation picks is not available; only movies can be queried."
+
+
+def test_an_inner_cte_shadows_an_outer_one_as_in_postgres() -> None:
+    sql = (
+        "WITH picks AS (SELECT title FROM movies) SELECT p.title, (WITH picks AS (SELECT 1 AS n) "
+        "SELECT max(n) FROM picks) AS one FROM picks AS p"
+    )
+    assert check_sql(sql).readable == sql.replace("max(", "MAX(") + " LIMIT 50"
+    # the inner picks has no title: resolving it as the outer one would accept this
+    assert _reason(
+        "WITH picks AS (SELECT title FROM movies) SELECT (WITH picks AS (SELECT 1 AS n) SELECT max(q.title) "
+        "FROM picks AS q) FROM picks"
+    ) == "There is no column title in q; it has n."
+
+
+def test_a_cte_never_sees_itself() -> None:
+    assert _reason("WITH picks AS (SELECT title FROM picks) SELECT title FROM picks") == (
+        "The relation picks is not available; only movies can be queried."
+    )
+
+
+@pytest.mark.parametrize("name", ["pg_roles", "PG_SETTINGS", "pg_stat_activity", "ratings", "movies", "information_schema"])
+def test_a_cte_may_not_shadow_a_relation(name: str) -> None:
+    assert _reason(f"WITH {name} AS (SELECT id FROM movies) SELECT 1 AS x") == (
+        f"The WITH query name {name.lower()} is the name of a database relation; choose another name, for example picks."
+    )
+
+
+def test_every_table_of_the_schema_counts_as_a_relation() -> None:
+    for table in Base.metadata.tables.values():
+        assert is_reserved_relation(table.name)
+    assert not is_reserved_relation("picks")
+
+
+# -- special values ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("word", ["user", "current_role", "system_user", "session_user", "current_user", "current_catalog"])
+def test_special_values_are_never_columns(word: str) -> None:
+    reason = _reason(f"SELECT t.title FROM (SELECT title, 1 AS \"{word}\" FROM movies) t WHERE t.title <> {word}")
+    assert reason == f"{word} is an SQL keyword for a database value, not a column; select the columns of movies."
+
+
+def test_a_quoted_column_of_that_name_is_a_column() -> None:
+    sql = 'SELECT x."user" FROM (SELECT director AS "user" FROM movies) AS x'
+    assert check_sql(sql).readable == sql + " LIMIT 50"
+
+
+# -- lineage ----------------------------------------------------------------------------------------
+
+
+def test_a_renamed_embedding_still_only_feeds_a_distance() -> None:
+    ok = (
+        "WITH c AS (SELECT title, embedding AS v FROM movies) SELECT x.title FROM (SELECT title, v AS w FROM c) AS x "
+        "ORDER BY x.w <=> embed('space') LIMIT 3"
+    )
+    assert check_sql(ok).readable == ok.replace("embed('space')", "%(embed_0)s::vector")
+    for leak in ("x.w", "x.w::text", "array_agg(x.w)", "length(x.w::text)", "x.w IS NOT DISTINCT FROM x.w"):
+        with pytest.raises(UnsafeSQL):
+            check_sql(f"WITH c AS (SELECT embedding AS v FROM movies) SELECT {leak} FROM (SELECT v AS w FROM c) AS x")
+
+
+def test_whole_row_references_are_refused() -> None:
+    assert _reason("SELECT x FROM (SELECT title FROM movies) AS x") == (
+        "x names a whole table row, which would include the raw embedding; select the columns you need."
+    )
+
+
+def test_a_star_over_columns_without_the_embedding_is_fine() -> None:
+    sql = "SELECT * FROM (SELECT title, year FROM movies WHERE year > 2000) AS t ORDER BY year"
+    assert check_sql(sql).readable == sql + " LIMIT 50"
+
+
+def test_ambiguous_names_are_refused() -> None:
+    assert _reason("SELECT title FROM movies AS a, movies AS b") == (
+        "The column name title is ambiguous here; qualify it as table.title."
+    )
+
+
+# -- nesting ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("depth", [MAX_DEPTH + 1, 40])
+def test_deep_subqueries_get_a_verdict(depth: int) -> None:
+    sql = "SELECT title FROM movies WHERE id IN " + "(SELECT id FROM movies WHERE id IN " * depth + "(1)" + ")" * depth
+    assert _reason(sql) == f"The query nests parentheses or subqueries more than {MAX_DEPTH} deep; write a flatter SELECT."
+
+
+def test_nesting_up_to_the_bound_is_checked_normally() -> None:
+    inner = "movies"
+    for i in range(MAX_DEPTH - 1):
+        inner = f"(SELECT title FROM {inner}) AS t{i}"
+    assert check_sql(f"SELECT title FROM {inner}").readable.startswith("SELECT title FROM (SELECT title FROM (SELECT")
+
+
+def test_long_flat_conditions_are_fine() -> None:
+    titles = " OR ".join(f"title = 't{i}'" for i in range(150))
+    assert check_sql(f"SELECT title FROM movies WHERE {titles}").readable.endswith("title = 't149' LIMIT 50")
+
+
+# -- id for citations -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("draft", "runs"),
+    [
+        ("SELECT title FROM movies ORDER BY 1", "SELECT title, id FROM movies ORDER BY 1 LIMIT 50"),
+        ("SELECT m.title FROM movies AS m WHERE m.year > 2000", "SELECT m.title, m.id FROM movies AS m WHERE m.year > 2000 LIMIT 50"),
+        ("SELECT title, g FROM movies, unnest(genres) AS g", "SELECT title, g, movies.id FROM movies, UNNEST(genres) AS g LIMIT 50"),
+        ("SELECT title, rank() OVER (ORDER BY year) AS r FROM movies", "SELECT title, RANK() OVER (ORDER BY year) AS r, id FROM movies LIMIT 50"),
+        # unchanged: id already there, or one output row is not one movie
+        ("SELECT id AS movie, title, id FROM movies", "SELECT id AS movie, title, id FROM movies LIMIT 50"),
+        ("SELECT count(*) AS n FROM movies", "SELECT COUNT(*) AS n FROM movies LIMIT 50"),
+        ("SELECT DISTINCT director FROM movies", "SELECT DISTINCT director FROM movies LIMIT 50"),
+        ("SELECT director FROM movies GROUP BY director", "SELECT director FROM movies GROUP BY director LIMIT 50"),
+        ("SELECT a.title FROM movies AS a JOIN movies AS b ON a.id = b.id", "SELECT a.title FROM movies AS a JOIN movies AS b ON a.id = b.id LIMIT 50"),
+        ("SELECT title FROM movies UNION SELECT director FROM movies", "SELECT title FROM movies UNION SELECT director FROM movies LIMIT 50"),
+        ("WITH c AS (SELECT title FROM movies) SELECT title FROM c", "WITH c AS (SELECT title FROM movies) SELECT title FROM c LIMIT 50"),
+    ],
+)
+def test_id_is_added_only_where_each_row_is_one_movie(draft: str, runs: str) -> None:
+    assert check_sql(draft).readable == runs
+
+
+# -- every checker failure is a sentence --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "draft",
+    ["SELECT", "SELECT (", ")))", "WITH", "SELECT 1 FROM (SELECT", "SELECT title FROM movies WHERE", "((SELECT 1)",
+     "SELECT * FROM movies m, LATERAL", "SELECT '\\", "SELECT $$", "SELECT title FROM movies AS m(a, b)"],
+)
+def test_garbage_gets_a_sentence(draft: str) -> None:
+    reason = _reason(draft)
+    assert reason.endswith(".") and "\n" not in reason
