@@ -9,7 +9,6 @@ from typing import Any
 from chatbot.plans import conditions
 from retrieval.plan import QueryPlan
 
-NO_LLM_NOTE = "No LLM was reachable, so this answer lists the catalog rows directly."
 NO_LLM_CONFIGURED_NOTE = "Answering from the catalog without an LLM."
 
 _SORT_WORDS = {

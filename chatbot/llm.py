@@ -116,6 +116,9 @@ class Completion:
     """Catalog rows left out of the prompt to fit num_ctx."""
 
 
+NO_LLM_NOTE = "No LLM was reachable, so this answer lists the catalog rows directly."
+
+
 class LLMUnavailable(Exception):
     """Every model failed (or none was reachable); `.fallbacks` says why, one per model tried."""
 
@@ -134,7 +137,7 @@ class LLMUnavailable(Exception):
             return "The language models were busy or too slow; answered from the catalog rows instead."
         if any(r.startswith("unusable answer") for r in reasons):
             return "No model gave a usable answer; answered from the catalog rows instead."
-        return "No LLM was reachable; answered from the catalog rows instead."
+        return NO_LLM_NOTE
 
 
 class _Failed(Exception):

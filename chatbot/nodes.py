@@ -17,11 +17,14 @@ from chatbot import prompting
 from chatbot.answer import Fallback
 from chatbot.citations import check_citations as _check_citations
 from chatbot.deps import Deps
-from chatbot.extractive import NO_LLM_CONFIGURED_NOTE, NO_LLM_NOTE, extractive_answer
+from chatbot.drafts import REPEATED, draft_problem
+from chatbot.extractive import NO_LLM_CONFIGURED_NOTE, extractive_answer
+from chatbot.llm import NO_LLM_NOTE
 from chatbot.plans import checked_plan, is_vague, needs_vector, route_of
 from chatbot.state import State, fresh_turn
 from chatbot.understand import read_plan
 from prompts.answer import CHITCHAT_REPLY
+from prompts.sql import SQL_EXAMPLES
 from retrieval.plan import QueryPlan, Vocabulary
 from retrieval.types import AmbiguousTitle, MovieHit, SearchMode, UnknownTitle
 
@@ -254,14 +257,26 @@ def after_draft(state: State) -> Literal["check_sql", "retrieve"]:
 async def check_sql(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
     from retrieval.sqlguard import UnsafeSQL
 
-    guard = runtime.context.sql
+    deps = runtime.context
+    guard = deps.sql
     assert guard is not None and state.sql_draft is not None
+    rejected = [*state.sql_rejected, state.sql_draft]
     try:
         checked = guard.check(state.sql_draft)
+        problem = draft_problem(
+            state.sql_draft, question=state.question,
+            filters=state.plan.filters if state.plan is not None else None,
+            examples=(*SQL_EXAMPLES, *await _verified_examples(deps)), rejected=state.sql_rejected,
+        )
+        if problem is not None:
+            raise UnsafeSQL(f"The draft does not answer the question: {problem}.")
     except UnsafeSQL as exc:
-        update: dict[str, Any] = {"sql_reason": str(exc), "sql_checked": None, "sql_readable": None}
-        if state.sql_attempts >= 2:
+        update: dict[str, Any] = {
+            "sql_reason": str(exc), "sql_checked": None, "sql_readable": None, "sql_rejected": rejected,
+        }
+        if state.sql_attempts >= 2 or REPEATED in str(exc):
             update["notes"] = [f"The drafted SQL was rejected ({exc})." + FELL_BACK]
+            update["sql_attempts"] = max(state.sql_attempts, 2)  # a repeated repair ends the repair
         return update
     return {
         "sql_checked": checked.sql, "sql_readable": checked.readable,
@@ -364,7 +379,7 @@ async def generate(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
         except LLMUnavailable as exc:
             fallbacks = list(exc.fallbacks)
             write({"restart": "no model answered"})
-            notes.append(NO_LLM_NOTE)
+            notes.append(exc.note)
     else:
         notes.append(NO_LLM_CONFIGURED_NOTE if deps.chat is None else NO_LLM_NOTE)
     if state.route == "chitchat":

@@ -3,11 +3,11 @@ query vector, checking an LLM's plan against the catalog's vocabulary, and plans
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Any
 
 from chatbot.answer import Route
 from retrieval.plan import Filters, Names, QueryPlan, Range, Vocabulary
+from retrieval.text import fold as fold_accents
 
 LOW_CONFIDENCE = 0.5
 """Below this the rules' reading is unsure and a reachable LLM may fill the plan instead."""
@@ -54,8 +54,7 @@ def is_vague(plan: QueryPlan) -> bool:
 
 def fold(text: str) -> str:
     """Case- and accent-insensitive key for matching a word with the catalog's spelling."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
+    return " ".join(fold_accents(text).split())
 
 
 def _index(*vocabs: frozenset[str]) -> dict[str, str]:

@@ -75,6 +75,8 @@ class State(InputState):
     """Why the guard rejected the last draft."""
     sql_attempts: int = 0
     """Drafts made this turn (one repair allowed)."""
+    sql_rejected: list[str] = field(default_factory=list)
+    """Drafts refused this turn (a repair that repeats one ends the repair)."""
     sql: str | None = None
     """The guarded LLM SQL that actually ran."""
     plan_sql: str | None = None
@@ -103,7 +105,7 @@ _TURN_DEFAULTS: dict[str, Any] = {
     "route": None, "plan": None, "query": "", "anchors": [], "llm_up": False, "use_sql": False,
     "hits": [], "total": None, "capped": False, "exact": False, "alternatives": [], "sql_draft": None,
     "sql_checked": None, "sql_readable": None, "sql_phrases": {}, "sql_reason": None,
-    "sql_attempts": 0, "sql": None, "plan_sql": None, "sql_accepted": None, "answer": "", "model": None,
+    "sql_attempts": 0, "sql_rejected": [], "sql": None, "plan_sql": None, "sql_accepted": None, "answer": "", "model": None,
     "citations": [],
 }
 

@@ -10,7 +10,8 @@ import pytest
 from ollama_fake import OllamaFake
 
 from chatbot.api import Chatbot
-from chatbot.extractive import NO_LLM_CONFIGURED_NOTE, NO_LLM_NOTE
+from chatbot.extractive import NO_LLM_CONFIGURED_NOTE
+from chatbot.llm import NO_LLM_NOTE
 from chatbot.settings import Settings
 from chatbot.wiring import open_deps
 
@@ -207,9 +208,9 @@ async def test_sql_rejected_twice_falls_back_to_the_plan_with_note(course_db, fa
 @pytest.mark.parametrize(
     ("draft", "note"),
     [
-        ("SELECT id, title, year FROM movies WHERE year = 1800 LIMIT 5",
+        ("SELECT id, title, year FROM movies WHERE director ILIKE '%kubrick%' AND year = 1800 LIMIT 5",
          "The drafted SQL found no rows. Answered from the query plan instead."),
-        ("SELECT id, title, year, 1 / (year - year) AS boom FROM movies LIMIT 5",
+        ("SELECT id, title, year, 1 / (year - year) AS boom FROM movies WHERE director ILIKE '%kubrick%' LIMIT 5",
          "The database rejected the query: division by zero. Answered from the query plan instead."),
     ],
 )

@@ -11,8 +11,8 @@ from langgraph.checkpoint.memory import InMemorySaver
 from chatbot.answer import AnswerEvent, Fallback, StepEvent, TokenEvent
 from chatbot.api import Chatbot
 from chatbot.deps import Deps
-from chatbot.extractive import NO_LLM_CONFIGURED_NOTE, NO_LLM_NOTE
-from chatbot.llm import LLMUnavailable
+from chatbot.extractive import NO_LLM_CONFIGURED_NOTE
+from chatbot.llm import NO_LLM_NOTE, LLMUnavailable
 from chatbot.state import checkpoint_serde
 from retrieval.plan import Filters, Names, QueryPlan, Range, Sort
 
@@ -275,7 +275,7 @@ async def test_a_list_question_never_drafts_sql_even_with_an_llm(scripted):
 
 async def test_sql_rows_without_ids_are_cited_by_title_and_year(aggregate):
     guard = FakeGuard(rows=[{"title": "Jaws", "year": 1975}, {"title": "Totally Fake Movie", "year": 1999}])
-    chat = FakeChat(answers=["**Jaws** (1975) and Totally Fake Movie (1999)."], drafts=["SELECT title, year FROM movies"])
+    chat = FakeChat(answers=["**Jaws** (1975) and Totally Fake Movie (1999)."], drafts=["SELECT title, year FROM movies WHERE director ILIKE '%Spielberg%'"])
     a = await bot(chat=chat, guard=guard).aask(AVERAGE)
     assert ids(a) == [3]
     assert a.rows[0] == {"id": 3, "title": "Jaws", "year": 1975}
@@ -285,11 +285,11 @@ async def test_sql_rows_without_ids_are_cited_by_title_and_year(aggregate):
 
 async def test_sql_rejected_then_repaired_sends_reason_back(aggregate):
     guard = FakeGuard(rows=[{"avg": 162.7}])
-    chat = FakeChat(answers=["163."], drafts=["DROP TABLE movies", "SELECT avg(duration_min) AS avg FROM movies"])
+    chat = FakeChat(answers=["163."], drafts=["DROP TABLE movies", "SELECT avg(duration_min) AS avg FROM movies WHERE director ILIKE '%Spielberg%'"])
     a = await bot(chat=chat, guard=guard).aask(AVERAGE)
     assert len(chat.json_calls) == 2
     assert "Your previous SQL was rejected: Only SELECT statements are allowed." in chat.json_calls[1][-1].content
-    assert a.sql == "SELECT avg(duration_min) AS avg FROM movies /*checked*/"
+    assert a.sql == "SELECT avg(duration_min) AS avg FROM movies WHERE director ILIKE '%Spielberg%' /*checked*/"
 
 
 async def test_sql_rejected_twice_falls_back_to_the_plan_with_note(aggregate):
@@ -308,7 +308,7 @@ async def test_sql_rejected_twice_falls_back_to_the_plan_with_note(aggregate):
     ],
 )
 async def test_sql_execution_error_or_zero_rows_falls_back(aggregate, rows, note):
-    chat = FakeChat(answers=["**Jaws** (1975)."], drafts=["SELECT id, title, year FROM movies LIMIT 5"])
+    chat = FakeChat(answers=["**Jaws** (1975)."], drafts=["SELECT id, title, year FROM movies WHERE director ILIKE '%Spielberg%' LIMIT 5"])
     a = await bot(chat=chat, guard=FakeGuard(rows=rows)).aask(AVERAGE)
     assert a.sql is None and a.notes == [note] and [r["id"] for r in a.rows] == [3, 4, 5]
 

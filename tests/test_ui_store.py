@@ -193,3 +193,41 @@ async def test_chat_history_round_trip_through_the_data_layer(ui_db, chainlit_ro
         }
     finally:
         await layer.engine.dispose()
+
+
+def test_landing_facts_and_starters_come_from_the_loaded_catalog(new_database):
+    from chatbot import landing
+    from retrieval.schema import create_schema
+
+    engine = make_engine(new_database("ui_landing"))
+    try:
+        create_schema(engine)
+        assert landing.catalog_facts(engine).movies == 0
+        assert landing.starters(landing.catalog_facts(engine)) == []
+        rows = [  # (title, year, director, num_ratings, avg_rating, summary)
+            ("Alien", 1979, "Ridley Scott", 900, 4.1, "A crew aboard a towing ship meets a deadly creature, far from home."),
+            ("Gladiator", 2000, "Ridley Scott", 700, 4.0, "A betrayed Roman general fights as a slave in the arena."),
+            ("Heat", 1995, "Michael Mann", None, None, "A detective hunts a crew of bank robbers across Los Angeles."),
+        ]
+        with engine.begin() as conn:
+            for i, (title, year, director, votes, rating, summary) in enumerate(rows):
+                conn.execute(text(
+                    "INSERT INTO movies (source_key, title, year, director, num_ratings, avg_rating, summary, source) "
+                    "VALUES (:k, :t, :y, :d, :n, :r, :s, :src)"
+                ), {"k": f"t:{i}", "t": title, "y": year, "d": director, "n": votes, "r": rating, "s": summary,
+                    "src": "course" if i < 2 else "plots"})
+        facts = landing.catalog_facts(engine)
+        assert (facts.movies, facts.sources, facts.rated) == (3, {"course": 2, "plots": 1}, 2)
+        assert (facts.popular, facts.popular_year, facts.director) == ("Alien", 1979, "Ridley Scott")
+        assert facts.plot == "A betrayed Roman general fights as a slave"  # ten words, not ending on "in the"
+        assert landing.starters(facts) == [
+            ("Movies like Alien", "Movies like Alien"),
+            (facts.plot, facts.plot),
+            ("Ridley Scott films", "Ridley Scott films"),
+            (landing.FOLLOW_UP, landing.FOLLOW_UP),
+        ]
+        assert landing.description(facts).startswith(
+            "3 films in your catalog (2 course films; 1 plot summaries; MovieLens ratings for 2 films)."
+        )
+    finally:
+        engine.dispose()
