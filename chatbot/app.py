@@ -95,7 +95,9 @@ class _Runtime:
         settings = self.require_settings()
         bot = await self.chatbot()
         engine = await asyncio.to_thread(self.ui_engine)
-        changes: dict[str, Any] = {"examples": partial(examples_for, engine, owner, VERIFIED_EXAMPLES_IN_PROMPT)}
+        changes: dict[str, Any] = {
+            "examples": partial(examples_for, engine, owner, VERIFIED_EXAMPLES_IN_PROMPT), "owner": owner,
+        }
         if settings.llm == "ollama" and models and models != tuple(settings.models):
             cascade = self.cascades.get(models)
             if cascade is None:
@@ -330,7 +332,7 @@ async def _on_feedback(feedback: Any) -> None:
 
 async def _answer(question: str) -> bool:
     """Stream one answer into the chat; False (after showing why) if it failed."""
-    options = dict(cl.user_session.get("options") or {}) | {"owner": _owner()}
+    options = dict(cl.user_session.get("options") or {})
     turn = _Turn(debug=bool(options.pop("debug", False)))
     try:
         bot = await RUNTIME.chatbot()
