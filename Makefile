@@ -14,7 +14,7 @@ export MOVIE_RAG_HOME ?= $(CURDIR)/.movie-rag
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: chat test eval bench lint setup catalog clean db-stop browser-deps real-llm test-real
+.PHONY: chat test eval eval-course bench soak lint setup catalog clean db-stop browser-deps real-llm test-real
 
 setup: $(STAMP)
 
@@ -77,8 +77,18 @@ browser-deps:
 eval: catalog
 	$(BIN)/movie-rag eval --out eval/out $(EVAL_ARGS)
 
+# The eval on the catalog eval/baseline.json's gate profile is for (course films + their MovieLens
+# ratings) on a throw-away server: `make eval-course EVAL_ARGS=--update-baseline` refreshes it.
+eval-course: $(STAMP)
+	$(BIN)/python -m eval.course_run --out eval/out $(EVAL_ARGS)
+
 bench: $(STAMP)
 	$(BIN)/movie-rag bench
+
+# Concurrency + faults against the real embedded server and loopback Ollama fakes (minutes; not
+# part of `make test`). Figures: bench/soak.json. SOAK_ARGS="--sessions 8 --questions 5" for less.
+soak: $(STAMP)
+	$(BIN)/python tests/soak_run.py $(SOAK_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

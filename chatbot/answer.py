@@ -33,9 +33,17 @@ class Answer:
     """Exactly the rows the answer used."""
     route: Route = "semantic"
     sql: str | None = None
-    """The SQL that was executed (after the guard), or None."""
+    """The model's SQL that was executed (after the guard), or None."""
+    sql_draft: str | None = None
+    """That SQL as the model drafted it, before the guard's rewrite (None when no draft ran)."""
+    plan: dict[str, Any] | None = None
+    """The query plan the question was read as (non-default fields), or None for chit-chat."""
+    plan_sql: str | None = None
+    """The SQL the plan compiled to and that ran, or None."""
     rows: list[dict[str, Any]] = field(default_factory=list)
     """The catalog rows behind the answer (id, title, year, director, genres, ...)."""
+    alternatives: list[dict[str, Any]] = field(default_factory=list)
+    """When nothing matched (`rows` empty): the nearest rows, offered in the text as not matching."""
     model: str | None = None
     """The model that answered; None for the extractive answer."""
     fallbacks: list[Fallback] = field(default_factory=list)

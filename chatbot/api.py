@@ -6,8 +6,10 @@ import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import replace
+from dataclasses import asdict, replace
 from typing import Any
+
+from langgraph.types import Overwrite
 
 from chatbot.answer import (
     Answer,
@@ -20,7 +22,9 @@ from chatbot.answer import (
 )
 from chatbot.deps import Deps
 from chatbot.graph import build_graph
+from chatbot.plans import plan_detail
 from chatbot.settings import Settings
+from chatbot.state import checkpoint_serde
 
 log = logging.getLogger(__name__)
 
@@ -32,34 +36,49 @@ DURABILITY = "exit"
 def step_detail(node: str, update: dict[str, Any]) -> dict[str, Any]:
     """What a node did, in a form fit for a collapsible step in the UI."""
     keys = {
-        "understand": ("route", "query", "anchors", "filters", "sort", "limit", "llm_up", "use_sql"),
-        "embed": (),
-        "retrieve": ("hits",),
+        "understand": ("route", "query", "anchors", "llm_up", "use_sql"),
+        "retrieve": ("hits", "total", "capped", "plan_sql", "alternatives"),
         "draft_sql": ("sql_draft", "fallbacks"),
         "check_sql": ("sql_readable", "sql_phrases", "sql_reason"),
         "run_sql": ("sql", "hits"),
         "generate": ("model", "fallbacks"),
         "check_citations": ("citations", "notes"),
-    }[node]
-    detail = {k: update[k] for k in keys if k in update}
+    }.get(node, ())
+    detail = {k: _plain(update[k]) for k in keys if k in update}
+    if node == "understand":
+        detail.update(plan_detail(update.get("plan")))
     if "hits" in detail:
         detail["hits"] = [{"id": h.get("id"), "title": h.get("title"), "year": h.get("year")} for h in detail["hits"]]
-    if node == "embed" and update.get("vector"):
-        detail["dimensions"] = len(update["vector"])
+    if node == "retrieve" and "embed" in _plain(update.get("timings_ms") or {}):
+        detail["embedded"] = True
     if node == "check_sql":
         detail["verdict"] = "accepted" if update.get("sql_reason") is None else "rejected"
     return detail
 
 
+def _plain(value: Any) -> Any:
+    """A state update's value as plain data: reducer resets unwrapped, Fallbacks as dicts."""
+    if isinstance(value, Overwrite):
+        value = value.value
+    if isinstance(value, list):
+        return [asdict(v) if isinstance(v, Fallback) else v for v in value]
+    return value
+
+
 def answer_from_state(values: dict[str, Any], thread_id: str) -> Answer:
+    plan = values.get("plan")
     return Answer(
         answer=values.get("answer", ""),
         citations=[Citation(**c) for c in values.get("citations", [])],
         route=values.get("route") or "semantic",
         sql=values.get("sql"),
+        sql_draft=values.get("sql_accepted") if values.get("sql") else None,
+        plan=plan.model_dump(mode="json", exclude_defaults=True) if plan is not None else None,
+        plan_sql=values.get("plan_sql"),
         rows=[{k: v for k, v in r.items() if k != "embedding"} for r in values.get("hits", [])],
+        alternatives=list(values.get("alternatives", [])),
         model=values.get("model"),
-        fallbacks=[Fallback(**f) for f in values.get("fallbacks", [])],
+        fallbacks=list(values.get("fallbacks", [])),
         timings_ms=dict(values.get("timings_ms", {})),
         notes=list(values.get("notes", [])),
         thread_id=thread_id,
@@ -73,7 +92,7 @@ class Chatbot:
         if checkpointer is None:
             from langgraph.checkpoint.memory import InMemorySaver
 
-            checkpointer = InMemorySaver()
+            checkpointer = InMemorySaver(serde=checkpoint_serde())
         self.deps = deps
         self.graph = build_graph(checkpointer)
         self._closers = closers or []
@@ -108,7 +127,8 @@ class Chatbot:
             raise ValueError("The question is empty; ask something about your movies.")
         thread_id = thread_id or uuid.uuid4().hex
         config = {"configurable": {"thread_id": thread_id}}
-        return {"question": question, "options": dict(options or {})}, config, deps or self.deps, thread_id
+        # The UI's per-question settings ride in the run context, not in the persisted state.
+        return {"question": question}, config, (deps or self.deps).with_options(options), thread_id
 
     async def astream(
         self, question: str, *, thread_id: str | None = None, options: dict[str, Any] | None = None,

@@ -19,26 +19,19 @@ import logging
 from typing import Any
 
 import chainlit as cl
+import chainlit.server as cl_server
 from chainlit.input_widget import Select, Slider, Switch, TextInput
 
-from chatbot import render
+from chatbot import landing, render
 from chatbot.answer import Answer, AnswerEvent, StepEvent, TokenEvent
 from chatbot.settings import Settings, SettingsError
 from retrieval.types import METRICS
 
 log = logging.getLogger("movie_rag.app")
 
-AUTHOR = "movie-rag"
+AUTHOR = landing.APP_NAME
+"""The assistant's name on its messages (its avatar is public/avatars/marquee.svg)."""
 LOCAL_USER = "local"
-
-STARTERS: tuple[tuple[str, str], ...] = (
-    ("Similar to a title", "Movies similar to Alien"),
-    ("Plot search", "A timid clownfish crosses the ocean to find his son"),
-    ("Structured question", "Steven Spielberg films from the 1990s"),
-    ("Follow-up", "Which of those is the longest?"),
-)
-FOLLOW_UP_SEED = "Crime films about heists and casinos"
-"""Asked first when the follow-up starter opens a chat that has nothing to follow up on yet."""
 
 
 def _load_settings() -> tuple[Settings | None, str | None]:
@@ -60,6 +53,7 @@ class _Runtime:
         self.bot: Any = None
         self.engine: Any = None
         self.cascades: dict[tuple[str, ...], Any] = {}
+        self.facts: landing.CatalogFacts | None = None
         self._lock: asyncio.Lock | None = None
 
     def require_settings(self) -> Settings:
@@ -90,18 +84,56 @@ class _Runtime:
             self.engine = engine
         return self.engine
 
-    async def deps_for(self, models: tuple[str, ...]) -> Any:
-        """Deps whose cascade tries `models` in order (None: the Chatbot's own)."""
-        settings = self.require_settings()
-        if settings.llm != "ollama" or models == tuple(settings.models):
-            return None
-        bot = await self.chatbot()
-        cascade = self.cascades.get(models)
-        if cascade is None:
-            from chatbot.llm import ChatCascade, LLMConfig
+    async def deps_for(self, models: tuple[str, ...], owner: str) -> Any:
+        """Deps for one person's question: the drafting prompt shows `owner`'s own verified SQL
+        examples (and promoted ones), and the cascade tries `models` in order."""
+        from functools import partial
 
-            cascade = self.cascades[models] = ChatCascade(LLMConfig.from_settings(settings.with_(models=models)))
-        return bot.with_deps(chat=cascade)
+        from chatbot.examples import examples_for
+        from chatbot.wiring import VERIFIED_EXAMPLES_IN_PROMPT
+
+        settings = self.require_settings()
+        bot = await self.chatbot()
+        engine = await asyncio.to_thread(self.ui_engine)
+        changes: dict[str, Any] = {
+            "examples": partial(examples_for, engine, owner, VERIFIED_EXAMPLES_IN_PROMPT), "owner": owner,
+        }
+        if settings.llm == "ollama" and models and models != tuple(settings.models):
+            cascade = self.cascades.get(models)
+            if cascade is None:
+                from chatbot.llm import ChatCascade, LLMConfig
+
+                cascade = self.cascades[models] = ChatCascade(LLMConfig.from_settings(settings.with_(models=models)))
+            changes["chat"] = cascade
+        return bot.with_deps(**changes)
+
+    async def catalog_facts(self) -> landing.CatalogFacts | None:
+        """What the landing page says about the catalog (read once); None if it cannot be read."""
+        if self.facts is None:
+            try:
+                engine = await asyncio.to_thread(self.ui_engine)
+                self.facts = await asyncio.to_thread(landing.catalog_facts, engine)
+            except Exception as exc:
+                log.warning("could not read the catalog for the landing page: %s", render.describe_error(exc))
+                return None
+        return self.facts
+
+    async def llm_state(self, models: tuple[str, ...] = ()) -> tuple[bool, str]:
+        """(an LLM is up, the one line the UI shows about it)."""
+        settings = self.settings
+        if settings is None or settings.llm != "ollama":
+            return False, "Answering from the catalog (no LLM configured: MOVIE_RAG_LLM=none)."
+        try:
+            bot = await self.chatbot()
+            up = bot.deps.chat is not None and await bot.deps.chat.available()
+        except Exception:
+            log.warning("could not probe the LLM", exc_info=True)
+            up = False
+        if not up:
+            return False, f"Answering from the catalog: no LLM reachable at {settings.ollama_base_url}."
+        shown = list(models or settings.models)
+        rest = f" (then {', '.join(shown[1:])})" if len(shown) > 1 else ""
+        return True, f"LLM: {shown[0]}{rest}, writing from the catalog rows it is given."
 
     async def aclose(self) -> None:
         for cascade in self.cascades.values():
@@ -155,22 +187,38 @@ async def _shutdown() -> None:
 # --- chat settings -------------------------------------------------------------------------------
 
 
-def _settings_widgets(current: dict[str, Any]) -> list[Any]:
+METRIC_HELP = (
+    "cosine: angle between the embeddings (the default); l2: straight-line distance; inner: dot "
+    "product; l1: sum of coordinate differences; hamming / jaccard: on binary vectors (each "
+    "coordinate's sign as one bit), fast and coarse."
+)
+
+
+def _settings_widgets(current: dict[str, Any], llm_up: bool, llm_line: str) -> list[Any]:
+    """The settings panel; what needs an LLM is disabled, with the reason, while none is up."""
     s = SETTINGS or Settings()
+    why_off = f"Off: {llm_line}" if not llm_up else None
     return [
-        Slider(id="k", label="Rows to retrieve (k)", initial=int(current.get("k", s.k)), min=1, max=50, step=1),
+        Slider(id="k", label="Rows to retrieve (k)", initial=int(current.get("k", s.k)), min=1, max=50, step=1,
+               description="How many nearest films a similarity or plot search shows."),
         Select(id="metric", label="Similarity metric", values=list(METRICS),
-               initial_value=str(current.get("metric", "cosine"))),
+               initial_value=str(current.get("metric", "cosine")), description=METRIC_HELP),
         Switch(id="sql_mode", label="Let the model draft SQL for structured questions",
-               initial=bool(current.get("sql_mode", s.sql_mode))),
+               initial=bool(current.get("sql_mode", s.sql_mode)) and llm_up, disabled=not llm_up,
+               description=why_off or "For what a query plan cannot express; the SQL is checked and run read-only."),
         TextInput(id="models", label="Model order (comma list, primary first)",
-                  initial=str(current.get("models", ", ".join(s.models)))),
-        Switch(id="hybrid", label="Hybrid search (vector + keyword)", initial=bool(current.get("hybrid", True))),
+                  initial=str(current.get("models", ", ".join(s.models))), disabled=not llm_up,
+                  description=why_off or "The first model answers; the next ones take over on a timeout or error."),
+        Switch(id="hybrid", label="Hybrid search (vector + keyword)", initial=bool(current.get("hybrid", True)),
+               description="Plot searches mix embedding similarity with keyword matches; off: embeddings only."),
+        Switch(id="debug", label="Show each internal stage (debug)", initial=bool(current.get("debug", False)),
+               description="Adds the graph's own steps (understand, retrieve, …) under How I found this."),
     ]
 
 
 async def _send_settings(current: dict[str, Any]) -> None:
-    values = await cl.ChatSettings(_settings_widgets(current)).send()
+    llm_up, llm_line = await RUNTIME.llm_state(tuple(cl.user_session.get("models") or ()))
+    values = await cl.ChatSettings(_settings_widgets(current, llm_up, llm_line)).send()
     _remember_settings(values)
 
 
@@ -197,7 +245,22 @@ async def _settings_changed(values: dict[str, Any]) -> None:
 
 @cl.set_starters
 async def _starters(user: Any = None, language: Any = None) -> list[cl.Starter]:
-    return [cl.Starter(label=label, message=message) for label, message in STARTERS]
+    """Questions about films that are in the loaded catalog (none while it cannot be read)."""
+    facts = await RUNTIME.catalog_facts()
+    return [cl.Starter(label=label, message=message) for label, message in landing.starters(facts)] if facts else []
+
+
+@cl_server.app.get("/movie-rag/about")
+async def _about() -> dict[str, Any]:
+    """The landing line (public/movie-rag.js shows it above the starters)."""
+    facts = await RUNTIME.catalog_facts()
+    llm_up, llm_line = await RUNTIME.llm_state()
+    line = landing.description(facts) if facts else "The catalog database cannot be reached right now."
+    return {"name": landing.APP_NAME, "description": line, "llm": llm_line, "llm_up": llm_up}
+
+
+# Chainlit's catch-all page route was registered first: put ours ahead of it.
+cl_server.app.router.routes.insert(0, cl_server.app.router.routes.pop())
 
 
 @cl.on_chat_start
@@ -230,18 +293,21 @@ async def _on_message(message: cl.Message) -> None:
     if SETTINGS is None:
         await _send_error(SettingsError(SETTINGS_ERROR or "unknown settings problem"))
         return
-    if question == STARTERS[3][1] and not cl.user_session.get("turns"):
-        await cl.Message(content=f"*Nothing to follow up on yet, so first:* **{FOLLOW_UP_SEED}**", author=AUTHOR).send()
-        if not await _answer(FOLLOW_UP_SEED):
+    facts = RUNTIME.facts
+    seed = landing.follow_up_seed(facts) if facts else None
+    if question == landing.FOLLOW_UP and seed and not cl.user_session.get("turns"):
+        await cl.Message(content=f"*Nothing to follow up on yet, so first:* **{render.escape_markdown(seed)}**",
+                         author=AUTHOR).send()
+        if not await _answer(seed):
             return
     await _answer(question)
 
 
 @cl.on_feedback
 async def _on_feedback(feedback: Any) -> None:
-    """Thumbs are stored by the data layer; a thumbs-up on an SQL answer also keeps the
-    (question, SQL) pair as a verified example for the drafting prompt."""
-    from chatbot import store
+    """Thumbs are stored by the data layer; a thumbs-up on an SQL answer also keeps the question
+    and the guard's form of its SQL as this person's verified example (chatbot/examples.py)."""
+    from chatbot import examples, store
 
     answers = cl.user_session.get("answers") or {}
     try:
@@ -252,11 +318,11 @@ async def _on_feedback(feedback: Any) -> None:
             meta = stored.get("answer") or stored
         if feedback.value == 1 and meta.get("sql") and meta.get("question"):
             await asyncio.to_thread(
-                store.save_verified_example, engine, question=meta["question"], sql=meta["sql"],
+                examples.save_example, engine, owner=_owner(), question=meta["question"], sql=meta["sql"],
                 thread_id=feedback.threadId, step_id=feedback.forId,
             )
         elif feedback.value == 0:
-            await asyncio.to_thread(store.remove_verified_example, engine, step_id=feedback.forId)
+            await asyncio.to_thread(examples.remove_example, engine, owner=_owner(), step_id=feedback.forId)
     except Exception:
         log.warning("could not record feedback on %s", feedback.forId, exc_info=True)
 
@@ -266,37 +332,28 @@ async def _on_feedback(feedback: Any) -> None:
 
 async def _answer(question: str) -> bool:
     """Stream one answer into the chat; False (after showing why) if it failed."""
-    turn = _Turn()
+    options = dict(cl.user_session.get("options") or {})
+    turn = _Turn(debug=bool(options.pop("debug", False)))
     try:
         bot = await RUNTIME.chatbot()
-        options = dict(cl.user_session.get("options") or {}) | {"owner": _owner()}
         models = tuple(cl.user_session.get("models") or ())
-        deps = await RUNTIME.deps_for(models) if models else None
+        deps = await RUNTIME.deps_for(models, _owner())
         answer = await turn.stream(bot, question, options, deps)
+        await turn.finish(answer, deps.with_options(options))
     except asyncio.CancelledError:
         raise
     except Exception as exc:
         log.warning("question failed: %r", question, exc_info=True)
-        if turn.msg is not None:
-            await turn.msg.remove()
+        await turn.discard()
         await _send_error(exc)
         return False
 
-    numbers = render.citation_numbers(answer)
-    elements: list[Any] = []
-    cards = render.movie_cards(answer.rows, numbers)
-    if cards:
-        stars = await asyncio.to_thread(_stars)
-        for card in cards:
-            card["mine"] = stars.get(card["id"])
-        elements.append(cl.CustomElement(name="MovieCards", props={"movies": cards}, display="inline"))
-    if answer.rows:
-        elements.append(cl.CustomElement(name="RowsTable", props=render.rows_table(answer.rows, numbers), display="inline"))
     msg = turn.message()
-    msg.content = render.answer_markdown(answer)
+    elements = await _answer_elements(answer, (turn.details.get("retrieve") or {}).get("total"))
+    msg.content = render.answer_markdown(answer, sources=not elements)
     msg.elements = elements
     msg.metadata = {
-        "question": question, "sql": turn.accepted_sql if answer.sql else None, "executed_sql": answer.sql,
+        "question": question, "sql": _accepted_draft(answer), "executed_sql": answer.sql,
         "route": answer.route, "model": answer.model,
     }
     await msg.send()
@@ -311,6 +368,31 @@ async def _answer(question: str) -> bool:
     cl.user_session.set("answers", answers)
     cl.user_session.set("turns", int(cl.user_session.get("turns") or 0) + 1)
     return True
+
+
+async def _answer_elements(answer: Answer, total: Any = None) -> list[Any]:
+    """One primary view per answer kind (render.presentation): cards for a few films, an
+    unfolded table with the count for a long set, the text alone for facts; the rows table is
+    always one click away, and every card and row carries its citation number."""
+    if not answer.rows:
+        return []
+    numbers = render.citation_numbers(answer)
+    kind = render.presentation(answer)
+    elements: list[Any] = []
+    if kind == "cards":
+        cards = render.movie_cards(answer.rows, numbers, limit=render.CARDS_UP_TO)
+        stars = await asyncio.to_thread(_stars)
+        for card in cards:
+            card["mine"] = stars.get(card["id"])
+        elements.append(cl.CustomElement(name="MovieCards", props={"movies": cards}, display="inline"))
+    table = render.rows_table(answer.rows, numbers, open_=kind == "table", total=total)
+    elements.append(cl.CustomElement(name="RowsTable", props=table, display="inline"))
+    return elements
+
+
+def _accepted_draft(answer: Answer) -> str | None:
+    """The model's draft the guard accepted and that ran (a thumbs-up keeps it in the guard's form)."""
+    return answer.sql_draft if answer.sql else None
 
 
 # --- a person's own stars (retrieval/users.py: person_ratings) ------------------------------------
@@ -347,46 +429,67 @@ async def _rate_movie(action: cl.Action) -> None:
 
 
 class _Turn:
-    """One question's stream: node steps as they finish, the answer message from its first token."""
+    """One question's stream: one "How I found this" step (opened first, so it sits above the
+    answer; filled in when the answer is done), the answer message from its first token. With
+    the debug setting on, each graph node also shows as a child step under its own name."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, debug: bool = False) -> None:
         self.msg: cl.Message | None = None
+        self.found: cl.Step | None = None
+        self.debug = debug
         self.raw = ""
         self.shown = ""
-        self.draft: str | None = None
-        self.accepted_sql: str | None = None
-        """The drafted SQL the guard accepted (the form the drafting prompt's examples use)."""
+        self.details: dict[str, dict[str, Any]] = {}
+        self.elapsed: dict[str, float] = {}
 
     def message(self) -> cl.Message:
         if self.msg is None:
             from chainlit.utils import utc_now
 
             self.msg = cl.Message(content="", author=AUTHOR)
-            # Ordered after the steps that came before the first token (the UI sorts by time).
+            # Ordered after the step that came before the first token (the UI sorts by time).
             self.msg.created_at = utc_now()
         return self.msg
 
     async def stream(self, bot: Any, question: str, options: dict[str, Any], deps: Any) -> Answer:
         final: Answer | None = None
         thread_id = cl.context.session.thread_id
+        parent = cl.context.current_step
+        self.found = cl.Step(name=render.HOW_FOUND, type="tool", show_input=False, parent_id=parent.id if parent else None)
+        self.found.output = "Reading the question…"
+        await self.found.send()
         async for event in bot.astream(question, thread_id=thread_id, options=options, deps=deps):
             if isinstance(event, TokenEvent):
                 await self._token(event.text)
             elif isinstance(event, StepEvent):
+                self.details[event.node] = dict(event.detail)
+                self.elapsed[event.node] = self.elapsed.get(event.node, 0.0) + event.elapsed_ms
                 if event.node == "restart":
                     self.raw, self.shown = "", "…"
                     if self.msg is not None:
                         await self.msg.stream_token(self.shown, is_sequence=True)
-                elif event.node == "draft_sql":
-                    self.draft = event.detail.get("sql_draft")
-                elif event.node == "check_sql":
-                    self.accepted_sql = self.draft if event.detail.get("verdict") == "accepted" else None
-                await _send_step(event)
+                if self.debug:
+                    await _send_step(event, self.found.id)
             elif isinstance(event, AnswerEvent):
                 final = event.answer
         if final is None:
             raise RuntimeError("the answer stream ended without an answer")
         return final
+
+    async def finish(self, answer: Answer, used: Any) -> None:
+        """Fill in "How I found this" with what ran (`used`: the Deps the question ran with)."""
+        if self.found is None:
+            return
+        self.found.output = render.how_found(
+            answer, self.details, k=int(getattr(used, "k", 8)), metric=str(getattr(used, "metric", "cosine")),
+            hybrid=bool(getattr(used, "hybrid", True)), elapsed_ms=self.elapsed,
+        )
+        await self.found.update()
+
+    async def discard(self) -> None:
+        for item in (self.msg, self.found):
+            if item is not None:
+                await item.remove()
 
     async def _token(self, text: str) -> None:
         msg = self.message()
@@ -399,10 +502,9 @@ class _Turn:
         self.shown = safe
 
 
-async def _send_step(event: StepEvent) -> None:
-    # A child of the current run, like the answer message, so the UI keeps them in arrival order.
-    parent = cl.context.current_step
-    step = cl.Step(name=event.node, type="tool", show_input=False, parent_id=parent.id if parent else None)
+async def _send_step(event: StepEvent, parent_id: str) -> None:
+    """The debug view: one graph node, under its internal name."""
+    step = cl.Step(name=event.node, type="tool", show_input=False, parent_id=parent_id)
     step.output = render.step_markdown(event.node, event.detail) + f"\n\n*{event.elapsed_ms:.0f} ms*"
     await step.send()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,9 @@ _TITLE_SPANS = (
     re.compile(r"[\"“]([^\"”\n]{2,80}?)[\"”]"),
     re.compile(r"^\s*(?:\d+[.)]|[-*•])\s+(?!\*)([^\n(—:]{2,80}?)\s*\((?:19|20)\d\d\)", re.M),
 )
+_YEAR_AFTER = re.compile(r"\s*\((?:18|19|20)\d\d\)")
+"""A "(1999)" after a name presents it as a film (also in running prose)."""
+_SMALL_WORDS = {"a", "an", "and", "at", "by", "for", "from", "in", "of", "on", "or", "the", "to", "with", "de", "la", "le"}
 
 
 @dataclass(kw_only=True)
@@ -37,29 +41,64 @@ def _mentions(answer_norm: str, title: str) -> bool:
     return bool(t) and re.search(rf"(?<!\w){re.escape(t)}(?!\w)", answer_norm) is not None
 
 
+def _row_key(row: dict[str, Any]) -> Any:
+    """Rows are matched by id, or by title and year when a SQL row has no id."""
+    return row["id"] if row.get("id") is not None else (_norm(row["title"]), row.get("year"))
+
+
+def _prose_title(before: str, known: set[str]) -> str | None:
+    """The name a "(year)" follows in running prose, or None when it is a known title.
+
+    A known title ending the text is that title ("Gone with the Wind (1939)"); otherwise the run
+    of capitalised words before the year (small words allowed inside) is the name presented.
+    """
+    tail = _norm(before[-120:])
+    if any(tail == t or tail.endswith(" " + t) for t in known if t):
+        return None
+    words = re.findall(r"[\w'’:&.!?-]+", before[-120:].split("\n")[-1])
+    run: list[str] = []
+    for word in reversed(words):
+        bare = word.strip(".:!?")
+        if bare[:1].isupper() or bare[:1].isdigit() or (bare.lower() in _SMALL_WORDS and run):
+            run.insert(0, word)
+        else:
+            break
+    while run and run[0].lower() in _SMALL_WORDS:
+        run.pop(0)
+    name = " ".join(run).strip(" ,.;:")
+    return name or None
+
+
 def check_citations(
     answer: str, rows: list[dict[str, Any]], *, catalog_titles: list[str] | None = None,
-    allowed: list[str] | None = None,
+    allowed: list[str] | None = None, not_films: Iterable[str] = (),
 ) -> CitationCheck:
     """`catalog_titles`: catalog titles found in the answer text (any row of the catalog);
-    `allowed`: catalog titles the question itself named (the anchor of "movies like X").
+    `allowed`: catalog titles the question itself named (the anchor of "movies like X");
+    `not_films`: names the catalog knows as something else (genres, people, countries,
+    languages), which bold or quotes do not make a film.
 
     A name is flagged when it is a catalog title that is not a row, or when the answer presents
-    it as a title (bold, quotes, list head) and it matches no row.
+    it as a film (bold, quotes, a list head, or followed by a year in parentheses) and it matches
+    no row — whether or not the catalog has it. A title among the rows is never flagged.
     """
     answer_norm = _norm(answer)
-    titled = [r for r in rows if r.get("title") and r.get("id") is not None]
+    titled = [r for r in rows if isinstance(r.get("title"), str) and r["title"].strip()]
     # Longest titles first, each match blanked out, so "Jaws 2" does not also cite "Jaws".
     named_ids = set()
     remaining = answer_norm
     for r in sorted(titled, key=lambda r: -len(_norm(r["title"]))):
         pattern = rf"(?<!\w){re.escape(_norm(r['title']))}(?!\w)"
         if _norm(r["title"]) and re.search(pattern, remaining):
-            named_ids.add(r["id"])
+            named_ids.add(_row_key(r))
             remaining = re.sub(pattern, " ", remaining)
-    cited = [{"id": r["id"], "title": r["title"], "year": r.get("year")} for r in titled if r["id"] in named_ids]
+    cited = [
+        {"id": r["id"], "title": r["title"], "year": r.get("year")}
+        for r in titled if r.get("id") is not None and _row_key(r) in named_ids
+    ]
     row_titles = {_norm(r["title"]) for r in titled}
     known = row_titles | {_norm(t) for t in allowed or []}
+    others = {_norm(n) for n in not_films} - known
 
     def is_row(name: str) -> bool:
         # "Jaws (1975)" names the row Jaws; "Jaws 2" does not
@@ -73,12 +112,21 @@ def check_citations(
         inside_a_row = any(_mentions(t, title) for t in known)
         if _norm(title) not in known and not inside_a_row and title not in flagged:
             flagged.append(title)
+    def seen(name: str) -> bool:
+        return any(_norm(name) in _norm(f) or _norm(f) in _norm(name) for f in flagged)
+
     for span in _TITLE_SPANS:
         for m in span.finditer(answer):
             name = m.group(1).strip().rstrip(",.;:")
-            seen = any(_norm(name) in _norm(f) or _norm(f) in _norm(name) for f in flagged)
-            if _looks_like_title(name) and not is_row(name) and not seen:
+            with_year = _YEAR_AFTER.match(answer, m.end()) is not None
+            if _norm(name) in others and not with_year:
+                continue  # **Action**, **Robin Williams**: a genre or a person, not a film
+            if _looks_like_title(name) and not is_row(name) and not seen(name):
                 flagged.append(name)
+    for m in _YEAR_AFTER.finditer(answer):
+        name = _prose_title(answer[: m.start()], known)
+        if name and _looks_like_title(name) and not is_row(name) and not seen(name) and _norm(name) not in others:
+            flagged.append(name)
 
     text = answer
     for name in flagged:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from langchain_core.messages import BaseMessage
 
 from chatbot.llm import Completion
-from retrieval.types import Catalog, Embedder, MovieHit
+from retrieval.plan import QueryPlan, Vocabulary
+from retrieval.types import Catalog, Embedder, Metric, MovieHit
 
 
 class ChatModel(Protocol):
@@ -46,13 +47,25 @@ class SqlGuard(Protocol):
     def run(self, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]: ...
 
 
+class PlanCatalog(Catalog, Protocol):
+    """The catalog with query plans: its vocabulary, and plans compiled to SQL and run over it
+    (retrieval.compile via PgCatalog)."""
+
+    def vocabulary(self) -> Vocabulary: ...
+
+    def run_plan(
+        self, plan: QueryPlan, *, ids: Sequence[int] | None = None, vector: Sequence[float] | None = None,
+        metric: Metric = "cosine", cap: int = 500, k: int = 10,
+    ) -> Any: ...
+
+
 # recommend(liked_ids, *, k) -> hits
 Recommender = Callable[..., list[MovieHit]]
 
 
 @dataclass(frozen=True, kw_only=True)
 class Deps:
-    catalog: Catalog
+    catalog: PlanCatalog
     embedder: Embedder
     chat: ChatModel | None = None
     """None: no LLM configured (MOVIE_RAG_LLM=none); answers are extractive."""
@@ -63,8 +76,27 @@ class Deps:
     examples: Callable[[], Sequence[tuple[str, str]]] | None = None
     """Verified (question, SQL) pairs people approved in the UI; few-shot examples for drafting."""
     clock: Callable[[], float] = time.perf_counter
+    # --- per-question settings (the UI's options land here via `with_options`, not in state)
     k: int = 8
+    """How many nearest neighbours a similarity or plot search shows."""
+    metric: Metric = "cosine"
     sql_mode: bool = True
+    """Let the LLM draft free-form SQL for what a plan cannot express."""
+    hybrid: bool = True
+    """Plot searches mix keyword and vector ranking (False: vector only)."""
     llm_routing: bool = False
-    """Ask the LLM to re-route questions in which the rules found no signal."""
+    """Let a reachable LLM fill the query plan when the rules' reading is empty or unsure."""
+    owner: str | None = None
+    """Whose stored stars (person_ratings) seed recommendations (the UI sets it per person)."""
     row_cap: int = 50
+    """The most rows free-form SQL returns."""
+    set_cap: int = 500
+    """The most rows a plan's set returns (the answer states the cap when it is hit)."""
+
+    def with_options(self, options: Mapping[str, Any] | None) -> Deps:
+        """These deps with one question's UI settings (k, metric, sql_mode, hybrid) applied."""
+        known = {k: v for k, v in (options or {}).items() if k in OPTION_NAMES and v is not None}
+        return replace(self, **known) if known else self
+
+
+OPTION_NAMES = ("k", "metric", "sql_mode", "hybrid", "llm_routing", "owner")

@@ -29,6 +29,9 @@ def normalize_sql(sql: str) -> str:
     return " ".join(sql.strip().rstrip(";").split()).casefold()
 
 
+REPEATED = "the repair repeats the rejected SQL"
+
+
 def draft_problem(
     sql: str,
     *,
@@ -44,7 +47,7 @@ def draft_problem(
     """
     norm = normalize_sql(sql)
     if any(norm == normalize_sql(r) for r in rejected):
-        return "the repair repeats the rejected SQL"
+        return REPEATED
     copied = next(
         (q for q, ex in examples if norm == normalize_sql(ex) and words(q) != words(question)), None
     )

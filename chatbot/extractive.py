@@ -1,21 +1,47 @@
-"""The answer written without an LLM: readable, grounded, built only from the rows."""
+"""The answer written without an LLM: readable, grounded, built only from the rows, and worded
+for exactly what was computed (an exact set, the closest matches, a count, a superlative)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-NO_LLM_NOTE = "No LLM was reachable, so this answer lists the catalog rows directly."
+from chatbot.plans import conditions
+from retrieval.plan import QueryPlan
+
 NO_LLM_CONFIGURED_NOTE = "Answering from the catalog without an LLM."
 
 _SORT_WORDS = {
     "duration_min": "running time", "year": "year", "avg_rating": "average rating",
     "num_ratings": "number of ratings", "title": "title",
 }
+# (sort key, descending) -> the superlative ("the longest film")
+_SUPERLATIVES = {
+    ("duration_min", True): "longest", ("duration_min", False): "shortest",
+    ("year", False): "oldest", ("year", True): "newest",
+    ("avg_rating", True): "highest-rated", ("avg_rating", False): "lowest-rated",
+    ("num_ratings", True): "most-rated", ("num_ratings", False): "least-rated",
+    ("title", False): "first by title", ("title", True): "last by title",
+}
+
+
+def _films(n: int) -> str:
+    return f"{n} film{'s' if n != 1 else ''}"
+
+
+def _names(values: Sequence[str], limit: int | None = None) -> str:
+    shown = list(values)[:limit] if limit else list(values)
+    if len(shown) <= 1:
+        return "".join(shown)
+    return ", ".join(shown[:-1]) + " and " + shown[-1]
+
+
+def title_of(row: dict[str, Any]) -> str:
+    return f"**{row['title']}**" + (f" ({row['year']})" if row.get("year") else "")
 
 
 def describe_row(row: dict[str, Any]) -> str:
     """One line: **Title** (Year) — director; genres; runtime; rating."""
-    head = f"**{row['title']}**" + (f" ({row['year']})" if row.get("year") else "")
     bits = []
     if row.get("director"):
         bits.append(f"directed by {row['director']}")
@@ -27,38 +53,138 @@ def describe_row(row: dict[str, Any]) -> str:
         bits.append(f"rated {row['avg_rating']:.1f}/5 by {row['num_ratings']} users")
     if row.get("actors"):
         bits.append("with " + ", ".join(list(row["actors"])[:2]))
-    return head + (" — " + "; ".join(bits) if bits else "")
+    return title_of(row) + (" — " + "; ".join(bits) if bits else "")
 
 
-def lead(route: str, *, count: int, anchors: list[dict[str, Any]], sort: dict[str, Any] | None,
-         counting: bool, capped: bool) -> str:
-    if counting:
-        return f"Your catalog has {'at least ' if capped else ''}{count} matching film{'s' if count != 1 else ''}:"
+# --- facts ------------------------------------------------------------------------------------
+
+
+_FACT_CLAUSES = {
+    "director": "was directed by {}", "year": "came out in {}", "country": "comes from {}",
+    "language": "is in {}", "num_ratings": "has {} ratings", "summary": "is about this: {}",
+    "actors": "stars {}", "writers": "was written by {}", "genres": "is listed as {}",
+}
+
+
+def _fact(row: dict[str, Any], name: str) -> str | None:
+    """One field of one film as a clause after its title, or None when the row lacks it."""
+    value = row.get(name)
+    if value in (None, "", [], ()):
+        return None
+    if name == "duration_min":
+        hours, minutes = divmod(int(value), 60)
+        spelled = f" ({hours} h {minutes:02d} min)" if hours else ""
+        return f"runs {value} minutes{spelled}"
+    if name == "avg_rating":
+        votes = f" by {row['num_ratings']} users" if row.get("num_ratings") else ""
+        return f"is rated {float(value):.1f}/5{votes}"
+    template = _FACT_CLAUSES.get(name)
+    if template is None:
+        return None
+    return template.format(_names(value, 5) if isinstance(value, list | tuple) else value)
+
+
+def fact_sentence(row: dict[str, Any], fields: Sequence[str]) -> str:
+    """"*Pulp Fiction* (1994) was directed by Quentin Tarantino." — what was asked, first."""
+    head = f"*{row['title']}*" + (f" ({row['year']})" if row.get("year") else "")
+    clauses = [c for c in (_fact(row, f) for f in fields if f != "title") if c]
+    missing = [f for f in fields if f != "title" and _fact(row, f) is None]
+    if not clauses:
+        return f"{head}: your catalog does not record its {_names([_SORT_WORDS.get(m, m) for m in missing]) or 'details'}."
+    sentence = f"{head} {_names(clauses)}."
+    if missing:
+        sentence += f" Your catalog does not record its {_names([_SORT_WORDS.get(m, m) for m in missing])}."
+    return sentence
+
+
+# --- leads ----------------------------------------------------------------------------------------
+
+
+def _conditions(plan: QueryPlan | None) -> str:
+    found = conditions(plan.filters) if plan is not None else []
+    return ", ".join(found)
+
+
+def nothing_found(plan: QueryPlan | None) -> str:
+    """Said plainly: which conditions found nothing."""
+    conds = _conditions(plan)
+    if conds:
+        return f"No films in your catalog match: {conds}."
+    return "I found no film in your catalog that matches."
+
+
+def _superlative_lead(plan: QueryPlan, rows: list[dict[str, Any]], scope: str) -> str:
+    assert plan.sort is not None
+    word = _SUPERLATIVES.get((plan.sort.key, plan.sort.desc), f"first by {plan.sort.key}")
+    conds = _conditions(plan)
+    among = f" {scope}" + (f" ({conds})" if conds else "")
+    limit = plan.limit or 1
+    if len(rows) == 1:
+        return f"The {word} film{among} is {describe_row(rows[0])}."
+    if len(rows) > limit:
+        return f"{_films(len(rows)).capitalize()} tie for the {word}{among}:"
+    return f"The {limit} {word} films{among}:"
+
+
+def lead(
+    rows: list[dict[str, Any]], *, plan: QueryPlan | None, route: str | None, anchors: list[dict[str, Any]],
+    total: int, capped: bool, exact: bool,
+) -> str:
+    follow = route == "follow_up"
+    scope = "among the previous results" if follow else "in your catalog"
     if route == "similar" and anchors:
         a = anchors[0]
         return f"Films in your catalog closest to {a['title']} ({a['year']}):"
     if route == "recommendation":
         seeds = ", ".join(a["title"] for a in anchors)
         return f"Recommended from your catalog{' for fans of ' + seeds if seeds else ''}:"
-    if route == "follow_up":
-        return "From the previous results:"
-    order = f", by {_SORT_WORDS.get(sort['key'], sort['key'])}" if sort else ""
-    return f"{count} film{'s' if count != 1 else ''} from your catalog match{'es' if count == 1 else ''}{order}:"
+    if plan is not None and plan.intent == "superlative" and plan.sort and exact:
+        return _superlative_lead(plan, rows, scope)
+    if not exact:
+        return "The closest matches " + ("among the previous results:" if follow else "in your catalog:")
+    conds = _conditions(plan)
+    order = f", by {_SORT_WORDS.get(plan.sort.key, plan.sort.key)}" if plan is not None and plan.sort else ""
+    counted = f"{_films(total)} {scope} match{'es' if total == 1 else ''}" + (f" ({conds})" if conds else "")
+    if plan is not None and plan.intent == "count":
+        counted = (f"{_films(total)} of the previous results match{'es' if total == 1 else ''}" if follow
+                   else f"Your catalog has {_films(total)} that match{'es' if total == 1 else ''}")
+        counted += f" ({conds})" if conds else ""
+    shown = f"; the first {len(rows)} are listed (the most an answer lists){order}:" if capped else f"{order}:"
+    return counted[0].upper() + counted[1:] + shown
 
 
 def extractive_answer(
-    rows: list[dict[str, Any]], *, route: str, anchors: list[dict[str, Any]] | None = None,
-    sort: dict[str, Any] | None = None, counting: bool = False, capped: bool = False,
-    sql: str | None = None,
+    rows: list[dict[str, Any]], *, plan: QueryPlan | None = None, route: str | None = None,
+    anchors: list[dict[str, Any]] | None = None, total: int | None = None, capped: bool = False,
+    exact: bool = True, alternatives: Sequence[dict[str, Any]] = (), sql: str | None = None,
 ) -> str:
-    """A grounded answer listing `rows` in order."""
+    """A grounded answer listing `rows` in order (every one of them); with no rows, says so and
+    offers `alternatives` (nearest rows that do not meet the conditions) labelled as such."""
     titled = [r for r in rows if r.get("title")]
+    unapplied = list(plan.unapplied) if plan is not None else []
+    caveat = [f"I could not apply: {'; '.join(unapplied)}."] if unapplied else []
     if not titled:
-        if rows:  # an aggregate from SQL, e.g. a count
-            return "Result: " + "; ".join(", ".join(f"{k} = {v}" for k, v in r.items()) for r in rows)
-        return "I found no film in your catalog that matches."
-    lines = [lead(route, count=len(titled), anchors=anchors or [], sort=sort, counting=counting, capped=capped)]
+        if rows:  # an aggregate from SQL, e.g. an average
+            lines = ["Result: " + "; ".join(", ".join(f"{k} = {v}" for k, v in r.items()) for r in rows)]
+        else:
+            lines = [nothing_found(plan)]
+            if alternatives:
+                lines.append("Not matches, but the closest by meaning:")
+                lines += [f"- {describe_row(r)}" for r in alternatives]
+        return "\n".join(lines + caveat + _sql_block(sql))
+    if plan is not None and plan.intent == "fact" and plan.fields and route != "follow_up":
+        facts = [fact_sentence(r, plan.fields) for r in titled]
+        return "\n".join(facts + caveat + _sql_block(sql))
+    else:
+        first = lead(titled, plan=plan, route=route, anchors=anchors or [],
+                     total=total if total is not None else len(titled), capped=capped, exact=exact)
+        if first.endswith(".") and len(titled) == 1:  # a single superlative says it all
+            return "\n".join([first, *caveat, *_sql_block(sql)])
+        lines = [first]
+    lines += caveat
     lines += [f"{i}. {describe_row(r)}" for i, r in enumerate(titled, 1)]
-    if sql:
-        lines.append(f"\nFound with this SQL:\n```sql\n{sql}\n```")
-    return "\n".join(lines)
+    return "\n".join(lines + _sql_block(sql))
+
+
+def _sql_block(sql: str | None) -> list[str]:
+    return [f"\nFound with this SQL:\n```sql\n{sql}\n```"] if sql else []

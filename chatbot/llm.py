@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ import httpx
 from chatbot.answer import Fallback
 from chatbot.llm_fit import fit_prompt
 from chatbot.llm_hosts import HostPool, shared_pool, split_hosts
+from chatbot.prompting import parse_json_object
 from chatbot.usability import AnswerGate
 
 if TYPE_CHECKING:
@@ -116,6 +116,9 @@ class Completion:
     """Catalog rows left out of the prompt to fit num_ctx."""
 
 
+NO_LLM_NOTE = "No LLM was reachable, so this answer lists the catalog rows directly."
+
+
 class LLMUnavailable(Exception):
     """Every model failed (or none was reachable); `.fallbacks` says why, one per model tried."""
 
@@ -134,7 +137,7 @@ class LLMUnavailable(Exception):
             return "The language models were busy or too slow; answered from the catalog rows instead."
         if any(r.startswith("unusable answer") for r in reasons):
             return "No model gave a usable answer; answered from the catalog rows instead."
-        return "No LLM was reachable; answered from the catalog rows instead."
+        return NO_LLM_NOTE
 
 
 class _Failed(Exception):
@@ -536,28 +539,12 @@ def failure_reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {_short(str(exc))}"
 
 
-_FENCE = re.compile(r"```[ \t]*(?:json|JSON)?[ \t]*\n?(.*?)```", re.DOTALL)
-
-
 def extract_json(text: str) -> dict[str, Any]:
-    """The JSON object in a model's reply, tolerating ``` fences and prose around it."""
-    body = text.strip()
-    fenced = _FENCE.search(body)
-    if fenced:
-        body = fenced.group(1).strip()
+    """The JSON object in a model's reply (chatbot.prompting's one parser); a cascade failure if none."""
     try:
-        value = json.loads(body)
-    except json.JSONDecodeError:
-        start = body.find("{")
-        if start < 0:
-            raise _Failed("invalid JSON") from None
-        try:
-            value, _ = json.JSONDecoder().raw_decode(body[start:])
-        except json.JSONDecodeError:
-            raise _Failed("invalid JSON") from None
-    if not isinstance(value, dict):
-        raise _Failed("invalid JSON")
-    return value
+        return parse_json_object(text)
+    except ValueError:
+        raise _Failed("invalid JSON") from None
 
 
 def _short(text: str, limit: int = 80) -> str:

@@ -1,40 +1,49 @@
-"""Graph nodes: verbs, async, each returning only the state fields it changes."""
+"""Graph nodes and routers. Nodes are async verbs returning only what they change; accumulating
+fields (notes, fallbacks, timings_ms) are appended through their reducers; routers are pure."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import wraps
-from typing import Any
+from typing import Any, Literal
 
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langgraph.config import get_stream_writer
 from langgraph.runtime import Runtime
+from langgraph.types import Overwrite
 
+from chatbot import prompting
+from chatbot.answer import Fallback
 from chatbot.citations import check_citations as _check_citations
 from chatbot.deps import Deps
-from chatbot.extractive import NO_LLM_CONFIGURED_NOTE, NO_LLM_NOTE, extractive_answer
+from chatbot.drafts import REPEATED, draft_problem
+from chatbot.extractive import NO_LLM_CONFIGURED_NOTE, extractive_answer
+from chatbot.llm import NO_LLM_NOTE
+from chatbot.plans import checked_plan, is_vague, needs_vector, route_of
 from chatbot.state import State, fresh_turn
-from chatbot.understand import GENRE_WORDS
-from chatbot.understand import understand as read_question
-from prompts.answer import ANSWER_SYSTEM, ANSWER_USER, CHITCHAT_REPLY, CHITCHAT_SYSTEM
-from prompts.route import ROUTE_JSON_SCHEMA, ROUTE_SYSTEM
-from prompts.sql import SQL_EXAMPLES, SQL_JSON_SCHEMA, SQL_REPAIR, SQL_SYSTEM
-from retrieval.types import AmbiguousTitle, SearchFilters, SearchMode, UnknownTitle
+from chatbot.understand import read_plan
+from prompts.answer import CHITCHAT_REPLY
+from prompts.sql import SQL_EXAMPLES
+from retrieval.plan import QueryPlan, Vocabulary
+from retrieval.types import AmbiguousTitle, MovieHit, SearchMode, UnknownTitle
 
 log = logging.getLogger(__name__)
 
 Node = Callable[[State, Runtime[Deps]], Awaitable[dict[str, Any]]]
 
-# Row fields the answer prompt shows the model (never the embedding).
-PROMPT_FIELDS = ("id", "title", "year", "director", "genres", "actors", "duration_min", "avg_rating", "summary")
+EMPTY_CATALOG = (
+    "Your catalog is empty, so there is nothing to answer from yet. Load movies first: "
+    "`movie-rag ingest demo`, `movie-rag ingest movies PATH` or `movie-rag ingest movielens DIR`."
+)
+SIMILAR_POOL = 3
+"""`similar` looks at this many times k neighbours before `prefer_described` picks k."""
+ALTERNATIVES = 5
+"""Nearest rows offered, labelled as such, when nothing meets the conditions."""
 
 
 def timed(name: str) -> Callable[[Node], Node]:
-    """Record the node's wall time in `timings_ms` (understand starts the turn's dict afresh)."""
+    """Add the node's wall time to `timings_ms` (through its reducer)."""
 
     def wrap(fn: Node) -> Node:
         @wraps(fn)
@@ -42,22 +51,17 @@ def timed(name: str) -> Callable[[Node], Node]:
             clock = runtime.context.clock
             t0 = clock()
             update = await fn(state, runtime)
-            base = update.get("timings_ms", state.timings_ms)
-            update["timings_ms"] = {**base, name: round((clock() - t0) * 1000, 2)}
+            ms = round((clock() - t0) * 1000, 2)
+            current = update.get("timings_ms")
+            if isinstance(current, Overwrite):  # the turn's first node starts the dict afresh
+                update["timings_ms"] = Overwrite({**current.value, name: ms})
+            else:
+                update["timings_ms"] = {**(current or {}), name: ms}
             return update
 
         return node
 
     return wrap
-
-
-EMPTY_CATALOG = (
-    "Your catalog is empty, so there is nothing to answer from yet. Load movies first: "
-    "`movie-rag ingest demo`, `movie-rag ingest movies PATH` or `movie-rag ingest movielens DIR`."
-)
-
-SIMILAR_POOL = 3
-"""`similar` looks at this many times k neighbours before `prefer_described` picks k."""
 
 
 def prefer_described(hits: list[Any], *, anchored: bool) -> list[Any]:
@@ -71,223 +75,141 @@ def prefer_described(hits: list[Any], *, anchored: bool) -> list[Any]:
     return [h for h in hits if h.summary] + [h for h in hits if not h.summary]
 
 
-def _option(state: State, deps: Deps, name: str) -> Any:
-    value = state.options.get(name)
-    return getattr(deps, name) if value is None else value
-
-
-def _hit_dicts(hits: list[Any]) -> list[dict[str, Any]]:
+def _rows(hits: Sequence[MovieHit]) -> list[dict[str, Any]]:
     return [h.full() for h in hits]
-
-
-def _filters(raw: dict[str, Any], ids: list[int] | None = None) -> SearchFilters | None:
-    f = SearchFilters(
-        year_min=raw.get("year_min"), year_max=raw.get("year_max"),
-        genres=tuple(raw.get("genres", ())), director=raw.get("director"),
-        actors=tuple(raw.get("actors", ())), people=tuple(raw.get("people", ())),
-        ids=tuple(ids or ()),
-    )
-    return None if f.is_empty() else f
 
 
 # --- understand ---------------------------------------------------------------------------
 
 
-def assign_people(filters: dict[str, Any], catalog: Any) -> dict[str, Any]:
-    """A name the rules could not place ("Stanley Kubrick films") becomes a director or an actor
-    filter by what the catalog knows of it; unknown names stay as "anyone credited"."""
-    names = filters.get("people")
-    if not names:
-        return filters
-    out = {k: v for k, v in filters.items() if k != "people"}
-    people = []
-    for name in names:
-        roles = catalog.person_roles(name)
-        if roles["director"] and roles["director"] >= roles["actor"] and "director" not in out:
-            out["director"] = name
-        elif roles["actor"]:
-            out["actors"] = [*out.get("actors", []), name]
-        else:
-            people.append(name)
-    if people:
-        out["people"] = people
-    return out
+async def _vocabulary(deps: Deps) -> Vocabulary:
+    return await asyncio.to_thread(deps.catalog.vocabulary)
 
 
 @timed("understand")
 async def understand(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
     deps = runtime.context
     titles = await asyncio.to_thread(deps.catalog.find_titles, state.question)
-    u = read_question(state.question, titles=titles, has_previous=bool(state.last_ids))
+    vocab = await _vocabulary(deps)
+    has_previous = bool(state.last_ids)
+    plan = read_plan(state.question, vocab, titles=titles, has_previous=has_previous)
     llm_up = deps.chat is not None and await deps.chat.available()
-    route: str = u.route
-    filters: dict[str, Any] = u.filters
-    fallbacks: list[dict[str, str]] = []
-    if llm_up and route == "semantic" and not filters and bool(_option(state, deps, "llm_routing")):
-        route, filters, fallbacks = await refine_route(deps, state.question)
-    filters = await asyncio.to_thread(assign_people, filters, deps.catalog)
-    query = u.query
-    if u.route == "follow_up" and state.last_query:
-        query = state.last_query
-    anchors = [{"id": i, "title": t, "year": y} for i, t, y in u.anchors]
-    sql_mode = bool(_option(state, deps, "sql_mode"))
-    use_sql = route == "structured" and sql_mode and llm_up and deps.sql is not None
+    fallbacks: list[Fallback] = []
+    if llm_up and deps.llm_routing and is_vague(plan):
+        plan, fallbacks = await fill_plan(deps, state.question, plan, vocab)
+    route = route_of(plan, has_previous=has_previous)
+    use_sql = plan.intent == "aggregate" and deps.sql_mode and llm_up and deps.sql is not None
+    by_id = {t[0]: t for t in titles}
+    anchors = [{"id": i, "title": by_id[i][1], "year": by_id[i][2]} for i in plan.anchors if i in by_id]
+    query = plan.semantic or (state.last_query if route == "follow_up" and state.last_query else state.question)
     return {
-        **fresh_turn(),
-        "route": route, "query": query, "anchors": anchors, "filters": filters, "sort": u.sort,
-        "limit": u.limit, "count": u.count, "llm_up": llm_up, "use_sql": use_sql, "fallbacks": fallbacks,
+        **fresh_turn(fallbacks=fallbacks),
+        "plan": plan, "route": route, "query": query, "anchors": anchors, "llm_up": llm_up, "use_sql": use_sql,
     }
 
 
-async def refine_route(deps: Deps, question: str) -> tuple[str, dict[str, Any], list[dict[str, str]]]:
-    """The LLM's reading of a question the rules found no signal in: (route, filters, fallbacks).
-
-    Only routes that need nothing the rules did not find are taken (similar and follow-up need a
-    catalog title or previous ids); a structured reading without any usable filter stays semantic.
-    Any failure leaves the rules' answer, semantic, in place.
-    """
+async def fill_plan(deps: Deps, question: str, rules: QueryPlan, vocab: Vocabulary) -> tuple[QueryPlan, list[Fallback]]:
+    """The LLM's reading of a question the rules were unsure of, through the plan's own JSON
+    schema, checked against the catalog; any failure keeps the rules' plan."""
     from chatbot.llm import LLMUnavailable
 
     assert deps.chat is not None
-    messages: list[BaseMessage] = [SystemMessage(ROUTE_SYSTEM), HumanMessage(question)]
     try:
-        done = await deps.chat.complete_json(messages, schema=ROUTE_JSON_SCHEMA)
+        done = await deps.chat.complete_json(prompting.plan_messages(question, vocab), schema=prompting.PLAN_SCHEMA)
     except LLMUnavailable as exc:
-        return "semantic", {}, [{"model": f.model, "reason": f.reason} for f in exc.fallbacks]
-    fallbacks = [{"model": f.model, "reason": f.reason} for f in done.fallbacks]
-    data = done.data or {}
-    filters = _llm_filters(data)
-    route = data.get("route")
-    if route == "structured" and filters:
-        return "structured", filters, fallbacks
-    if route in ("recommendation", "chitchat"):
-        return route, {}, fallbacks
-    return "semantic", {}, fallbacks
+        return rules, list(exc.fallbacks)
+    llm = prompting.parse_plan(done.text, done.data)
+    if llm is None:
+        return rules, [*done.fallbacks, Fallback(model=done.model, reason="reply is not a query plan")]
+    return checked_plan(llm, rules, vocab), list(done.fallbacks)
 
 
-def _llm_filters(data: dict[str, Any]) -> dict[str, Any]:
-    """Filters from the LLM's JSON, keeping only well-typed, plausible values."""
-    out: dict[str, Any] = {}
-    for key in ("year_min", "year_max"):
-        value = data.get(key)
-        if isinstance(value, int) and not isinstance(value, bool) and 1870 <= value <= 2100:
-            out[key] = value
-    genres = [GENRE_WORDS.get(g.strip().lower()) for g in data.get("genres") or [] if isinstance(g, str)]
-    if any(genres):
-        out["genres"] = [g for g in dict.fromkeys(genres) if g]
-    director = data.get("director")
-    if isinstance(director, str) and director.strip():
-        out["director"] = director.strip()
-    actors = [a.strip() for a in data.get("actors") or [] if isinstance(a, str) and a.strip()]
-    if actors:
-        out["actors"] = actors
-    return out
-
-
-def after_understand(state: State) -> str:
-    return "generate" if state.route == "chitchat" else "embed"
-
-
-# --- embed / retrieve ---------------------------------------------------------------------
-
-
-@timed("embed")
-async def embed(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
-    vector = await asyncio.to_thread(runtime.context.embedder.embed_query, state.query)
-    return {"vector": [float(x) for x in vector]}
-
-
-def after_embed(state: State) -> str:
+def after_understand(state: State) -> Literal["generate", "draft_sql", "retrieve"]:
+    if state.route == "chitchat":
+        return "generate"
     return "draft_sql" if state.use_sql else "retrieve"
 
 
-def sort_rows(rows: list[dict[str, Any]], sort: dict[str, Any] | None, limit: int | None) -> list[dict[str, Any]]:
-    """Order rows by `sort` (missing values last, either direction), then keep `limit`."""
-    if sort:
-        key, desc = sort["key"], bool(sort.get("desc"))
-        present = [r for r in rows if r.get(key) is not None]
-        missing = [r for r in rows if r.get(key) is None]
-        present.sort(key=lambda r: r[key].casefold() if isinstance(r[key], str) else r[key], reverse=desc)
-        rows = present + missing
-    if not limit or len(rows) <= limit:
-        return rows
-    # "the longest" with two films of the same length: both are the answer
-    cutoff = rows[limit - 1].get(sort["key"]) if sort else None
-    extra = [r for r in rows[limit:] if cutoff is not None and r.get(sort["key"]) == cutoff]  # type: ignore[index]
-    return rows[:limit] + extra
+# --- retrieve: run the plan -----------------------------------------------------------------
+
+
+async def _embed(deps: Deps, text: str) -> list[float]:
+    vector = await asyncio.to_thread(deps.embedder.embed_query, text)
+    return [float(x) for x in vector]
+
+
+async def _similar(state: State, deps: Deps) -> tuple[list[dict[str, Any]], list[str]]:
+    anchor = state.anchors[0]
+    try:
+        candidates = await asyncio.to_thread(
+            deps.catalog.similar, anchor["title"], year=anchor["year"], metric=deps.metric, k=SIMILAR_POOL * deps.k,
+        )
+        anchor_rows = await asyncio.to_thread(deps.catalog.get, [anchor["id"]])
+    except (UnknownTitle, AmbiguousTitle) as exc:  # the anchor came from the catalog, so rare
+        return [], [str(exc)]
+    return _rows(prefer_described(candidates, anchored=bool(anchor_rows and anchor_rows[0].summary))[: deps.k]), []
+
+
+async def _search(state: State, deps: Deps, vector: list[float] | None, k: int | None = None) -> list[dict[str, Any]]:
+    mode: SearchMode = "hybrid" if deps.hybrid else "dense"
+    hits = await asyncio.to_thread(deps.catalog.search, state.query, mode=mode, k=k or deps.k, vector=vector)
+    return _rows(hits)
 
 
 @timed("retrieve")
 async def retrieve(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
+    """Run the plan over the whole catalog (or the previous turn's rows): sets are complete up to
+    the set cap, counts and superlatives computed in SQL, nearest-neighbour questions take k."""
     deps = runtime.context
-    catalog = deps.catalog
-    k = int(_option(state, deps, "k"))
-    mode: SearchMode = "hybrid" if state.options.get("hybrid", True) else "dense"
-    notes = list(state.notes)
-    hits: list[Any] = []
-    if state.route == "similar" and state.anchors:
-        anchor = state.anchors[0]
-        try:
-            candidates = await asyncio.to_thread(
-                catalog.similar, anchor["title"], year=anchor["year"],
-                metric=state.options.get("metric", "cosine"), k=SIMILAR_POOL * k,
-                filters=_filters(state.filters),
-            )
-            anchor_rows = await asyncio.to_thread(catalog.get, [anchor["id"]])
-            hits = prefer_described(candidates, anchored=bool(anchor_rows and anchor_rows[0].summary))[:k]
-        except (UnknownTitle, AmbiguousTitle) as exc:  # the anchor came from the catalog, so rare
-            notes.append(str(exc))
-    elif state.route == "recommendation" and deps.recommend is not None and (
-        state.anchors or state.options.get("owner")
-    ):
-        liked = [a["id"] for a in state.anchors]
+    plan = state.plan
+    assert plan is not None
+    timings: dict[str, float] = {}
+    vector: list[float] | None = None
+    if needs_vector(plan):
+        t0 = deps.clock()
+        vector = await _embed(deps, state.query)
+        timings["embed"] = round((deps.clock() - t0) * 1000, 2)
+    follow = state.route == "follow_up"
+    # No condition beyond the anchors themselves: the tuned similar/search paths serve it.
+    simple = plan.filters.model_copy(update={"exclude_ids": ()}).is_empty() and not plan.sort and not follow
+    update: dict[str, Any] = {"sql": None, "plan_sql": None, "exact": False, "total": None, "capped": False,
+                              "timings_ms": timings}
+    if plan.intent == "similar" and state.anchors and simple:
+        rows, notes = await _similar(state, deps)
+        return {**update, "hits": rows, "notes": notes}
+    if plan.intent == "recommend" and (state.anchors or deps.owner) and deps.recommend is not None:
         # owner: whose stored stars (person_ratings) join the named films (the UI sets it)
-        owner = {"owner": state.options["owner"]} if state.options.get("owner") else {}
-        hits = await asyncio.to_thread(deps.recommend, liked, k=k, **owner)
-    if not hits:
-        ids = state.last_ids if state.route == "follow_up" else None
-        filters = _filters(state.filters, ids)
-        # A filter-driven question wants the whole matching set, not just the top k.
-        limit = len(ids) if ids else (deps.row_cap if filters and state.route == "structured" else k)
-        hits = await asyncio.to_thread(
-            catalog.search, state.query, mode="dense" if ids else mode, k=limit,
-            filters=filters, vector=state.vector,
-        )
-    rows = sort_rows(_hit_dicts(hits), state.sort, state.limit)
-    return {"hits": rows, "notes": notes, "sql": None}
-
-
-# --- SQL path -------------------------------------------------------------------------------
-
-
-def _sql_messages(
-    state: State, row_cap: int, examples: Sequence[tuple[str, str]] = ()
-) -> list[BaseMessage]:
-    messages: list[BaseMessage] = [SystemMessage(SQL_SYSTEM.format(row_cap=row_cap))]
-    for question, sql in (*SQL_EXAMPLES, *examples):
-        messages += [HumanMessage(question), AIMessage(json.dumps({"sql": sql}))]
-    messages.append(HumanMessage(state.question))
-    if state.sql_reason and state.sql_draft:
-        messages += [
-            AIMessage(json.dumps({"sql": state.sql_draft})),
-            HumanMessage(SQL_REPAIR.format(reason=state.sql_reason, sql=state.sql_draft)),
-        ]
-    return messages
-
-
-def extract_sql(completion_text: str, data: dict[str, Any] | None) -> str | None:
-    """The SQL out of a JSON reply, tolerating fences and prose around it."""
-    if data and isinstance(data.get("sql"), str):
-        return data["sql"].strip() or None
-    text = re.sub(r"^```(?:json|sql)?\s*|\s*```$", "", completion_text.strip(), flags=re.I)
+        owner = {"owner": deps.owner} if deps.owner else {}
+        hits = await asyncio.to_thread(deps.recommend, [a["id"] for a in state.anchors], k=deps.k, **owner)
+        if hits:
+            return {**update, "hits": _rows(hits)}
+    if plan.intent in ("search", "recommend") and simple and not plan.anchors:
+        return {**update, "hits": await _search(state, deps, vector or await _embed(deps, state.query))}
+    # A count lists its rows too (count(*) OVER () gives the total), so the answer can cite them.
+    run = plan.model_copy(update={"intent": "list"}) if plan.intent in ("count", "aggregate") else plan
     try:
-        obj = json.loads(text)
-        if isinstance(obj, dict) and isinstance(obj.get("sql"), str):
-            return obj["sql"].strip() or None
-    except ValueError:
-        pass
-    m = re.search(r"\bselect\b.*", text, re.I | re.S)
-    return m.group(0).strip() if m else None
+        result = await asyncio.to_thread(
+            deps.catalog.run_plan, run, ids=state.last_ids if follow else None, vector=vector,
+            metric=deps.metric, cap=deps.set_cap, k=deps.k,
+        )
+    except ValueError as exc:  # retrieval.compile.PlanError: a plan the compiler cannot express
+        log.info("plan not runnable (%s): %s", exc, plan)
+        return {**update, "hits": await _search(state, deps, vector or await _embed(deps, state.query)),
+                "notes": [f"{exc} These are the closest matches instead."]}
+    rows = [_jsonable(r) for r in result.rows]
+    unapplied = list(result.notes)
+    if plan.intent == "aggregate":
+        unapplied.append("the calculation asked for (it needs an LLM to draft SQL); these are the films it would be computed over")
+    if unapplied:
+        plan = plan.model_copy(update={"unapplied": (*plan.unapplied, *unapplied)})
+    update.update(plan=plan, hits=rows, total=result.total, capped=result.capped, plan_sql=result.readable,
+                  exact=not result.ranked)
+    if not rows and plan.intent != "count":
+        update["alternatives"] = await _search(state, deps, vector or await _embed(deps, state.query), ALTERNATIVES)
+    return update
+
+
+# --- free-form SQL (aggregates) -------------------------------------------------------------
 
 
 async def _verified_examples(deps: Deps) -> Sequence[tuple[str, str]]:
@@ -301,30 +223,33 @@ async def _verified_examples(deps: Deps) -> Sequence[tuple[str, str]]:
         return ()
 
 
+FELL_BACK = " Answered from the query plan instead."
+
+
 @timed("draft_sql")
 async def draft_sql(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
     from chatbot.llm import LLMUnavailable
 
     deps = runtime.context
     assert deps.chat is not None
-    fallbacks = list(state.fallbacks)
+    attempts = state.sql_attempts + 1
     try:
         examples = await _verified_examples(deps)
-        done = await deps.chat.complete_json(_sql_messages(state, deps.row_cap, examples), schema=SQL_JSON_SCHEMA)
+        done = await deps.chat.complete_json(
+            prompting.sql_messages(state, deps.row_cap, examples), schema=prompting.SQL_SCHEMA
+        )
     except LLMUnavailable as exc:
-        fallbacks += [{"model": f.model, "reason": f.reason} for f in exc.fallbacks]
         return {
-            "sql_draft": None, "fallbacks": fallbacks, "sql_attempts": state.sql_attempts + 1,
-            "notes": [*state.notes, "No model could draft SQL; answered from vector search instead."],
+            "sql_draft": None, "sql_attempts": attempts, "fallbacks": list(exc.fallbacks),
+            "notes": ["No model could draft SQL." + FELL_BACK],
         }
-    fallbacks += [{"model": f.model, "reason": f.reason} for f in done.fallbacks]
     return {
-        "sql_draft": extract_sql(done.text, done.data), "sql_attempts": state.sql_attempts + 1,
-        "fallbacks": fallbacks,
+        "sql_draft": prompting.extract_sql(done.text, done.data), "sql_attempts": attempts,
+        "fallbacks": list(done.fallbacks),
     }
 
 
-def after_draft(state: State) -> str:
+def after_draft(state: State) -> Literal["check_sql", "retrieve"]:
     return "check_sql" if state.sql_draft else "retrieve"
 
 
@@ -332,14 +257,26 @@ def after_draft(state: State) -> str:
 async def check_sql(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
     from retrieval.sqlguard import UnsafeSQL
 
-    guard = runtime.context.sql
+    deps = runtime.context
+    guard = deps.sql
     assert guard is not None and state.sql_draft is not None
+    rejected = [*state.sql_rejected, state.sql_draft]
     try:
         checked = guard.check(state.sql_draft)
+        problem = draft_problem(
+            state.sql_draft, question=state.question,
+            filters=state.plan.filters if state.plan is not None else None,
+            examples=(*SQL_EXAMPLES, *await _verified_examples(deps)), rejected=state.sql_rejected,
+        )
+        if problem is not None:
+            raise UnsafeSQL(f"The draft does not answer the question: {problem}.")
     except UnsafeSQL as exc:
-        update: dict[str, Any] = {"sql_reason": str(exc), "sql_checked": None, "sql_readable": None}
-        if state.sql_attempts >= 2:
-            update["notes"] = [*state.notes, f"The drafted SQL was rejected ({exc}); answered from vector search instead."]
+        update: dict[str, Any] = {
+            "sql_reason": str(exc), "sql_checked": None, "sql_readable": None, "sql_rejected": rejected,
+        }
+        if state.sql_attempts >= 2 or REPEATED in str(exc):
+            update["notes"] = [f"The drafted SQL was rejected ({exc})." + FELL_BACK]
+            update["sql_attempts"] = max(state.sql_attempts, 2)  # a repeated repair ends the repair
         return update
     return {
         "sql_checked": checked.sql, "sql_readable": checked.readable,
@@ -347,7 +284,7 @@ async def check_sql(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
     }
 
 
-def after_check(state: State) -> str:
+def after_check(state: State) -> Literal["run_sql", "draft_sql", "retrieve"]:
     if state.sql_reason is None:
         return "run_sql"
     return "draft_sql" if state.sql_attempts < 2 else "retrieve"
@@ -359,23 +296,44 @@ async def run_sql(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
 
     deps = runtime.context
     assert deps.sql is not None and state.sql_checked is not None
-    params = {}
-    for name, phrase in state.sql_phrases.items():
-        params[name] = vector_literal(await asyncio.to_thread(deps.embedder.embed_query, phrase))
+    params = {name: vector_literal(await _embed(deps, phrase)) for name, phrase in state.sql_phrases.items()}
     try:
         rows = await asyncio.to_thread(deps.sql.run, state.sql_checked, params)
     except Exception as exc:  # the database refused or cancelled it: fall back, say so
         log.info("drafted SQL failed: %s", exc)
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else f"The drafted SQL failed ({type(exc).__name__})."
-        return {"hits": [], "notes": [*state.notes, f"{reason} Answered from vector search instead."]}
+        text = str(exc).strip()
+        reason = text.splitlines()[0] if text else f"The drafted SQL failed ({type(exc).__name__})."
+        return {"hits": [], "notes": [reason + FELL_BACK]}
     if not rows:
-        return {"hits": [], "notes": [*state.notes, "The drafted SQL found no rows; answered from vector search instead."]}
-    return {"hits": [_jsonable(r) for r in rows], "sql": state.sql_readable}
+        return {"hits": [], "notes": ["The drafted SQL found no rows." + FELL_BACK]}
+    hits = await asyncio.to_thread(_with_ids, [_jsonable(r) for r in rows], deps.catalog)
+    return {
+        "hits": hits, "sql": state.sql_readable, "sql_accepted": state.sql_draft,
+        "exact": True, "total": len(hits), "capped": len(hits) >= deps.row_cap,
+    }
 
 
-def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+def _with_ids(rows: list[dict[str, Any]], catalog: Any) -> list[dict[str, Any]]:
+    """SQL rows that name a film by title (and year) but lack its id get it from the catalog,
+    so they can be cited."""
+    out = []
+    for row in rows:
+        title = row.get("title")
+        if row.get("id") is None and isinstance(title, str):
+            matches = [t for t in catalog.find_titles(title) if t[1].casefold() == title.casefold()]
+            if row.get("year") is not None:
+                matches = [t for t in matches if t[2] == row["year"]]
+            if len(matches) == 1:
+                row = {"id": matches[0][0], **{k: v for k, v in row.items() if k != "id"}, "year": matches[0][2]}
+        out.append(row)
+    return out
+
+
+def _jsonable(row: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in row.items():
+        if key == "embedding":
+            continue
         if isinstance(value, (str, int, float, bool)) or value is None:
             out[key] = value
         elif isinstance(value, (list, tuple)):
@@ -385,36 +343,11 @@ def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def after_run(state: State) -> str:
+def after_run(state: State) -> Literal["generate", "retrieve"]:
     return "generate" if state.hits else "retrieve"
 
 
 # --- generate / check_citations ------------------------------------------------------------
-
-
-def _rows_block(rows: list[dict[str, Any]]) -> str:
-    lines = []
-    for r in rows:
-        shown = {k: r[k] for k in PROMPT_FIELDS if k in r and r[k] not in (None, [], ())}
-        if isinstance(shown.get("summary"), str) and len(shown["summary"]) > 400:
-            shown["summary"] = shown["summary"][:400] + "…"
-        lines.append(json.dumps(shown, ensure_ascii=False, default=str))
-    return "\n".join(lines)
-
-
-def answer_messages(state: State) -> list[BaseMessage]:
-    notes = []
-    if state.route == "follow_up":
-        notes.append("These rows are the previous answer's films, filtered for this question.")
-    if state.sort:
-        notes.append(f"The rows are already ordered by {state.sort['key']} ({'descending' if state.sort.get('desc') else 'ascending'}).")
-    if state.count:
-        notes.append(f"The question asks how many: {len(state.hits)} rows match.")
-    if state.sql:
-        notes.append("The rows came from this SQL query: " + state.sql)
-    context_note = ("Context: " + " ".join(notes) + "\n") if notes else ""
-    user = ANSWER_USER.format(question=state.question, context_note=context_note, count=len(state.hits), rows=_rows_block(state.hits))
-    return [SystemMessage(ANSWER_SYSTEM), HumanMessage(user)]
 
 
 @timed("generate")
@@ -430,35 +363,31 @@ async def generate(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
     async def on_restart(reason: str) -> None:
         write({"restart": reason})
 
-    notes = list(state.notes)
-    fallbacks = list(state.fallbacks)
-    if state.route == "chitchat":
-        messages: list[BaseMessage] = [SystemMessage(CHITCHAT_SYSTEM), HumanMessage(state.question)]
-    elif state.hits:
-        messages = answer_messages(state)
-    else:
+    if state.route != "chitchat" and not state.hits:
         empty = await asyncio.to_thread(deps.catalog.count) == 0
-        text = EMPTY_CATALOG if empty else "I found no film in your catalog that matches that."
+        text = EMPTY_CATALOG if empty else extractive_answer([], plan=state.plan, route=state.route, alternatives=state.alternatives)
         write({"token": text})
-        return {"answer": text, "model": None, "notes": notes}
+        return {"answer": text, "model": None}
 
+    notes: list[str] = []
+    fallbacks: list[Fallback] = []
     if state.llm_up and deps.chat is not None:
+        messages = prompting.chitchat_messages(state.question) if state.route == "chitchat" else prompting.answer_messages(state)
         try:
             done = await deps.chat.stream(messages, on_token=on_token, on_restart=on_restart)
-            fallbacks += [{"model": f.model, "reason": f.reason} for f in done.fallbacks]
-            return {"answer": done.text, "model": done.model, "fallbacks": fallbacks, "notes": notes}
+            return {"answer": done.text, "model": done.model, "fallbacks": list(done.fallbacks)}
         except LLMUnavailable as exc:
-            fallbacks += [{"model": f.model, "reason": f.reason} for f in exc.fallbacks]
+            fallbacks = list(exc.fallbacks)
             write({"restart": "no model answered"})
-            notes.append(NO_LLM_NOTE)
+            notes.append(exc.note)
     else:
         notes.append(NO_LLM_CONFIGURED_NOTE if deps.chat is None else NO_LLM_NOTE)
     if state.route == "chitchat":
         text = CHITCHAT_REPLY
     else:
         text = extractive_answer(
-            state.hits, route=state.route, anchors=state.anchors, sort=state.sort,
-            counting=state.count, capped=len(state.hits) >= deps.row_cap, sql=state.sql,
+            state.hits, plan=state.plan, route=state.route, anchors=state.anchors, total=state.total,
+            capped=state.capped, exact=state.exact, sql=state.sql,
         )
     write({"token": text})
     return {"answer": text, "model": None, "fallbacks": fallbacks, "notes": notes}
@@ -470,17 +399,22 @@ async def check_citations(state: State, runtime: Runtime[Deps]) -> dict[str, Any
     # An extractive answer is written from the rows, so only a model's prose needs the catalog scan
     # (actor names such as Paula Patton would otherwise read as the film Patton).
     named = [t for _, t, _ in await asyncio.to_thread(catalog.find_titles, state.answer)] if state.model else []
+    vocab = await _vocabulary(runtime.context)
+    people = {p for r in state.hits for p in (*(r.get("actors") or ()), *(r.get("director") or "").split(", ")) if p}
+    not_films = (*vocab.genres, *vocab.directors, *vocab.actors, *vocab.writers, *vocab.countries,
+                 *vocab.languages, *people)
     checked = _check_citations(
-        state.answer, state.hits, catalog_titles=named, allowed=[a["title"] for a in state.anchors]
+        state.answer, state.hits, catalog_titles=named,
+        allowed=[a["title"] for a in (*state.anchors, *state.alternatives)],
+        not_films=not_films,
     )
-    notes = list(state.notes)
-    if checked.flagged:
-        notes.append("Not among the retrieved rows, so not verified: " + ", ".join(checked.flagged) + ".")
-    cited_ids = [c["id"] for c in checked.cited]
-    shown_ids = cited_ids or [r["id"] for r in state.hits if r.get("id") is not None]
+    notes = ["Not among the retrieved rows, so not verified: " + ", ".join(checked.flagged) + "."] if checked.flagged else []
+    chitchat = state.route == "chitchat"
+    result_ids = [r["id"] for r in state.hits if isinstance(r.get("id"), int)] or [c["id"] for c in checked.cited]
     return {
         "answer": checked.answer, "citations": checked.cited, "notes": notes,
-        "last_ids": shown_ids if state.route != "chitchat" else state.last_ids,
+        "last_ids": state.last_ids if chitchat or not state.hits else result_ids,
         "last_query": state.query if state.route not in ("chitchat", "follow_up") else state.last_query,
         "turns": state.turns + 1,
     }
+

@@ -11,19 +11,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
 from chatbot.answer import Answer
-from chatbot.extractive import NO_LLM_CONFIGURED_NOTE, NO_LLM_NOTE
+from chatbot.extractive import NO_LLM_CONFIGURED_NOTE
+from chatbot.llm import NO_LLM_NOTE
 
 NO_LLM_LINE = "Answering from the catalog without an LLM"
 """The visible line under an answer written without a model (issue: not an error)."""
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".avif")
 
-# Inline code spans and fenced blocks: left as they are (nothing in them is ever live).
-_CODE = re.compile(r"(```[\s\S]*?(?:```|$)|`[^`\n]*`)")
 # What GFM turns into a link on its own (after parsing, so escapes do not stop it): scheme URLs,
 # www. hosts and e-mail addresses. They are shown as code instead.
 _LINKISH = re.compile(
@@ -35,14 +35,20 @@ _TRAILING = ".,;:!?)]}'\"*_"
 _ESCAPE_ALL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
 
 
-def _code_span(text: str) -> str:
+def _code_span(text: str, ticks: int = 0) -> str:
+    """`text` as an inline code span whose fence is `ticks` backticks long (at least one more
+    than any run inside, so it cannot pair with a run elsewhere in the paragraph)."""
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    ticks = "`" * (longest + 1)
+    fence = "`" * max(ticks, longest + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{ticks}{pad}{text}{pad}{ticks}"
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
-def _defuse(text: str, escape: Callable[[str], str]) -> str:
+def _longest_run(text: str) -> int:
+    return max((len(run) for run in re.findall(r"`+", text)), default=0)
+
+
+def _defuse(text: str, escape: Callable[[str], str], ticks: int = 0) -> str:
     """`escape` the text between link-like runs; show those runs as inline code."""
     out = []
     for i, piece in enumerate(_LINKISH.split(text)):
@@ -50,22 +56,119 @@ def _defuse(text: str, escape: Callable[[str], str]) -> str:
             out.append(escape(piece))
             continue
         core = piece.rstrip(_TRAILING)
-        out.append(_code_span(core) + escape(piece[len(core):]))
+        out.append(_code_span(core, ticks) + escape(piece[len(core):]))
     return "".join(out)
 
 
+_ASCII_PUNCT = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
+
+
 def _escape_brackets(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]").replace("<", "\\<")
+    """Escape every unescaped `[`, `]` and `<` (no link, image, autolink or HTML can start).
+
+    A backslash escape already in the text (CommonMark: backslash + ASCII punctuation) is kept
+    as it is, so an escaped backtick never becomes a live one."""
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text) and text[i + 1] in _ASCII_PUNCT:
+            out.append(text[i:i + 2])
+            i += 2
+            continue
+        out.append("\\" + ch if ch in "[]<" else ch)
+        i += 1
+    return "".join(out)
 
 
-def _defuse_prose(text: str) -> str:
-    return _defuse(text, _escape_brackets)
+def code_spans(text: str) -> list[tuple[int, int]]:
+    """[start, end) of each inline code span in one paragraph, by CommonMark's rule: a run of
+    n backticks (not backslash-escaped) opens a span closed by the next run of exactly n; with
+    no such run the backticks are literal text."""
+    spans: list[tuple[int, int]] = []
+    i = 0
+    while i < len(text):
+        if text[i] == "\\" and i + 1 < len(text) and text[i + 1] in _ASCII_PUNCT:
+            i += 2
+            continue
+        if text[i] != "`":
+            i += 1
+            continue
+        n = len(text[i:]) - len(text[i:].lstrip("`"))
+        run = re.compile(rf"(?<!`)`{{{n}}}(?!`)")
+        close = run.search(text, i + n)
+        if close is None:
+            i += n  # literal backticks
+            continue
+        spans.append((i, close.end()))
+        i = close.end()
+    return spans
+
+
+def _defuse_paragraph(text: str) -> str:
+    """One paragraph: its code spans kept, the rest defused."""
+    ticks = _longest_run(text) + 1
+    out, last = [], 0
+    for start, end in code_spans(text):
+        out += [_defuse(text[last:start], _escape_brackets, ticks), text[start:end]]
+        last = end
+    out.append(_defuse(text[last:], _escape_brackets, ticks))
+    return "".join(out)
+
+
+def _defuse_plain(text: str) -> str:
+    """Text where nothing counts as code (table rows, HTML blocks): all of it defused."""
+    return _defuse(text, _escape_brackets, _longest_run(text) + 1)
+
+
+@lru_cache(maxsize=1)
+def _commonmark() -> Any:
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark").enable("table")
 
 
 def safe_markdown(text: str) -> str:
-    """`text` with its formatting kept but no link, image, autolink or HTML left live."""
-    parts = _CODE.split(text)
-    return "".join(part if i % 2 else _defuse_prose(part) for i, part in enumerate(parts))
+    """`text` with its formatting kept but no link, image, autolink or HTML left live.
+
+    A CommonMark parser (markdown-it-py, with GFM tables) says which lines are fenced or
+    indented code (kept verbatim) and which lines form each paragraph; code spans inside a
+    paragraph follow CommonMark's backtick rule; table rows and anything else are defused whole.
+    """
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
+    kind: list[str] = ["plain"] * len(lines)
+    groups: dict[int, int] = {}  # first line -> end line of a paragraph-like inline run
+    in_table = 0
+    for token in _commonmark().parse(text):
+        if token.type == "table_open":
+            in_table += 1
+        elif token.type == "table_close":
+            in_table -= 1
+        if token.map is None:
+            continue
+        start, end = token.map
+        if token.type in ("fence", "code_block"):
+            for n in range(start, min(end, len(lines))):
+                kind[n] = "code"
+        elif token.type == "inline" and not in_table and all(kind[n] == "plain" for n in range(start, end)):
+            groups[start] = end
+            for n in range(start, end):
+                kind[n] = "paragraph"
+    out: list[str] = []
+    n = 0
+    while n < len(lines):
+        if kind[n] == "code":
+            out.append(lines[n])
+            n += 1
+        elif n in groups:
+            end = groups[n]
+            out.append(_defuse_paragraph("\n".join(lines[n:end])))
+            n = end
+        else:
+            out.append(_defuse_plain(lines[n]))
+            n += 1
+    return "\n".join(out)
 
 
 def escape_markdown(text: object) -> str:
@@ -203,16 +306,16 @@ def citation_numbers(answer: Answer) -> dict[int, int]:
     return numbers
 
 
-def answer_markdown(answer: Answer) -> str:
-    """The final message: the safe answer, the no-LLM line, its notes and the numbered sources
-    (the cards and the rows table carry the same numbers)."""
+def answer_markdown(answer: Answer, *, sources: bool = True) -> str:
+    """The final message: the safe answer, the no-LLM line, its notes and (unless the cards or
+    the rows table show them, with the same numbers) the numbered sources."""
     parts = [safe_markdown(answer.answer.strip())]
     if answered_without_llm(answer):
         reason = "LLM turned off" if NO_LLM_CONFIGURED_NOTE in answer.notes else "no LLM reachable"
         parts.append(f"> **{NO_LLM_LINE}** ({reason}).")
     notes = [n for n in answer.notes if n not in (NO_LLM_NOTE, NO_LLM_CONFIGURED_NOTE)]
     parts += [f"*{escape_markdown(n)}*" for n in notes]
-    if answer.citations:
+    if answer.citations and sources:
         numbers = citation_numbers(answer)
         seen: set[int] = set()
         refs = []
@@ -247,20 +350,41 @@ def _ref(numbers: Mapping[int, int], row: Mapping[str, Any]) -> int | None:
     return numbers.get(row_id) if isinstance(row_id, int) else None
 
 
-def rows_table(rows: Sequence[Mapping[str, Any]], numbers: Mapping[int, int] | None = None) -> dict[str, Any]:
+def rows_table(
+    rows: Sequence[Mapping[str, Any]], numbers: Mapping[int, int] | None = None, *, open_: bool = False,
+    total: int | None = None,
+) -> dict[str, Any]:
     """Props for the RowsTable element: column labels and string cells (React escapes them);
-    `ref` is the row's number in the Sources line, if cited."""
+    `ref` is the row's number in the citations, if cited. Columns empty in every row (ratings
+    when none are loaded) are left out; `open` shows the table unfolded (a long set's primary
+    view); `total` is how many films matched when more than the rows shown."""
     numbers = numbers or {}
     keys: list[str] = [k for k in _PREFERRED_COLUMNS if any(k in r for r in rows)]
     for row in rows:
         keys += [k for k in row if k not in keys and k not in _HIDDEN_COLUMNS]
+    keys = [k for k in keys if any(_cell(r.get(k)) for r in rows)]
     return {
+        "open": open_,
+        "total": total if isinstance(total, int) and total > len(rows) else None,
         "columns": [_COLUMN_LABELS.get(k, k) for k in keys],
         "rows": [
             {"ref": _ref(numbers, row), "cells": [_cell(row.get(k)) for k in keys]}
             for row in rows
         ],
     }
+
+
+def initials(title: str) -> str:
+    """Up to two letters for a poster placeholder ("The Dark Knight" -> "DK")."""
+    words = [w for w in re.findall(r"[^\W_]+", title) if w.lower() not in ("the", "a", "an")] or re.findall(r"[^\W_]+", title)
+    return "".join(w[0] for w in words[:2]).upper() or "?"
+
+
+def title_hue(title: str) -> int:
+    """A stable colour (HSL hue, 0-359) per title for its placeholder."""
+    import zlib
+
+    return zlib.crc32(title.encode("utf-8")) % 360
 
 
 def movie_cards(rows: Sequence[Mapping[str, Any]], numbers: Mapping[int, int] | None = None, limit: int = 12) -> list[dict[str, Any]]:
@@ -281,6 +405,8 @@ def movie_cards(rows: Sequence[Mapping[str, Any]], numbers: Mapping[int, int] | 
             "genres": [str(g) for g in (row.get("genres") or [])][:3],
             "rating": (f"{float(rating):.1f}/5" + (f" ({votes})" if votes else "")) if isinstance(rating, (int, float)) else None,
             "poster": poster_url(row.get("poster_url")),
+            "initials": initials(str(row["title"])),
+            "hue": title_hue(str(row["title"])),
             "ref": _ref(numbers, row),
         })
     cards.sort(key=lambda c: c["ref"] or len(rows) + 1)  # cited first, in Sources order
@@ -291,7 +417,7 @@ def movie_cards(rows: Sequence[Mapping[str, Any]], numbers: Mapping[int, int] | 
 
 
 def parse_chat_settings(values: Mapping[str, Any], *, default_models: Sequence[str]) -> tuple[dict[str, Any], tuple[str, ...]]:
-    """Graph options (k, metric, sql_mode, hybrid) and the model order from the chat-settings
+    """Graph options (k, metric, sql_mode, hybrid; debug for the UI) and the model order from the chat-settings
     panel; ValueError with a sentence naming the setting when one is unusable."""
     from retrieval.types import METRICS
 
@@ -308,7 +434,7 @@ def parse_chat_settings(values: Mapping[str, Any], *, default_models: Sequence[s
         if values["metric"] not in METRICS:
             raise ValueError(f"Similarity metric {values['metric']!r} is unknown; use one of {', '.join(METRICS)}.")
         options["metric"] = values["metric"]
-    for key in ("sql_mode", "hybrid"):
+    for key in ("sql_mode", "hybrid", "debug"):
         if values.get(key) is not None:
             options[key] = bool(values[key])
     models = tuple(default_models)
@@ -361,3 +487,112 @@ def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     line = text.splitlines()[0] if text else type(exc).__name__
     return line[:200]
+
+
+# --- "How I found this": one collapsible step per answer -------------------------------------------
+
+HOW_FOUND = "How I found this"
+"""The one collapsible step under each answer."""
+
+STAGE_WORDS = {
+    "understand": "reading the question", "embed": "embedding the text", "retrieve": "searching the catalog",
+    "draft_sql": "drafting SQL", "check_sql": "checking the SQL", "run_sql": "running the SQL",
+    "generate": "writing the answer", "check_citations": "checking the titles", "restart": "starting over",
+}
+"""Graph node -> what it did, in people's words (node names only appear in the debug view)."""
+
+_INTENT_WORDS = {
+    "list": "every film that matches", "fact": "facts about the titles named", "count": "how many films match",
+    "superlative": "the top films by a sort", "similar": "films similar to a title", "search": "a plot or mood search",
+    "recommend": "recommendations", "aggregate": "a computation a plan cannot express (drafted SQL)",
+    "chitchat": "conversation, no catalog search",
+}
+_NEAREST = frozenset({"similar", "search", "recommend"})
+
+
+def _plan_conditions(filters: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """The plan's filters (as dumped, non-default fields only) as short phrases."""
+    out: list[str] = []
+    for key, value in filters.items():
+        name = prefix + key.replace("_", " ")
+        if key == "either" and isinstance(value, list):
+            groups = ["; ".join(_plan_conditions(g)) for g in value if isinstance(g, Mapping)]
+            out.append("either " + " | or ".join(f"({g})" for g in groups if g))
+        elif isinstance(value, Mapping) and {"min", "max"} & set(value):
+            lo, hi = value.get("min"), value.get("max")
+            out.append(f"{name} {_cell(lo) if lo is not None else '…'}–{_cell(hi) if hi is not None else '…'}")
+        elif isinstance(value, Mapping):
+            for how, names in value.items():
+                if names:
+                    out.append(f"{name} {how.replace('_', ' ')}: {', '.join(map(str, names))}")
+        elif key == "exclude_ids":
+            out.append(f"leaving out the {len(value)} title{'s' if len(value) != 1 else ''} named")
+        elif value not in (None, "", [], ()):
+            out.append(f"{name}: {value}")
+    return out
+
+
+def how_found(
+    answer: Answer, details: Mapping[str, Mapping[str, Any]], *, k: int, metric: str, hybrid: bool,
+    elapsed_ms: Mapping[str, float] | None = None,
+) -> str:
+    """The plan actually run (conditions, sort, k and metric where they applied), the SQL that
+    ran and the timings, as one step's markdown."""
+    plan = answer.plan or {}
+    intent = str(plan.get("intent") or "")
+    lines = [f"**Read as:** {escape_markdown(_INTENT_WORDS.get(intent, answer.route))}"]
+    if plan.get("scope") == "previous":
+        lines[0] += " (within the previous answer's films)"
+    conditions = _plan_conditions(plan.get("filters") or {})
+    lines.append("**Conditions:** " + (escape_markdown("; ".join(conditions)) if conditions else "none"))
+    if plan.get("semantic"):
+        lines.append(f"**Described as:** {escape_markdown(plan['semantic'])}")
+    sort = plan.get("sort")
+    if isinstance(sort, Mapping):
+        order = "highest first" if sort.get("desc") else "lowest first"
+        keep = f", keeping {plan['limit']}" if plan.get("limit") else ""
+        lines.append(f"**Sorted by:** {escape_markdown(_COLUMN_LABELS.get(str(sort.get('key')), sort.get('key')))} ({order}{keep})")
+    retrieved = details.get("retrieve") or {}
+    if intent in _NEAREST or (not intent and answer.route in ("similar", "semantic")):
+        mode = "vector + keyword (hybrid)" if hybrid and intent == "search" else "vector"
+        lines.append(f"**Nearest films:** k = {k}, metric {escape_markdown(metric)}, {mode} search")
+    total = retrieved.get("total")
+    if isinstance(total, int):
+        capped = " (cut at the row cap)" if retrieved.get("capped") else ""
+        lines.append(f"**Matched:** {total} film{'s' if total != 1 else ''} in the whole catalog{capped}")
+    for label, sql in (("SQL that ran (from the plan)", answer.plan_sql), ("SQL that ran (drafted, checked)", answer.sql)):
+        if sql:
+            lines += [f"**{label}:**", fenced(sql)]
+    if answer.sql_draft and answer.sql:
+        lines.append(f"*Checked by the SQL guard and run read-only; the model's draft was:*\n\n{fenced(answer.sql_draft)}")
+    check = details.get("check_sql") or {}
+    if check.get("verdict") == "rejected":
+        lines.append(f"**Drafted SQL refused:** {escape_markdown(check.get('sql_reason'))}")
+    if answer.model:
+        lines.append(f"**Written by:** {escape_markdown(answer.model)}")
+    else:
+        lines.append("**Written by:** no model; the answer was written from the rows")
+    if answer.fallbacks:
+        lines.append("**Models that failed first:** " + _fallbacks({"model": f.model, "reason": f.reason} for f in answer.fallbacks))
+    timings = dict(elapsed_ms or {}) or dict(answer.timings_ms)
+    if timings:
+        parts = [f"{STAGE_WORDS.get(node, 'other work')} {ms:.0f} ms" for node, ms in timings.items()]
+        lines.append(f"**Time:** {sum(timings.values()):.0f} ms — " + escape_markdown(", ".join(parts)))
+    return "\n\n".join(lines)
+
+
+# --- one primary presentation per answer kind ----------------------------------------------------
+
+CARDS_UP_TO = 6
+"""Up to this many rows are shown as cards; more as a table with the count."""
+
+Presentation = str  # "text" | "cards" | "table"
+
+
+def presentation(answer: Answer) -> Presentation:
+    """The answer's primary view: the text for facts, counts and chit-chat (rows one click
+    away), cards for a few films, a table for a long set."""
+    intent = (answer.plan or {}).get("intent")
+    if not answer.rows or intent in ("fact", "count", "chitchat", "aggregate"):
+        return "text"
+    return "cards" if len(answer.rows) <= CARDS_UP_TO else "table"

@@ -11,6 +11,7 @@ DEFAULT_MODELS = ("llama3.1:8b", "llama3.2:3b", "llama3.2:1b")
 
 # Environment variable names, in one place so docs, docker-compose and tests can refer to them.
 ENV_DATABASE_URL = "DATABASE_URL"
+ENV_DATABASE_READ_URL = "DATABASE_READ_URL"
 ENV_HOME = "MOVIE_RAG_HOME"
 ENV_OLLAMA_BASE_URL = "OLLAMA_BASE_URL"
 ENV_MODELS = "MOVIE_RAG_MODELS"
@@ -34,6 +35,7 @@ ENV_ANSWER_TOKENS = "MOVIE_RAG_ANSWER_TOKENS"
 
 ALL_ENV_NAMES = (
     ENV_DATABASE_URL,
+    ENV_DATABASE_READ_URL,
     ENV_HOME,
     ENV_OLLAMA_BASE_URL,
     ENV_MODELS,
@@ -65,6 +67,9 @@ class SettingsError(ValueError):
 class Settings:
     database_url: str | None = None
     """Postgres to use; None means the embedded server under `home`."""
+    database_read_url: str | None = None
+    """A streaming standby that catalog reads use (search, similar, plans, guarded SQL, eval);
+    writes and a person's own data stay on `database_url`. See retrieval/replica.py."""
     home: Path = field(default_factory=lambda: Path.home() / ".movie-rag")
     """Data dir of the embedded server and caches."""
     ollama_base_url: str = "http://127.0.0.1:11434"
@@ -130,6 +135,8 @@ class Settings:
         kwargs: dict[str, object] = {}
         if (v := get(ENV_DATABASE_URL)) is not None:
             kwargs["database_url"] = v
+        if (v := get(ENV_DATABASE_READ_URL)) is not None:
+            kwargs["database_read_url"] = v
         if (v := get(ENV_HOME)) is not None:
             kwargs["home"] = Path(v).expanduser()
         if (v := get(ENV_OLLAMA_BASE_URL)) is not None:

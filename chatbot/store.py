@@ -1,6 +1,6 @@
 """What the chat UI keeps in Postgres, in its own schema `ui` beside the catalog: Chainlit's
-data-layer tables (users, threads, steps, elements, feedbacks: chat history and thumbs) and the
-verified (question, SQL) pairs that a thumbs-up on an SQL answer creates.
+data-layer tables (users, threads, steps, elements, feedbacks: chat history and thumbs). The
+verified SQL examples a thumbs-up creates are chatbot/examples.py's (created here too).
 
 The tables follow the shape `chainlit.data.sql_alchemy.SQLAlchemyDataLayer` reads and writes
 (camelCase quoted columns); `open_data_layer` points that data layer at this schema through
@@ -22,138 +22,72 @@ log = logging.getLogger(__name__)
 SCHEMA = "ui"
 _DDL_LOCK = 727_005  # advisory lock: two app processes creating the tables take turns
 
-# Chainlit's data-layer tables. Ids are text: Chainlit hands them over as strings.
-UI_DDL: tuple[str, ...] = (
-    f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}",
-    f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.users (
-        "id" text PRIMARY KEY,
-        "identifier" text NOT NULL UNIQUE,
-        "metadata" jsonb NOT NULL DEFAULT '{{}}',
-        "createdAt" text
-    )""",
-    f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.threads (
-        "id" text PRIMARY KEY,
-        "createdAt" text,
-        "name" text,
-        "userId" text REFERENCES {SCHEMA}.users ("id") ON DELETE CASCADE,
-        "userIdentifier" text,
-        "tags" text[],
-        "metadata" jsonb
-    )""",
-    f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.steps (
-        "id" text PRIMARY KEY,
-        "name" text NOT NULL,
-        "type" text NOT NULL,
-        "threadId" text NOT NULL REFERENCES {SCHEMA}.threads ("id") ON DELETE CASCADE,
-        "parentId" text,
-        "streaming" boolean NOT NULL DEFAULT false,
-        "waitForAnswer" boolean,
-        "isError" boolean,
-        "metadata" jsonb,
-        "tags" text[],
-        "input" text,
-        "output" text,
-        "createdAt" text,
-        "command" text,
-        "modes" jsonb,
-        "start" text,
-        "end" text,
-        "generation" jsonb,
-        "showInput" text,
-        "language" text,
-        "indent" int,
-        "defaultOpen" boolean,
-        "autoCollapse" boolean,
-        "icon" text
-    )""",
-    f"""CREATE INDEX IF NOT EXISTS steps_thread_idx ON {SCHEMA}.steps ("threadId")""",
-    f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.elements (
-        "id" text PRIMARY KEY,
-        "threadId" text REFERENCES {SCHEMA}.threads ("id") ON DELETE CASCADE,
-        "type" text,
-        "url" text,
-        "chainlitKey" text,
-        "name" text NOT NULL,
-        "display" text,
-        "objectKey" text,
-        "size" text,
-        "page" int,
-        "language" text,
-        "forId" text,
-        "mime" text,
-        "props" jsonb,
-        "autoPlay" boolean,
-        "playerConfig" jsonb
-    )""",
-    f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.feedbacks (
-        "id" text PRIMARY KEY,
-        "forId" text NOT NULL,
-        "threadId" text REFERENCES {SCHEMA}.threads ("id") ON DELETE CASCADE,
-        "value" int NOT NULL,
-        "comment" text
-    )""",
-    f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.verified_sql (
-        id bigserial PRIMARY KEY,
-        question text NOT NULL,
-        sql text NOT NULL,
-        thread_id text,
-        step_id text,
-        created_at timestamptz NOT NULL DEFAULT now(),
-        UNIQUE (question, sql)
-    )""",
-)
+# Chainlit's data-layer tables: table -> (column, type) in order, the first being the key. Ids
+# are text: Chainlit hands them over as strings. `CREATE TABLE IF NOT EXISTS` never adds a column
+# a newer Chainlit expects, so every column is also added by `ADD COLUMN IF NOT EXISTS`.
+UI_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
+    "users": (
+        ("id", "text PRIMARY KEY"), ("identifier", "text NOT NULL UNIQUE"),
+        ("metadata", "jsonb NOT NULL DEFAULT '{}'"), ("createdAt", "text"),
+    ),
+    "threads": (
+        ("id", "text PRIMARY KEY"), ("createdAt", "text"), ("name", "text"),
+        ("userId", f'text REFERENCES {SCHEMA}.users ("id") ON DELETE CASCADE'), ("userIdentifier", "text"),
+        ("tags", "text[]"), ("metadata", "jsonb"),
+    ),
+    "steps": (
+        ("id", "text PRIMARY KEY"), ("name", "text NOT NULL"), ("type", "text NOT NULL"),
+        ("threadId", f'text NOT NULL REFERENCES {SCHEMA}.threads ("id") ON DELETE CASCADE'),
+        ("parentId", "text"), ("streaming", "boolean NOT NULL DEFAULT false"), ("waitForAnswer", "boolean"),
+        ("isError", "boolean"), ("metadata", "jsonb"), ("tags", "text[]"), ("input", "text"),
+        ("output", "text"), ("createdAt", "text"), ("command", "text"), ("modes", "jsonb"),
+        ("start", "text"), ("end", "text"), ("generation", "jsonb"), ("showInput", "text"),
+        ("language", "text"), ("indent", "int"), ("defaultOpen", "boolean"), ("autoCollapse", "boolean"),
+        ("icon", "text"),
+    ),
+    "elements": (
+        ("id", "text PRIMARY KEY"),
+        ("threadId", f'text REFERENCES {SCHEMA}.threads ("id") ON DELETE CASCADE'), ("type", "text"),
+        ("url", "text"), ("chainlitKey", "text"), ("name", "text NOT NULL"), ("display", "text"),
+        ("objectKey", "text"), ("size", "text"), ("page", "int"), ("language", "text"), ("forId", "text"),
+        ("mime", "text"), ("props", "jsonb"), ("autoPlay", "boolean"), ("playerConfig", "jsonb"),
+    ),
+    "feedbacks": (
+        ("id", "text PRIMARY KEY"), ("forId", "text NOT NULL"),
+        ("threadId", f'text REFERENCES {SCHEMA}.threads ("id") ON DELETE CASCADE'),
+        ("value", "int NOT NULL"), ("comment", "text"),
+    ),
+}
+
+
+def _ui_ddl() -> tuple[str, ...]:
+    statements = [f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"]
+    for table, columns in UI_TABLES.items():
+        key, key_type = columns[0]
+        statements.append(f'CREATE TABLE IF NOT EXISTS {SCHEMA}.{table} ("{key}" {key_type})')
+        for name, kind in columns[1:]:
+            # NOT NULL without a default cannot be added to a table that has rows: add it nullable.
+            loose = kind.replace(" NOT NULL", "") if "DEFAULT" not in kind else kind
+            statements.append(f'ALTER TABLE {SCHEMA}.{table} ADD COLUMN IF NOT EXISTS "{name}" {loose}')
+    statements.append(f'CREATE INDEX IF NOT EXISTS steps_thread_idx ON {SCHEMA}.steps ("threadId")')
+    return tuple(statements)
+
+
+UI_DDL: tuple[str, ...] = _ui_ddl()
 
 
 def ensure_ui_schema(engine: Engine) -> None:
-    """Create the UI tables if they are missing (idempotent; safe with concurrent callers)."""
+    """Create the UI tables, add any column they lack, and the examples table (idempotent; safe
+    with concurrent callers)."""
+    from chatbot.examples import EXAMPLES_DDL
+
     with engine.begin() as conn:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _DDL_LOCK})
-        for statement in UI_DDL:
+        for statement in (*UI_DDL, *EXAMPLES_DDL):
             conn.execute(text(statement))
 
 
-# --- verified (question, SQL) examples --------------------------------------------------------
-
-_SAVE_EXAMPLE = text(f"""
-    INSERT INTO {SCHEMA}.verified_sql (question, sql, thread_id, step_id)
-    VALUES (:question, :sql, :thread_id, :step_id)
-    ON CONFLICT (question, sql) DO UPDATE
-      SET created_at = now(), thread_id = EXCLUDED.thread_id, step_id = EXCLUDED.step_id
-""")
-_REMOVE_EXAMPLE = text(f"DELETE FROM {SCHEMA}.verified_sql WHERE step_id = :step_id")
-_EXAMPLES = text(f"""
-    SELECT question, sql FROM {SCHEMA}.verified_sql ORDER BY created_at DESC, id DESC LIMIT :limit
-""")
 _STEP_METADATA = text(f'SELECT "metadata" FROM {SCHEMA}.steps WHERE "id" = :id')
-
-
-def save_verified_example(
-    engine: Engine, *, question: str, sql: str, thread_id: str | None = None, step_id: str | None = None
-) -> None:
-    """Keep a (question, SQL) pair a person approved; saving the same pair again refreshes it."""
-    question, sql = question.strip(), sql.strip()
-    if not question or not sql:
-        raise ValueError("A verified example needs both a question and its SQL.")
-    with engine.begin() as conn:
-        conn.execute(_SAVE_EXAMPLE, {"question": question, "sql": sql, "thread_id": thread_id, "step_id": step_id})
-
-
-def remove_verified_example(engine: Engine, *, step_id: str) -> int:
-    """Forget the pair a thumbs-up on message `step_id` saved (the person changed their mind)."""
-    with engine.begin() as conn:
-        return conn.execute(_REMOVE_EXAMPLE, {"step_id": step_id}).rowcount or 0
-
-
-def verified_examples(engine: Engine, limit: int = 5) -> list[tuple[str, str]]:
-    """The newest approved (question, SQL) pairs, newest first; [] before the UI ever ran."""
-    from sqlalchemy.exc import ProgrammingError
-
-    try:
-        with engine.connect() as conn:
-            return [(r.question, r.sql) for r in conn.execute(_EXAMPLES, {"limit": limit})]
-    except ProgrammingError:  # the table does not exist yet: no examples
-        log.debug("no verified examples table yet", exc_info=True)
-        return []
 
 
 def step_metadata(engine: Engine, step_id: str) -> dict[str, Any]:

@@ -7,7 +7,8 @@ from functools import lru_cache
 from sqlalchemy import Engine
 
 from chatbot.settings import Settings
-from retrieval.database import make_engine, start_embedded
+from retrieval.database import DatabaseError, make_engine, start_embedded
+from retrieval.replica import ReadRouter
 from retrieval.schema import create_schema
 
 
@@ -34,6 +35,16 @@ def engine(settings: Settings) -> Engine:
     return _engine_for(database_url(settings))
 
 
+@lru_cache(maxsize=4)
+def _router_for(url: str, read_url: str | None) -> ReadRouter:
+    return ReadRouter(url, read_url, primary=_engine_for(url))
+
+
+def read_router(settings: Settings) -> ReadRouter:
+    """Catalog reads: the standby of DATABASE_READ_URL when set and answering, else the primary."""
+    return _router_for(database_url(settings), settings.database_read_url)
+
+
 @lru_cache(maxsize=2)
 def _embedder_for(model: str | None):  # type: ignore[no-untyped-def]
     from retrieval.embeddings import load_embedder
@@ -47,11 +58,18 @@ def embedder(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 class GuardAdapter:
-    """retrieval.sqlguard bound to one database and the configured limits (the `SqlGuard` Protocol)."""
+    """retrieval.sqlguard bound to one database and the configured limits (the `SqlGuard` Protocol).
 
-    def __init__(self, db_url: str, *, row_cap: int, timeout_ms: int, reader_url: str | None = None):
+    With a `router` that has a standby, queries run there and fall back to the primary (`db_url`)
+    when the standby cannot be reached.
+    """
+
+    def __init__(
+        self, db_url: str, *, row_cap: int, timeout_ms: int, reader_url: str | None = None,
+        router: ReadRouter | None = None,
+    ):
         self.db_url, self.row_cap, self.timeout_ms = db_url, row_cap, timeout_ms
-        self.reader_url = reader_url
+        self.reader_url, self.router = reader_url, router
 
     def check(self, sql: str):  # type: ignore[no-untyped-def]
         from retrieval.sqlguard import check_sql
@@ -61,6 +79,14 @@ class GuardAdapter:
     def run(self, sql: str, params):  # type: ignore[no-untyped-def]
         from retrieval.sqlguard import run_readonly
 
+        router = self.router
+        if router is not None and router.read_url and self.reader_url is None and not router.standby_suspended():
+            try:
+                return run_readonly(
+                    sql, params, db=router.read_url, timeout_ms=self.timeout_ms, row_cap=self.row_cap,
+                )
+            except DatabaseError as exc:
+                router.suspend_standby(exc)
         return run_readonly(
             sql, params, db=self.db_url, timeout_ms=self.timeout_ms, row_cap=self.row_cap,
             reader_url=self.reader_url,
@@ -80,7 +106,9 @@ async def open_checkpointer(db_url: str):  # type: ignore[no-untyped-def]
         kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
     )
     await pool.open(wait=True, timeout=30)
-    saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
+    from chatbot.state import checkpoint_serde
+
+    saver = AsyncPostgresSaver(pool, serde=checkpoint_serde())  # type: ignore[arg-type]
     async with pool.connection() as conn:
         # Two processes setting up at once would race on the migrations table.
         await conn.execute("SELECT pg_advisory_lock(727002)")
@@ -97,12 +125,13 @@ async def open_deps(settings: Settings):  # type: ignore[no-untyped-def]
     from functools import partial
 
     from chatbot.deps import Deps
-    from chatbot.store import verified_examples
+    from chatbot.examples import examples_for
     from retrieval.recommend import recommend_hits
     from retrieval.search import PgCatalog
 
     url = await asyncio.to_thread(database_url, settings)
     eng = await asyncio.to_thread(_engine_for, url)  # the URL is resolved once, above
+    router = await asyncio.to_thread(_router_for, url, settings.database_read_url)
     emb = await asyncio.to_thread(embedder, settings)
     closers = []
     chat = None
@@ -114,15 +143,15 @@ async def open_deps(settings: Settings):  # type: ignore[no-untyped-def]
     checkpointer, close_pool = await open_checkpointer(url)
     closers.append(close_pool)
     deps = Deps(
-        catalog=PgCatalog(eng, emb),
+        catalog=PgCatalog(router.engine, emb),
         embedder=emb,
         chat=chat,
         sql=GuardAdapter(
             url, row_cap=settings.sql_row_cap, timeout_ms=settings.sql_timeout_ms,
-            reader_url=settings.sql_reader_url,
+            reader_url=settings.sql_reader_url, router=router,
         ),
         recommend=partial(recommend_hits, eng),
-        examples=partial(verified_examples, eng, VERIFIED_EXAMPLES_IN_PROMPT),
+        examples=partial(examples_for, eng, None, VERIFIED_EXAMPLES_IN_PROMPT),
         k=settings.k,
         sql_mode=settings.sql_mode,
         llm_routing=settings.llm_routing,

@@ -49,9 +49,10 @@ async def _run() -> list[Figure]:
 
     from chatbot.drafts import draft_problem
     from chatbot.llm import ChatCascade, LLMConfig, LLMUnavailable
+    from chatbot.prompting import SQL_SCHEMA as SQL_JSON_SCHEMA
     from eval import real_llm
     from prompts.answer import ANSWER_SYSTEM, ANSWER_USER
-    from prompts.sql import SQL_EXAMPLES, SQL_JSON_SCHEMA, SQL_SYSTEM
+    from prompts.sql import SQL_EXAMPLES, SQL_SYSTEM
     from retrieval.sqlguard import UnsafeSQL, check_sql
 
     figures: list[Figure] = []

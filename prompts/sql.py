@@ -40,8 +40,3 @@ Your previous SQL was rejected: {reason}
 Previous SQL: {sql}
 Write a corrected statement that follows every rule. Reply with JSON only: {{"sql": "..."}}"""
 
-SQL_JSON_SCHEMA = {
-    "type": "object",
-    "properties": {"sql": {"type": "string"}},
-    "required": ["sql"],
-}

@@ -21,13 +21,20 @@ from retrieval.types import Embedder, Metric, MovieHit, SearchFilters
 _SETUP_LOCK = 727_001  # the schema's advisory lock: profile tables are part of the schema
 
 
+_READY: set[tuple[str, str]] = set()
+"""(engine, table) pairs known to exist in this process: searches then issue no DDL."""
+
+
 def ensure_storage(engine: Engine, profile: Profile) -> None:
     """Create the profile's table and indexes if missing (idempotent; the default needs none)."""
-    if profile.default:
+    if profile.default or (str(engine.url), profile.table) in _READY:
         return
     t, d = profile.table, int(profile.dim)
     with engine.begin() as conn:
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SETUP_LOCK})
+        if conn.execute(text("SELECT to_regclass(:t) IS NOT NULL"), {"t": t}).scalar_one():
+            _READY.add((str(engine.url), t))
+            return  # no DDL (ALTER TABLE would lock out readers) once the table exists
         conn.execute(text(
             f"CREATE TABLE IF NOT EXISTS {t} ("
             "movie_id integer PRIMARY KEY REFERENCES movies(id) ON DELETE CASCADE, "
@@ -41,6 +48,7 @@ def ensure_storage(engine: Engine, profile: Profile) -> None:
         conn.execute(text(
             f"CREATE INDEX IF NOT EXISTS {t}_bits_hnsw ON {t} USING hnsw (bits bit_hamming_ops)"
         ))
+    _READY.add((str(engine.url), t))
 
 
 def has_storage(engine: Engine, profile: Profile) -> bool:

@@ -67,3 +67,21 @@ def course_db(new_database, embedder) -> str:
     finally:
         engine.dispose()
     return url
+
+
+@pytest.fixture(scope="session")
+def schema_database(new_database):
+    """Factory: a fresh database holding the catalog schema (no rows); returns its libpq URL."""
+    from retrieval.database import make_engine
+    from retrieval.schema import create_schema
+
+    def make(prefix: str = "s") -> str:
+        url = new_database(prefix)
+        engine = make_engine(url)
+        try:
+            create_schema(engine)
+        finally:
+            engine.dispose()
+        return url
+
+    return make

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chatbot.llm import Completion
+from retrieval.plan import Filters, Names, QueryPlan, Range, Vocabulary
 from retrieval.types import MovieHit, SearchFilters
 
 MOVIES = [
@@ -63,9 +64,80 @@ class FakeCatalog:
             "actor": sum(any(low in a.lower() for a in m.actors) for m in self.movies),
         }
 
+    def vocabulary(self) -> Vocabulary:
+        return Vocabulary(
+            directors=frozenset(m.director for m in self.movies if m.director),
+            actors=frozenset(a for m in self.movies for a in m.actors),
+            genres=frozenset(g for m in self.movies for g in m.genres),
+            countries=frozenset(m.country for m in self.movies if m.country),
+        )
+
+    def run_plan(self, plan: QueryPlan, *, ids=None, vector=None, metric="cosine", cap=500, k=10):
+        """The plan evaluated in Python over `movies` (list order stands in for distance)."""
+        self.calls.append(("run_plan", (plan, ids, vector is not None, cap, k)))
+        rows = [m for m in self.movies if _plan_match(m, plan.filters) and (ids is None or m.id in ids)]
+        if plan.anchors and plan.intent in ("similar", "fact"):
+            keep = (lambda m: m.id in plan.anchors) if plan.intent == "fact" else (lambda m: m.id not in plan.anchors)
+            rows = [m for m in rows if keep(m)]
+        ranked = plan.intent in ("similar", "search", "recommend")
+        total = len(rows)
+        if plan.sort:
+            key, desc = plan.sort.key, plan.sort.desc
+            rows = sorted((m for m in rows if getattr(m, key) is not None), key=lambda m: getattr(m, key), reverse=desc)
+        limit = plan.limit or (1 if plan.intent == "superlative" else k if ranked else None)
+        if limit is not None and len(rows) > limit:
+            kept, rest = rows[:limit], rows[limit:]
+            if plan.sort and plan.ties:  # rows tied with the last kept one stay
+                cut = getattr(kept[-1], plan.sort.key)
+                kept += [m for m in rest if getattr(m, plan.sort.key) == cut]
+            rows = kept
+        capped = len(rows) > cap
+        rows = rows[:cap]
+        return FakePlanResult(rows=[m.full() for m in rows], total=total, capped=capped, ranked=ranked,
+                              readable=f"-- plan {plan.intent}")
+
     def find_titles(self, text):
         found = [(m.id, m.title, m.year) for m in self.movies if re.search(rf"(?<!\w){re.escape(m.title)}(?!\w)", text, re.I)]
         return sorted(found, key=lambda t: -len(t[1]))
+
+
+def _names_match(values: list[str], n: Names) -> bool:
+    low = {v.lower() for v in values}
+    return (
+        all(v.lower() in low for v in n.all_of)
+        and (not n.any_of or any(v.lower() in low for v in n.any_of))
+        and not any(v.lower() in low for v in n.none_of)
+    )
+
+
+def _in(r: Range, v: float | None) -> bool:
+    if r.is_empty():
+        return True
+    return v is not None and (r.min is None or v >= r.min) and (r.max is None or v <= r.max)
+
+
+def _plan_match(m: MovieHit, f: Filters) -> bool:
+    directors = [d.strip() for d in (m.director or "").split(",") if d.strip()]
+    return (
+        _in(f.year, m.year) and _in(f.duration_min, m.duration_min) and _in(f.avg_rating, m.avg_rating)
+        and _names_match(list(m.genres), f.genres) and _names_match(directors, f.directors)
+        and _names_match(list(m.actors), f.actors)
+        and _names_match([*directors, *m.actors], f.people)
+        and _names_match([m.country] if m.country else [], f.countries)
+        and (f.title is None or f.title.lower() in m.title.lower())
+        and m.id not in f.exclude_ids
+        and (not f.either or any(_plan_match(m, g) for g in f.either))
+    )
+
+
+@dataclass
+class FakePlanResult:
+    rows: list[dict[str, Any]]
+    total: int
+    capped: bool
+    ranked: bool
+    readable: str
+    notes: tuple[str, ...] = ()
 
 
 class FakeEmbedder:
@@ -87,11 +159,11 @@ class FakeChat:
     """Scripted replies: `answers` for stream(), `drafts` (SQL strings) for complete_json()."""
 
     def __init__(self, answers: list[str] | None = None, drafts: list[str] | None = None, up: bool = True,
-                 routes: list[dict[str, Any]] | None = None):
+                 plans: list[dict[str, Any]] | None = None):
         self.answers = list(answers or [])
         self.drafts = list(drafts or [])
-        self.routes = list(routes or [])
-        """Replies to routing requests (a schema with a `route` property)."""
+        self.plans = list(plans or [])
+        """Replies to plan-filling requests (the QueryPlan schema, with an `intent` property)."""
         self.up = up
         self.stream_calls: list[list[Any]] = []
         self.json_calls: list[list[Any]] = []
@@ -109,8 +181,8 @@ class FakeChat:
 
     async def complete_json(self, messages, *, schema=None):
         self.json_calls.append(messages)
-        if schema and "route" in schema.get("properties", {}):
-            data = self.routes.pop(0)
+        if schema and "intent" in schema.get("properties", {}):
+            data = self.plans.pop(0)
             return Completion(text=json.dumps(data), model=FAKE_MODEL, data=data)
         sql = self.drafts.pop(0)
         return Completion(text=json.dumps({"sql": sql}), model=FAKE_MODEL, data={"sql": sql})

@@ -1,5 +1,6 @@
 from chatbot.citations import FLAG, check_citations
 from chatbot.extractive import extractive_answer
+from retrieval.plan import QueryPlan, Sort
 
 ROWS = [
     {"id": 1, "title": "Jaws", "year": 1975},
@@ -38,9 +39,9 @@ def test_extractive_answer_lists_rows_and_passes_its_own_check():
         {"id": 3, "title": "Heat", "year": 1995, "director": "Michael Mann", "genres": ["Crime", "Drama"], "duration_min": 170},
         {"id": 1, "title": "Jaws", "year": 1975},
     ]
-    text = extractive_answer(rows, route="structured", sort={"key": "year", "desc": True})
+    text = extractive_answer(rows, route="structured", plan=QueryPlan(intent="list", sort=Sort(key="year", desc=True)))
     assert text == (
-        "2 films from your catalog match, by year:\n"
+        "2 films in your catalog match, by year:\n"
         "1. **Heat** (1995) — directed by Michael Mann; Crime, Drama; 170 min\n"
         "2. **Jaws** (1975)"
     )
@@ -54,3 +55,30 @@ def test_very_short_catalog_titles_in_prose_are_not_flagged_but_bold_ones_are():
     assert r.flagged == []
     r = check_citations("Watch **Up** (2009).", [{"id": 9, "title": "Signs", "year": 2002}], catalog_titles=["Up"])
     assert r.flagged == ["Up"]
+
+
+def test_a_title_followed_by_a_year_in_prose_is_flagged_even_when_the_catalog_lacks_it():
+    rows = [{"id": 7, "title": "Memento", "year": 2000}]
+    r = check_citations("Christopher Nolan made Memento (2000) and also Totally Fake Movie (1999).", rows, catalog_titles=["Memento"])
+    assert r.flagged == ["Totally Fake Movie"]
+    assert r.cited == [{"id": 7, "title": "Memento", "year": 2000}]
+    assert r.answer.endswith(f"Totally Fake Movie{FLAG} (1999).")
+
+
+def test_a_title_among_the_rows_is_never_flagged_however_it_is_presented():
+    rows = [{"id": 1, "title": "Gone with the Wind", "year": 1939}, {"id": 2, "title": "The Kid", "year": 1921}]
+    text = 'The oldest is The Kid (1921); the longest, "Gone with the Wind" (1939), then **Gone with the Wind**.'
+    r = check_citations(text, rows, catalog_titles=["The Kid", "Gone with the Wind"])
+    assert r.flagged == [] and [c["id"] for c in r.cited] == [1, 2]
+
+
+def test_genres_and_people_in_bold_are_not_films():
+    rows = [{"id": 4, "title": "Jumanji", "year": 1995, "actors": ["Robin Williams"]}]
+    text = "An **Action** pick with **Robin Williams**: **Jumanji** (1995). Also **Hook** (1991)."
+    r = check_citations(text, rows, catalog_titles=["Jumanji"], not_films=["Action", "Robin Williams", "Adventure"])
+    assert r.flagged == ["Hook"]
+
+
+def test_sql_rows_without_an_id_are_not_flagged_but_cannot_be_cited():
+    r = check_citations("**Heat** (1995).", [{"title": "Heat", "year": 1995}])
+    assert r.flagged == [] and r.cited == []

@@ -7,6 +7,7 @@ import yaml
 
 from chatbot.settings import (
     ALL_ENV_NAMES,
+    ENV_DATABASE_READ_URL,
     ENV_DATABASE_URL,
     ENV_MODELS,
     ENV_OLLAMA_BASE_URL,
@@ -19,14 +20,14 @@ SERVICES = COMPOSE["services"]
 
 
 def test_services_and_ports():
-    assert set(SERVICES) == {"db", "ollama", "ollama-pull", "app"}
+    assert set(SERVICES) == {"db", "ollama", "ollama-2", "replica", "ollama-pull", "app"}
     assert SERVICES["db"]["image"].startswith("pgvector/pgvector:")
     assert SERVICES["ollama"]["image"].startswith("ollama/ollama")
     assert SERVICES["db"]["ports"] == ["5432:5432"]
     assert SERVICES["ollama"]["ports"] == ["11434:11434"]
     assert SERVICES["app"]["ports"] == ["8000:8000"]
     assert SERVICES["app"]["command"][-4:] == ["--host", "0.0.0.0", "--port", "8000"]
-    assert set(COMPOSE["volumes"]) == {"pgdata", "ollama", "appdata"}
+    assert set(COMPOSE["volumes"]) == {"pgdata", "replicadata", "ollama", "appdata"}
 
 
 def test_healthchecks_and_startup_order():
@@ -42,7 +43,8 @@ def test_app_environment_uses_the_settings_names_and_points_at_the_services():
     assert set(env) <= set(ALL_ENV_NAMES)
     db = urlsplit(env[ENV_DATABASE_URL])
     assert (db.scheme, db.hostname, db.port, db.path) == ("postgresql", "db", 5432, "/movierag")
-    assert env[ENV_OLLAMA_BASE_URL] == "http://ollama:11434"
+    assert env[ENV_OLLAMA_BASE_URL] == "${OLLAMA_BASE_URL:-http://ollama:11434}"
+    assert env[ENV_DATABASE_READ_URL] == "${DATABASE_READ_URL:-}"  # empty: reads use DATABASE_URL
     # The pull job and the app read the same model list, whose default is the settings default.
     assert SERVICES["ollama-pull"]["environment"][ENV_MODELS] == env[ENV_MODELS]
     default_models = env[ENV_MODELS].split(":-", 1)[1].rstrip("}")
@@ -53,3 +55,19 @@ def test_dockerfile_installs_cpu_torch_and_runs_the_chat():
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "download.pytorch.org/whl/cpu torch==2.13.0" in dockerfile
     assert 'CMD ["movie-rag", "chat", "--host", "0.0.0.0", "--port", "8000"]' in dockerfile
+
+
+def test_scale_profile_adds_a_streaming_standby_and_a_second_ollama():
+    replica, second = SERVICES["replica"], SERVICES["ollama-2"]
+    assert replica["profiles"] == ["scale"] and second["profiles"] == ["scale"]
+    assert replica["image"] == SERVICES["db"]["image"]
+    assert replica["depends_on"]["db"]["condition"] == "service_healthy"
+    start = replica["command"][0]
+    assert "pg_basebackup -h db" in start and " -R " in start and start.endswith("exec postgres")
+    assert replica["volumes"] == ["replicadata:/var/lib/postgresql"]
+    # The primary accepts the standby's replication connection.
+    (hba,) = SERVICES["db"]["configs"]
+    assert hba["target"].startswith("/docker-entrypoint-initdb.d/")
+    assert "host replication" in COMPOSE["configs"][hba["source"]]["content"]
+    assert second["image"] == SERVICES["ollama"]["image"]
+    assert second["volumes"] == SERVICES["ollama"]["volumes"]

@@ -10,7 +10,8 @@ import pytest
 from ollama_fake import OllamaFake
 
 from chatbot.api import Chatbot
-from chatbot.extractive import NO_LLM_CONFIGURED_NOTE, NO_LLM_NOTE
+from chatbot.extractive import NO_LLM_CONFIGURED_NOTE
+from chatbot.llm import NO_LLM_NOTE
 from chatbot.settings import Settings
 from chatbot.wiring import open_deps
 
@@ -37,6 +38,21 @@ async def open_bot(settings: Settings) -> Chatbot:
 
 def titles(answer):
     return [(c.title, c.year) for c in answer.citations]
+
+
+def truth(db: str, sql: str, *params) -> list[tuple]:
+    """What the catalog itself says (plain SQL, independent of the plan compiler)."""
+    import psycopg
+
+    with psycopg.connect(db) as conn:
+        return [tuple(r) for r in conn.execute(sql, params).fetchall()]
+
+
+def row_titles(answer) -> set[tuple[str, int]]:
+    return {(r["title"], r["year"]) for r in answer.rows}
+
+
+DIRECTED_BY = "SELECT title, year, duration_min FROM movies WHERE %s = ANY(regexp_split_to_array(director, '\\s*,\\s*'))"
 
 
 async def test_similar_route_without_llm(course_db):
@@ -134,10 +150,8 @@ async def test_no_ollama_listening_gives_extractive_answer(course_db):
     assert a.model is None and a.notes == [NO_LLM_NOTE] and ("Jaws", 1975) in titles(a)
 
 
-GOOD_SQL = (
-    "SELECT id, title, year FROM movies WHERE director ILIKE '%spielberg%' "
-    "AND year BETWEEN 1990 AND 1999 AND 'Drama' = ANY(genres) ORDER BY year LIMIT 50"
-)
+AVERAGE_Q = "What is the average running time of Stanley Kubrick films?"
+AVERAGE_SQL = "SELECT avg(duration_min) AS avg_minutes FROM movies WHERE director ILIKE '%kubrick%'"
 
 
 def sql_reply(*drafts: str) -> list[str]:
@@ -146,53 +160,143 @@ def sql_reply(*drafts: str) -> list[str]:
     return [json.dumps({"sql": d}) for d in drafts]
 
 
-async def test_sql_path_good_draft(course_db, fake):
-    fake.script(PRIMARY, queue=sql_reply(GOOD_SQL), default="**Schindler's List** (1993) and **Saving Private Ryan** (1998).")
+async def test_sql_path_for_an_aggregate(course_db, fake):
+    fake.script(PRIMARY, queue=sql_reply(AVERAGE_SQL), default="About two hours.")
     async with await open_bot(settings_for(course_db, fake)) as bot:
-        a = await bot.aask("90s dramas directed by Spielberg")
-    assert a.sql is not None and "ILIKE '%spielberg%'" in a.sql
-    assert [r["title"] for r in a.rows] == ["Schindler's List", "Saving Private Ryan"]
-    assert titles(a) == [("Schindler's List", 1993), ("Saving Private Ryan", 1998)]
+        a = await bot.aask(AVERAGE_Q)
+    (expected,) = truth(course_db, "SELECT avg(duration_min)::float FROM movies WHERE director ILIKE '%%kubrick%%'")[0]
+    assert a.plan["intent"] == "aggregate"
+    assert a.sql is not None and "ILIKE '%kubrick%'" in a.sql and a.sql_draft == AVERAGE_SQL
+    assert len(a.rows) == 1 and abs(float(a.rows[0]["avg_minutes"]) - expected) < 1e-6
     assert a.notes == []
+
+
+async def test_sql_rows_without_ids_are_cited_and_an_invented_title_is_flagged(course_db, fake):
+    draft = "SELECT title, year FROM movies WHERE director = 'Christopher Nolan'"
+    fake.script(PRIMARY, queue=sql_reply(draft), default="Memento (2000) is his, and so is Totally Fake Movie (1999).")
+    async with await open_bot(settings_for(course_db, fake)) as bot:
+        a = await bot.aask("What is the average rating of Christopher Nolan films per decade?")
+    nolan = truth(course_db, "SELECT title, year FROM movies WHERE director = 'Christopher Nolan'")
+    assert ("Memento", 2000) in nolan
+    assert ("Memento", 2000) in titles(a)
+    assert "Memento (2000) is his" in a.answer  # a row is never flagged
+    assert "Totally Fake Movie [not in the retrieved rows]" in a.answer
 
 
 async def test_sql_rejected_then_repaired(course_db, fake):
     bad = "SELECT title FROM movies WHERE embedding @> ANY('Finding Nemo')"
-    fake.script(PRIMARY, queue=sql_reply(bad, GOOD_SQL), default="**Schindler's List** (1993).")
+    fake.script(PRIMARY, queue=sql_reply(bad, AVERAGE_SQL), default="About two hours.")
     async with await open_bot(settings_for(course_db, fake)) as bot:
-        a = await bot.aask("90s dramas directed by Spielberg")
+        a = await bot.aask(AVERAGE_Q)
     drafts = fake.chat_requests(PRIMARY)
     assert "Your previous SQL was rejected:" in drafts[1].messages[-1]["content"]
-    assert a.sql is not None and len(a.rows) == 2
+    assert a.sql is not None and len(a.rows) == 1
 
 
-async def test_sql_rejected_twice_falls_back_with_note(course_db, fake):
+async def test_sql_rejected_twice_falls_back_to_the_plan_with_note(course_db, fake):
     bad = "DELETE FROM movies"
-    fake.script(PRIMARY, queue=sql_reply(bad, bad), default="**Schindler's List** (1993).")
+    fake.script(PRIMARY, queue=sql_reply(bad, bad), default="**Full Metal Jacket** (1987).")
     async with await open_bot(settings_for(course_db, fake)) as bot:
-        a = await bot.aask("90s dramas directed by Spielberg")
+        a = await bot.aask(AVERAGE_Q)
     assert a.sql is None
     assert len(a.notes) == 1 and a.notes[0].startswith("The drafted SQL was rejected (")
-    assert a.notes[0].endswith("); answered from vector search instead.")
-    assert titles(a) == [("Schindler's List", 1993)]  # the scripted answer, over the fallback rows
-    assert {r["title"] for r in a.rows} == {"Schindler's List", "Saving Private Ryan"}
+    assert a.notes[0].endswith("). Answered from the query plan instead.")
+    # the plan's own rows: every Kubrick film
+    assert row_titles(a) == {(t, y) for t, y, _ in truth(course_db, DIRECTED_BY, "Stanley Kubrick")}
 
 
 @pytest.mark.parametrize(
     ("draft", "note"),
     [
-        ("SELECT id, title, year FROM movies WHERE year = 1800 LIMIT 5",
-         "The drafted SQL found no rows; answered from vector search instead."),
-        ("SELECT id, title, year, 1 / (year - year) AS boom FROM movies LIMIT 5",
-         "The database rejected the query: division by zero. Answered from vector search instead."),
+        ("SELECT id, title, year FROM movies WHERE director ILIKE '%kubrick%' AND year = 1800 LIMIT 5",
+         "The drafted SQL found no rows. Answered from the query plan instead."),
+        ("SELECT id, title, year, 1 / (year - year) AS boom FROM movies WHERE director ILIKE '%kubrick%' LIMIT 5",
+         "The database rejected the query: division by zero. Answered from the query plan instead."),
     ],
 )
 async def test_sql_zero_rows_or_execution_error_fall_back(course_db, fake, draft, note):
-    fake.script(PRIMARY, queue=sql_reply(draft), default="**Schindler's List** (1993).")
+    fake.script(PRIMARY, queue=sql_reply(draft), default="**Full Metal Jacket** (1987).")
     async with await open_bot(settings_for(course_db, fake)) as bot:
-        a = await bot.aask("90s dramas directed by Spielberg")
+        a = await bot.aask(AVERAGE_Q)
     assert a.sql is None and a.notes == [note]
-    assert ("Schindler's List", 1993) in titles(a)
+    assert ("Full Metal Jacket", 1987) in titles(a)
+
+
+# --- plans over the whole catalog, no LLM: exact answers derived from the data ---------------
+
+
+@pytest.fixture
+async def plain_bot(course_db):
+    async with await open_bot(settings_for(course_db, None, llm="none")) as bot:
+        yield bot
+
+
+async def test_every_film_of_a_director_with_the_exact_count(course_db, plain_bot):
+    a = await plain_bot.aask("List every Steven Spielberg movie you have")
+    expected = {(t, y) for t, y, _ in truth(course_db, DIRECTED_BY, "Steven Spielberg")}
+    assert len(expected) == 15
+    assert row_titles(a) == expected and set(titles(a)) == expected
+    assert a.answer.splitlines()[0].startswith("15 films in your catalog match")
+
+
+async def test_follow_up_applies_to_every_previous_result(course_db, plain_bot):
+    await plain_bot.aask("List every Steven Spielberg movie you have", thread_id="sp")
+    a = await plain_bot.aask("which of those is the longest?", thread_id="sp")
+    rows = truth(course_db, DIRECTED_BY, "Steven Spielberg")
+    longest = max(d for _, _, d in rows if d)
+    assert a.route == "follow_up"
+    assert row_titles(a) == {(t, y) for t, y, d in rows if d == longest}
+
+
+async def test_the_oldest_film_is_computed_over_the_whole_catalog(course_db, plain_bot):
+    a = await plain_bot.aask("What is the oldest film in the catalog?")
+    oldest = truth(course_db, "SELECT title, year FROM movies WHERE year = (SELECT min(year) FROM movies)")
+    assert oldest == [("The Kid", 1921)]
+    assert titles(a) == oldest
+    assert a.answer.startswith("The oldest film in your catalog is **The Kid** (1921)")
+
+
+async def test_the_longest_film(course_db, plain_bot):
+    a = await plain_bot.aask("Which movie is the longest?")
+    longest = truth(course_db, "SELECT title, year FROM movies WHERE duration_min = (SELECT max(duration_min) FROM movies)")
+    assert ("Gone with the Wind", 1939) in longest
+    assert set(titles(a)) == set(longest)
+
+
+async def test_comedies_shorter_than_90_minutes_all_and_only(course_db, plain_bot):
+    a = await plain_bot.aask("comedies shorter than 90 minutes")
+    expected = truth(course_db, "SELECT title, year FROM movies WHERE 'Comedy' = ANY(genres) AND duration_min < 90")
+    assert a.rows and all(r["duration_min"] < 90 and "Comedy" in r["genres"] for r in a.rows)
+    assert row_titles(a) == set(expected)
+    assert a.answer.splitlines()[0].startswith(f"{len(expected)} films in your catalog match")
+
+
+async def test_a_fact_question_leads_with_the_fact(plain_bot):
+    a = await plain_bot.aask("Who directed Pulp Fiction?")
+    assert a.answer.splitlines()[0] == "*Pulp Fiction* (1994) was directed by Quentin Tarantino."
+    assert titles(a) == [("Pulp Fiction", 1994)]
+
+
+async def test_both_actors_means_both(course_db, plain_bot):
+    a = await plain_bot.aask("films with both Robert De Niro and Al Pacino")
+    expected = truth(course_db, "SELECT title, year FROM movies WHERE 'Robert De Niro' = ANY(actors) AND 'Al Pacino' = ANY(actors)")
+    assert set(expected) >= {("Heat", 1995), ("The Godfather: Part II", 1974)}
+    assert row_titles(a) == set(expected)
+
+
+async def test_how_many_is_the_count_of_the_whole_catalog(course_db, plain_bot):
+    a = await plain_bot.aask("How many movies star Tom Hanks?")
+    (n,) = truth(course_db, "SELECT count(*) FROM movies WHERE 'Tom Hanks' = ANY(actors)")[0]
+    assert f"{n} films" in a.answer.splitlines()[0] and len(a.rows) == n
+
+
+async def test_nothing_found_is_said_plainly(plain_bot):
+    a = await plain_bot.aask("Greta Gerwig films")
+    first, second = a.answer.splitlines()[:2]
+    assert first.startswith("No films in your catalog match: ") and "with Greta Gerwig" in first
+    assert second == "Not matches, but the closest by meaning:"
+    assert a.rows == [] and a.citations == [] and len(a.alternatives) == 5
+    assert "[not in the retrieved rows]" not in a.answer
 
 
 async def test_eight_concurrent_questions_against_a_slow_model(course_db, fake):
@@ -204,16 +308,16 @@ async def test_eight_concurrent_questions_against_a_slow_model(course_db, fake):
     assert all(a.fallbacks == [] for a in answers)
 
 
-async def test_llm_routing_through_ollama_format(course_db, fake):
+async def test_llm_fills_the_plan_through_ollama_format(course_db, fake):
     import json
 
-    route = {"route": "structured", "year_min": 1990, "year_max": 1999, "genres": ["Drama"],
-             "director": "Steven Spielberg", "actors": []}
-    fake.script(PRIMARY, queue=[json.dumps(route)], default="**Schindler's List** (1993).")
+    plan = {"intent": "list", "filters": {"year": {"min": 1990, "max": 1999}, "genres": {"all_of": ["Drama"]},
+                                          "directors": {"all_of": ["Steven Spielberg"]}}}
+    fake.script(PRIMARY, queue=[json.dumps(plan)], default="**Schindler's List** (1993).")
     s = settings_for(course_db, fake, llm_routing=True, sql_mode=False)
     async with await open_bot(s) as bot:
         a = await bot.aask("what did the man behind E.T. make about serious matters in that decade of grunge")
     first = fake.chat_requests(PRIMARY)[0]
-    assert first.format["properties"]["route"]["enum"] == ["semantic", "structured", "recommendation", "chitchat"]
+    assert "intent" in first.format["properties"]  # the plan's own JSON schema
     assert a.route == "structured"
     assert [(r["title"], r["year"]) for r in a.rows] == [("Schindler's List", 1993), ("Saving Private Ryan", 1998)]

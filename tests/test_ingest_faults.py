@@ -102,24 +102,28 @@ def test_ingest_killed_mid_transaction_leaves_catalog_unchanged(sig, engine, tmp
         assert conn.execute(text("SELECT array_agg(user_id ORDER BY user_id) FROM users")).scalar_one() == [1, 5]
 
 
-def _together(*calls):
-    """Run the calls in threads released at the same moment; return results (or raise)."""
-    barrier = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
+def _twice_at_once(engine, ingest, source):
+    """Two sessions (two engines, two threads) ingest `source` at the same moment; both reports."""
+    other = make_engine(_url(engine))
+    barrier = threading.Barrier(2)
+    results: list = [None, None]
     errors: list[BaseException] = []
 
-    def run(i, call):
+    def run(i, eng):
         barrier.wait()
         try:
-            results[i] = call()
+            results[i] = ingest(eng, source, FakeEmbedder())
         except BaseException as exc:  # noqa: BLE001  (re-raised below)
             errors.append(exc)
 
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    threads = [threading.Thread(target=run, args=(i, e)) for i, e in enumerate((engine, other))]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+    finally:
+        other.dispose()
     if errors:
         raise errors[0]
     return results
@@ -127,12 +131,7 @@ def _together(*calls):
 
 def test_two_concurrent_ingests_of_one_file_write_each_row_once(engine, tmp_path):
     path = write_json(tmp_path / "seed.json", SEED + [{"title": "Alien", "year": 1979, "imdb_id": 78748}])
-    other = make_engine(_url(engine))
-    try:
-        a, b = _together(lambda: ingest_movies(engine, path, FakeEmbedder()),
-                         lambda: ingest_movies(other, path, FakeEmbedder()))
-    finally:
-        other.dispose()
+    a, b = _twice_at_once(engine, ingest_movies, path)
     assert sorted((a.inserted, b.inserted)) == [0, 3]
     assert sorted((a.unchanged, b.unchanged)) == [0, 3]
     with engine.connect() as conn:
@@ -140,13 +139,7 @@ def test_two_concurrent_ingests_of_one_file_write_each_row_once(engine, tmp_path
 
 
 def test_two_concurrent_movielens_ingests_agree(engine, tmp_path):
-    folder = write_movielens(tmp_path / "ml")
-    other = make_engine(_url(engine))
-    try:
-        a, b = _together(lambda: ingest_movielens(engine, folder, FakeEmbedder()),
-                         lambda: ingest_movielens(other, folder, FakeEmbedder()))
-    finally:
-        other.dispose()
+    a, b = _twice_at_once(engine, ingest_movielens, write_movielens(tmp_path / "ml"))
     assert sorted((a.inserted, b.inserted)) == [0, 3]
     assert sorted((a.users_changed, b.users_changed)) == [0, 3]
     with engine.connect() as conn:

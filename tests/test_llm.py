@@ -14,7 +14,7 @@ from ollama_fake import OllamaFake, split_tokens
 from ollama_fixtures import ollama_fake_fixture  # noqa: F401
 
 from chatbot.answer import Fallback
-from chatbot.llm import ChatCascade, LLMConfig, LLMUnavailable, extract_json
+from chatbot.llm import NO_LLM_NOTE, ChatCascade, LLMConfig, LLMUnavailable, extract_json
 from chatbot.llm_hosts import HostPool
 from chatbot.settings import Settings
 
@@ -334,7 +334,7 @@ def test_unavailable_notes_say_busy_or_down():
 
     assert note("no first token within 2 s", "cannot connect").startswith("The language models were busy or too slow")
     assert note("busy: no free slot on the server within 9 s").startswith("The language models were busy")
-    assert note("cannot connect", "HTTP 500") == "No LLM was reachable; answered from the catalog rows instead."
+    assert note("cannot connect", "HTTP 500") == NO_LLM_NOTE
     assert note("unusable answer: empty", "HTTP 500").startswith("No model gave a usable answer")
 
 

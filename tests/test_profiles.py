@@ -217,7 +217,7 @@ def _texts(engine, *ids):
 
     with engine.connect() as conn:
         rows = dict(conn.execute(text("SELECT movie_id, embedding_text FROM profile_wordllama "
-                                      "WHERE movie_id = ANY(:ids)"), {"ids": list(ids)}).tuples().all())
+                                      "WHERE movie_id = ANY(:ids)"), {"ids": list(ids)}).all())
     return [rows[i] for i in ids]
 
 
@@ -247,3 +247,69 @@ def test_compare_on_the_course_catalog(wordllama_db, tmp_path):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
     assert "scores" not in public(result)["minilm"]["cosine"]
     assert f"| wordllama | cosine | {nearest.title} ({nearest.year}) |" in (tmp_path / "compare.md").read_text()
+
+
+# --- the similarity benchmark and the blend ----------------------------------------------------
+
+
+def test_title_stems_group_series():
+    from eval.similarity import franchises, title_stem
+
+    assert {title_stem(t) for t in ("Toy Story", "Toy Story 2", "Toy Story 3")} == {"toy story"}
+    assert title_stem("Alien") == title_stem("Aliens") == "alien"
+    assert title_stem("The Godfather: Part II") == title_stem("The Godfather") == "godfather"
+    assert title_stem("Harry Potter and the Goblet of Fire") == "harry potter"
+    assert title_stem("Star Wars: Episode IV - A New Hope") == "star wars"
+    assert title_stem("Up") == "up"
+    rows = [(1, "Toy Story"), (2, "Toy Story 2"), (3, "Up"), (4, "Aliens"), (5, "Alien")]
+    assert franchises(rows) == {1: [2], 2: [1], 4: [5], 5: [4]}
+
+
+@pytest.mark.integration
+def test_similarity_benchmark_on_the_course_catalog(wordllama_db, tmp_path):
+    import json as json_
+
+    from eval import similarity
+    from retrieval.profiles_blend import Weights, blended_similar
+
+    engine, _, _ = wordllama_db
+    report = similarity.run(engine)
+    assert set(report["profiles"]) == {"minilm", "wordllama"} | {
+        n for n in report["profiles"] if profiles_store.counts(engine, PROFILES[n])[0]}
+    assert report["catalog"] == {"movies": 631, "ratings_loaded": False}
+    cosine = report["profiles"]["minilm"]["cosine"]
+    assert cosine["co_liking"] is None  # no ratings in this catalog
+    assert 0 < cosine["franchise_recall"] <= 1 and 0 < cosine["genre_jaccard"] <= 1
+    # the series in the catalog are the ones its titles name: Toy Story's films find each other
+    with engine.connect() as conn:
+        from sqlalchemy import text
+
+        toy = [r[0] for r in conn.execute(text("SELECT id FROM movies WHERE title LIKE 'Toy Story%' ORDER BY id"))]
+    bench = similarity.Bench(engine)
+    assert len(toy) >= 2 and all(sorted([a, *bench.franchise[a]]) == toy for a in toy)
+    # without ratings the grid only varies the genre weight, and the blend is at least as good
+    # as plain minilm/cosine on the tuning anchors by construction of the search
+    assert {g["weights"]["co"] for g in report["blend"]["grid"]} == {0.0}
+    # blended_similar ranks as the benchmark's blend does
+    w = Weights(**report["blend"]["weights"])
+    anchor = toy[0]
+    hits = blended_similar(engine, anchor, k=5, weights=w, fresh=True)
+    ranked = similarity._blend_ranker(bench, w, {})(anchor)[:5]
+    assert [h.id for h in hits] == ranked
+    paths = similarity.write(report, tmp_path)
+    assert json_.loads(paths[0].read_text())["k"] == 10 and paths[2].read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.heavy
+def test_mpnet_loads_offline_and_embeds():
+    from chatbot.settings import Settings
+
+    home = Settings.from_env().home
+    if not profiles.installed(PROFILES["mpnet"], home):
+        pytest.skip(f"mpnet is not installed under {home}; run `movie-rag profiles install mpnet` (~420 MB)")
+    emb = profiles.load_profile_embedder(PROFILES["mpnet"], home)
+    docs = emb.embed_documents(["A clownfish looks for his son.", "Casino heist in Las Vegas."])
+    query = emb.embed_query("fish father ocean")
+    assert [len(v) for v in (*docs, query)] == [768] * 3
+    dot = [sum(a * b for a, b in zip(query, d, strict=True)) for d in docs]
+    assert dot[0] > dot[1]

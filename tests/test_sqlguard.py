@@ -79,11 +79,11 @@ def test_checked_sql_keeps_every_operator(op: str) -> None:
 
 def test_unsafe_corpus_covers_every_class() -> None:
     classes = Counter(item["class"] for item in UNSAFE)
-    assert len(UNSAFE) >= 60
+    assert len(UNSAFE) >= 170
     assert set(classes) >= {
         "multi_statement", "not_select", "writable_cte", "into_lock", "relation", "column",
         "function", "limit", "vector_typing", "raw_embedding", "recursive", "self_join", "bomb",
-        "injection",
+        "injection", "cte_scope", "keyword_value", "lineage", "inflation", "depth",
     }
     assert sum(1 for item in UNSAFE if item.get("reason")) >= 20
 

@@ -15,9 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from retrieval import sqlrun
-from retrieval.database import make_engine
 from retrieval.pgvector_sql import VECTOR_OPS
-from retrieval.schema import EMBEDDING_DIM, create_schema
+from retrieval.schema import EMBEDDING_DIM
 from retrieval.sqlguard import GuardedSQL, UnsafeSQL, check_sql
 from retrieval.sqlrun import SQLRunError, run_readonly
 
@@ -176,13 +175,8 @@ def test_arbitrary_text_gets_a_sentence(sql: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def fuzz_db(new_database) -> str:
-    url = new_database("fuzz")
-    engine = make_engine(url)
-    try:
-        create_schema(engine)
-    finally:
-        engine.dispose()
+def fuzz_db(schema_database) -> str:
+    url = schema_database("fuzz")
     with psycopg.connect(url) as owner:
         vec = "[" + ",".join(["0.05"] * EMBEDDING_DIM) + "]"
         owner.execute(

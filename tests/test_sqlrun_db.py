@@ -13,7 +13,7 @@ import pytest
 
 from retrieval import sqlrun
 from retrieval.database import DatabaseError, make_engine
-from retrieval.schema import check_pgvector, create_schema
+from retrieval.schema import check_pgvector
 from retrieval.sqlguard import is_reserved_relation
 from retrieval.sqlrun import (
     APPLICATION_NAME,
@@ -28,13 +28,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def db(new_database) -> str:
-    url = new_database("sqlrun")
-    engine = make_engine(url)
-    try:
-        create_schema(engine)
-    finally:
-        engine.dispose()
+def db(schema_database) -> str:
+    url = schema_database("sqlrun")
     yield url
     sqlrun.close_pools()
 

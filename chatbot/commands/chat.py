@@ -66,12 +66,13 @@ enabled = false
 enabled = false
 
 [UI]
-name = "movie-rag"
-description = "A grounded chatbot over your movie catalog."
+name = "Marquee"
+description = "Ask your movie catalog: every title it names is a row you loaded."
 cot = "full"
 default_theme = "light"
 confirm_new_chat = false
 custom_css = "/public/movie-rag.css"
+custom_js = "/public/movie-rag.js"
 
 [meta]
 generated_by = "{version}"
@@ -87,7 +88,31 @@ def prepare_app_root(root: Path, version: str) -> Path:
     if (root / "public").exists():
         shutil.rmtree(root / "public")
     shutil.copytree(PUBLIC_DIR, root / "public")
+    _write_translation(root / ".chainlit" / "translations")
     return root
+
+
+WATERMARK = "Answers come from your catalog's rows; open “How I found this” to see how."
+"""Replaces Chainlit's "LLMs can make mistakes" footer (often no LLM answers at all)."""
+
+
+def _write_translation(folder: Path) -> None:
+    """Chainlit's English texts with our footer; other languages stay Chainlit's own."""
+    import importlib.util
+    import json
+
+    spec = importlib.util.find_spec("chainlit")
+    if spec is None or spec.origin is None:
+        return
+    source = Path(spec.origin).parent / "translations" / "en-US.json"
+    if not source.is_file():
+        return
+    texts = json.loads(source.read_text(encoding="utf-8"))
+    chat = texts.get("chat", {})
+    if isinstance(chat, dict) and "watermark" in chat:
+        chat["watermark"] = WATERMARK
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "en-US.json").write_text(json.dumps(texts, indent=2, ensure_ascii=False), encoding="utf-8")
 
 
 def auth_secret(home: Path | None) -> str:

@@ -3,8 +3,8 @@
     movie-rag eval [--questions FILE] [--llm none|ollama|fake] [--out DIR] [--baseline FILE]
                    [--no-baseline] [--update-baseline] [--only ID,TAG,...] [--json]
 
-Exit 0 when the run holds the baseline's floors, 1 when retrieval recall, grounding or safety
-fell below them, 2 for bad input (a malformed questions file, an empty catalog).
+Exit 0 when the run holds the baseline's floors, 1 when any class's accuracy, retrieval recall,
+grounding or safety fell below them, 2 for bad input (a malformed questions file, an empty catalog).
 """
 
 from __future__ import annotations
@@ -36,13 +36,42 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--baseline", type=Path, default=DEFAULT_BASELINE, metavar="FILE", help="baseline to compare with and gate on (default: the packaged eval/baseline.json)")
     p.add_argument("--no-baseline", action="store_true", help="do not compare or gate")
     p.add_argument("--update-baseline", action="store_true", help="save this run as the baseline profile for its mode and catalog")
-    p.add_argument("--only", default="", metavar="IDS", help="comma list of item ids or tags to run")
+    p.add_argument("--only", default="", metavar="IDS", help="comma list of item ids, classes or tags to run")
     p.add_argument("--json", action="store_true", help="print the figures, the comparison and the gate as JSON only")
+    p.add_argument("--similarity", action="store_true",
+                   help="instead: the similarity benchmark (franchise recall, co-liking, genre agreement) "
+                        "per embedding profile x metric and for the blend; writes similarity.{json,md,png}")
     p.add_argument("--recs", action="store_true",
                    help="instead of questions: the offline evaluation of the recommenders on the loaded MovieLens ratings")
     p.add_argument("--recs-users", type=int, default=None, metavar="N", help="with --recs: only the first N users (default all)")
     p.add_argument("--recs-seed", type=int, default=42, metavar="S", help="with --recs: the hold-out seed (default 42)")
     p.set_defaults(handler=run)
+
+
+def run_similarity(args: argparse.Namespace) -> int:
+    """`eval --similarity`: eval/similarity.py on the configured catalog."""
+    from chatbot.wiring import engine
+    from eval import similarity
+
+    eng = engine(Settings.from_env())
+    with eng.connect() as conn:
+        from sqlalchemy import text
+
+        if not conn.execute(text("SELECT count(*) FROM movies")).scalar_one():
+            raise UserError("The catalog is empty; load it first (make catalog, or movie-rag ingest movies PATH).")
+    report = similarity.run(eng, progress=None if args.json else (lambda line: print(line, file=sys.stderr)))
+    return _show_side_report(args, similarity, report)
+
+
+def _show_side_report(args: argparse.Namespace, module: Any, report: dict[str, Any]) -> int:
+    """Write a side evaluation's files (`module.write`) and print its JSON or Markdown."""
+    paths = module.write(report, args.out)
+    if args.json:
+        print_json(report)
+    else:
+        print(module.markdown(report))
+        print("wrote " + ", ".join(str(p) for p in paths))
+    return EXIT_OK
 
 
 def _settings(llm: str) -> Settings:
@@ -99,16 +128,12 @@ def _run_recs(args: argparse.Namespace) -> int:
                                progress=None if args.json else (lambda line: print(line, file=sys.stderr)))
     except ValueError as exc:
         raise UserError(f"{exc}.") from None
-    paths = recs.write(report, args.out)
-    if args.json:
-        print_json(report)
-    else:
-        print(recs.markdown(report))
-        print("wrote " + ", ".join(str(p) for p in paths))
-    return EXIT_OK
+    return _show_side_report(args, recs, report)
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "similarity", False):
+        return run_similarity(args)
     if getattr(args, "recs", False):
         return _run_recs(args)
     from eval import report as rep

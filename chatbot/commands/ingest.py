@@ -24,6 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     demo = kinds.add_parser("demo", help="the small demo catalog shipped with movie-rag")
     for q in (movies, movielens, demo):
         q.add_argument("--json", action="store_true", help="print the ingest report as JSON only")
+        q.add_argument("--profile", action="append", default=[], metavar="NAME",
+                       help="also embed the catalog for this embedding profile afterwards (repeatable)")
         q.set_defaults(handler=run)
 
 
@@ -69,12 +71,33 @@ def run(args: argparse.Namespace) -> int:
             report = ingest_demo(engine, embedder, progress=progress)
     except IngestError as exc:
         raise UserError(str(exc)) from None
+    extra = _embed_profiles(engine, settings, args.profile, progress)
     if args.json:
-        print_json(report.to_json())
+        print_json({**report.to_json(), "profiles": extra} if extra else report.to_json())
         return EXIT_OK
     for warning in report.warnings:
         print(f"movie-rag: warning: {warning}", file=sys.stderr)
     if report.format == "movielens":
         print(f"ratings loaded: {report.ratings}")
     print(report.summary())
+    for line in extra:
+        print(f"profile {line['profile']}: {line['embedded']} embedded, {line['unchanged']} already current")
     return EXIT_OK
+
+
+def _embed_profiles(engine, settings: Settings, names: list[str], progress: bool) -> list[dict]:  # type: ignore[no-untyped-def]
+    """`--profile NAME`: embed the catalog for each named profile (the default is done by ingest)."""
+    from retrieval.profiles import ProfileError, get_profile, load_profile_embedder
+    from retrieval.profiles_store import embed_profile
+
+    out = []
+    for name in dict.fromkeys(names):
+        try:
+            profile = get_profile(name)
+            if profile.default:
+                continue
+            embedder = load_profile_embedder(profile, settings.home)
+        except ProfileError as exc:
+            raise UserError(str(exc)) from None
+        out.append(embed_profile(engine, profile, embedder, progress=progress).to_json())
+    return out

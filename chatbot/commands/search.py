@@ -27,6 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-k", type=positive_int, default=10, help="how many (default 10)")
     p.add_argument("--json", action="store_true", help="print only a JSON list of {id, title, year, score, distance}")
     _profile_option(p)
+    p.add_argument("--blend", action="store_true",
+                   help="rank by the blend of content, genre overlap and co-liking (retrieval/profiles_blend.py)")
     p.set_defaults(handler=run_similar)
 
     p = sub.add_parser("search", help="movies matching free text or a pasted plot")
@@ -80,14 +82,20 @@ def _catalog() -> Any:
 
     settings = Settings.from_env()
     default = _LazyEmbedder(settings)
-    return PgCatalog(wiring.engine(settings), default, embedders=EmbedderCache(settings.home, default))
+    return PgCatalog(wiring.read_router(settings).engine, default, embedders=EmbedderCache(settings.home, default))
 
 
 def run_similar(args: argparse.Namespace) -> int:
     catalog = _catalog()
     try:
-        hits = catalog.similar(args.title, year=args.year, metric=args.metric, k=args.k,
-                               profile=_ready(catalog, args.profile))
+        if args.blend:
+            from retrieval.profiles_blend import blended_similar
+
+            anchor, _, _ = catalog.resolve(args.title, args.year)
+            hits = blended_similar(catalog.engine, anchor, k=args.k)
+        else:
+            hits = catalog.similar(args.title, year=args.year, metric=args.metric, k=args.k,
+                                   profile=_ready(catalog, args.profile))
     except AmbiguousTitle as exc:
         listed = "\n".join(f"  --year {y}  {t} ({y})" for _, t, y in exc.candidates)
         raise UserError(f"{exc}\n{listed}") from None

@@ -153,6 +153,7 @@ FILLER = frozenset({
     "from", "by", "with", "and", "or", "but", "not", "no", "as", "than", "then", "into", "out",
     "up", "over", "about", "available", "other", "else", "more", "most", "least", "much", "many",
     "few", "both", "either", "neither", "nor", "between", "made", "released", "come", "came",
+    "run", "runs", "running", "last", "lasts", "lasting", "produced", "filmed",
     "random", "randomly", "single", "whole", "entire", "complete", "full", "set", "count", "counting", "total", "ca", "wo", "together", "write", "wrote", "writes", "direct", "directs", "act", "acts", "number", "next", "fans", "fan", "among", "amongst",
     # the catalog
     "catalog", "catalogue", "collection", "database", "db", "library", "data", "dataset",

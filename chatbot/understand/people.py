@@ -1,6 +1,8 @@
 """People's names in a question, resolved against the catalog's own credits.
 
-A full name matches in any case ("tom hanks"); a surname or other tail of a name ("Hitchcock",
+A name with no role word takes the first role the catalog gives it, director before actor before
+writer ("Scorsese films", "Eastwood westerns" are the ones they directed; "starring Clint
+Eastwood" says otherwise). A full name matches in any case ("tom hanks"); a surname or other tail of a name ("Hitchcock",
 "De Niro") matches when written with a capital or right after a role word ("directed by
 hitchcock"), and only when it points at one person: the director tier first (people say "the
 Spielberg films"), then actors, then writers, a clear leader by credits settling a tie.
@@ -102,10 +104,9 @@ def _build_index(vocab: Vocabulary) -> PeopleIndex:
 
 
 def default_role(roles: Iterable[Role]) -> Role | None:
-    """The role a name with no role word plays: director and actor both -> any role (None)."""
+    """The role a name with no role word plays: the catalog's first of director, actor, writer
+    ("Scorsese films" are the ones he directed); None (any role) for a name it does not have."""
     rs = set(roles)
-    if "directors" in rs and "actors" in rs:
-        return None
     for role in ROLES:
         if role in rs:
             return role

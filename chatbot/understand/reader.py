@@ -40,9 +40,15 @@ PLOT_WORDS = 18
 """A statement this long that is not a question is a pasted plot: search by its meaning."""
 LOW, MEDIUM = 0.3, 0.6
 
+GREETING = re.compile(
+    r"^\W*(?:hi|hello|hey|thanks?|thank you|ok(?:ay)?|great|cool|nice|perfect|awesome|good (?:morning|evening|afternoon))"
+    r"(?: (?:there|so much|a lot|again))?\b[\s,!.;:-]*(?:that's (?:helpful|great|perfect|nice|useful)[\s,!.]*)?"
+)
+"""A greeting or thanks before the question ("hello, which Spielberg films ...")."""
 CHITCHAT = re.compile(
     r"^\W*(?:hi|hello|hey|hiya|yo|howdy|greetings|good (?:morning|evening|afternoon|night)|thanks?(?: you)?(?: (?:so|very) much)?|"
     r"thx|ty|cheers|bye|goodbye|see you|who are you|what are you|what can you (?:do|tell me)|what do you (?:do|know)|help|"
+    r"how (?:does|do) (?:this|it|you) work|how do i use (?:this|you|it)|what is this|"
     r"how are you|how's it going|nice|great|cool|ok(?:ay)?|awesome|perfect|you'?re (?:great|awesome|welcome))\b"
     r"(?: (?:there|again|bot|a lot|so much|mate|buddy|friend|today|for (?:that|the help|your help)))*[\s!.?,:)]*$",
     re.I,
@@ -80,7 +86,8 @@ HAVE_TITLE = re.compile(
 )
 FILLER_PHRASES = re.compile(
     r"\b(?:of all time|ever made|in history|so far|right now|currently|at the moment|if any|if possible|"
-    r"by any chance|in (?:the|your|my) (?:catalog|catalogue|collection|database|library|list)|you (?:have|got|know of))\b"
+    r"by any chance|in (?:the|your|my) (?:catalog|catalogue|collection|database|library|list)|you (?:have|got|know of)|"
+    r"(?:on|at|from|according to) (?:movielens|imdb|rotten tomatoes))\b"
 )
 ORDINAL = re.compile(r"\b(second|third|fourth|fifth|2nd|3rd|4th|5th)[- ]?(?=\x00)")
 ORDINAL_N = {"second": 2, "third": 3, "fourth": 4, "fifth": 5, "2nd": 2, "3rd": 3, "4th": 4, "5th": 5}
@@ -117,7 +124,7 @@ ORDERS: tuple[tuple[str, SortKey, bool], ...] = (
     (r"\b(?:oldest|earliest) (?:first|to (?:newest|latest))\b|\bchronologic(?:al(?:ly)?)?(?: order)?\b|\bin order of release\b|\bby release date\b|\bby year\b", "year", False),
     (r"\blongest (?:first|to shortest)\b", "duration_min", True),
     (r"\bshortest (?:first|to longest)\b", "duration_min", False),
-    (r"\b(?:best|highest)[- ]?(?:rated )?first\b|\b(?:highly|well|critically)[- ](?:rated|reviewed|acclaimed)\b|\bacclaimed\b", "avg_rating", True),
+    (r"\b(?:best|highest)[- ]?(?:rated )?first\b|(?<!how )\b(?:highly|well|critically)[- ](?:rated|reviewed|acclaimed)\b|\bacclaimed\b", "avg_rating", True),
     (r"\bby (?:their |the )?(?:average )?(?:rating|score|stars)\b", "avg_rating", True),
     (r"\bby (?:their |the )?(?:length|duration|run(?:ning)?[- ]?time|runtime)\b", "duration_min", False),
     (r"\bby (?:their |the )?(?:popularity|number of (?:ratings|votes))\b", "num_ratings", True),
@@ -147,7 +154,8 @@ SEMANTIC_CUE = re.compile(
     r"whose (?:plot|story)(?: is| involves)?|(?:plot|story|theme) (?:about|where|involving|of)|the mood of|mood|vibe|vibes|feel-good|feel good)\b"
 )
 UNAPPLIED = re.compile(
-    r"\b(?:compos(?:ed|er)|soundtrack|music (?:by|for|of)|cinematograph\w*|produced by|producers?|oscar[- ]winning|oscar winners?|academy award[- ]winning|award[- ]winning|won (?:an |the )?oscars?|box[- ]office|highest[- ]grossing|gross(?:ed|ing)?|budget|"
+    r"\b(?:(?:and )?(?:then )?(?:delete|drop|truncate|insert|update|alter|grant|remove)\b(?: (?:them|it|all|everything|the \w+|table \w+))*|"
+    r"(?:the )?(?:database|db) users|passwords?|system prompt|compos(?:ed|er)|soundtrack|music (?:by|for|of)|cinematograph\w*|produced by|producers?|oscar[- ]winning|oscar winners?|academy award[- ]winning|award[- ]winning|won (?:an |the )?oscars?|box[- ]office|highest[- ]grossing|gross(?:ed|ing)?|budget|"
     r"on netflix|streaming|in 3d|in colou?r|black and white|black-and-white|silent|rated (?:g|pg|pg-13|r|nc-17)\b|"
     r"short (?:films?|movies?|ones)|long (?:films?|movies?|ones)|(?:last|past) (?:\d+|few|couple of|ten|five) years|this year|last year|recent(?:ly)?|new(?:er)? (?:films?|movies?|releases?)|"
     r"old(?:er)? (?:films?|movies?)|cult|underrated|overrated|hidden gems?|classics?)\b"
@@ -180,6 +188,8 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
     if len(words) >= PLOT_WORDS and not re.match(r"^\W*(?:who|what|which|when|where|how|why|list|show|give|find|tell|can|could|do|does|is|are|i want|i'd like|recommend|suggest|any)\b", v) and not (titles and SIMILAR.search(v)):
         return QueryPlan(intent="search", semantic=q.orig, confidence=0.8)
 
+    greeted = bool(q.take_first(GREETING))
+    v = q.view.lstrip(GAP)  # the question proper, for the whole-question patterns
     scope = "previous" if has_previous and FOLLOW_UP.search(v) else "catalog"
     anchors, title_filter, title_or_anchor = _read_titles(q, titles, build_index(vocab))
     q.take(FILLER_PHRASES)
@@ -287,8 +297,12 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
         if scope == "catalog" and (named := _capitalised_title(q.orig)):
             # "Who directed Inception?" with no such catalog title: look for its words, say nothing else
             filters, semantic, confidence = filters.model_copy(update={"title": named}), None, MEDIUM
+    elif greeted and not (has_filters or sort or q.semantic_cued or count):
+        intent, semantic = "chitchat", None  # "Thanks, that's helpful"
     elif semantic or residual:
         intent = "search"
+        if semantic and residual and len(residual.split()) <= 3:
+            semantic = f"{residual} {semantic}"  # "uplifting movies about friendship"
         if not semantic:
             semantic = residual
             if not has_filters:  # nothing but leftover words: an LLM may read it better

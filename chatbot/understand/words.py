@@ -23,7 +23,6 @@ from chatbot.understand.people import (
     PeopleIndex,
     Role,
     default_role,
-    name_tokens,
     per_vocabulary,
 )
 from chatbot.understand.text import GAP, Question
@@ -186,6 +185,8 @@ def _place_tables(vocab: Vocabulary) -> _PlaceTables:
     )
     country_re = re.compile(rf"(?<![\w-])({alt(country_words)})(?![\w-])|\b({nat_alt})[- ](?:made|produced|productions?)\b")
     nat_re = re.compile(rf"(?<!\w)({nat_alt})(?![\w-])")
+    pure = alt(w for w in lang_words if w not in NATIONALITIES)  # "Mandarin films": a language, not a people
+    lang_re = re.compile(rf"{lang_re.pattern}|\b({pure})\b(?= (?:movies?|films?|pictures?|flicks?)\b)")
     return lang_words, country_words, lang_re, re.compile(lang_alt), country_re, nat_re
 
 
@@ -217,7 +218,7 @@ def read_places(q: Question, vocab: Vocabulary) -> tuple[Names, Names, tuple[Fil
 
     # languages named as languages: "in Japanese", "Japanese-language", "spoken in French"
     for m in list(lang_re.finditer(q.view)):
-        words = lang_word_re.findall(m.group(1) or m.group(2))
+        words = lang_word_re.findall(m.group(1) or m.group(2) or m.group(3))
         values = [v for w in words for v in choose(langs_of(w), vocab.languages)]
         if values and not vocab.languages:  # the catalog records no languages (MovieLens)
             unapplied.append(q.orig[m.start() : m.end()])
@@ -411,11 +412,18 @@ def _assign(q: Question, index: PeopleIndex, hits: list[tuple[_Hit, Role | None]
     groups = _group_mode(q, plain)
     for group, mode in groups:
         role = _cue_before(q, group[0].start) or _cue_after(q, group[-1].end)
+        if role is None and mode == "or" and len(group) > 1:
+            # "Bruce Willis or Sylvester Stallone movies": one role for the alternatives, the
+            # first both have (else any role), so the "or" stays inside one condition
+            shared = set(ROLES)
+            for hit in group:
+                shared &= set(index.roles.get(hit.values[0], frozenset()))
+            role = next((r for r in ROLES if r in shared), None) or "people"
         before = q.view[max(0, group[0].start - 12) : group[0].start]
         both = bool(re.search(r"\bboth[\s\x00]*$", before))
         for hit in group:
             name = hit.values[0]
-            r = role if role and role in index.roles.get(name, frozenset()) else (
+            r = role if role and (role == "people" or role in index.roles.get(name, frozenset())) else (
                 role if role and name not in index.roles else default_role(index.roles.get(name, frozenset()))
             )
             key = r or "people"
@@ -442,7 +450,10 @@ def _consume_links(q: Question, group: list[_Hit]) -> None:
             q.consume(m.start(), start)
 
 
-_CAP_NAME = r"(?<![\w'])((?:[A-Z][\w'\-.]*[a-z][\w'\-]*|[A-Z]\.)(?: (?:[A-Z][\w'\-.]*|de|da|van|von|der|del|di|le|la)){1,3})"
+_CAP_NAME = r"(?<![\w'])((?:[A-Z][\w'\-.]*[a-z][\w'\-]*|[A-Z]\.)(?: (?:[A-Z][\w'\-.]*|(?:de|da|van|von|der|del|di|le|la)\b)){1,3})"
+
+
+_STRONG_CUE = r"\b(?:starring|featuring|directed by|written by|made by|a film by|co-starring|with)"
 
 
 def read_unknown_names(q: Question) -> People:
@@ -467,6 +478,12 @@ def read_unknown_names(q: Question) -> People:
         if not (cue or re.match(r"^(?:'s)?[\s\x00]*(?:movies|films|pictures|flicks|movie|film|work)\b", after)):
             continue
         hits.append((_Hit(start, end, (name,)), cue))
+    # one capitalised word right after a strong role word: "starring Zendaya", "directed by Kurosawa"
+    for m in re.finditer(rf"(?:{_STRONG_CUE})\s+([A-Z][\w'-]{{2,}})(?![\w'-]| [A-Z])", q.orig, re.I):
+        start, end = m.start(1), m.end(1)
+        if GAP not in q.view[start:end] and fold(m.group(1)) not in _NOT_A_NAME and m.group(1)[0].isupper():
+            hits.append((_Hit(start, end, (m.group(1),)), _cue_before(q, start)))
+    hits.sort(key=lambda h: h[0].start)
     if hits:
         people.unknown = True
         empty = PeopleIndex(full={}, tails={}, roles={}, credits={}, longest=1)
@@ -484,7 +501,3 @@ def merge_people(a: People, b: People) -> dict[str, Names]:
         )
         out[key] = m.names()
     return out
-
-
-def tokens_of(name: str) -> tuple[str, ...]:
-    return name_tokens(name)

@@ -2,7 +2,8 @@ import { useState } from 'react';
 
 // Movie cards for the rows behind an answer. `props.movies` comes from chatbot/render.py
 // movie_cards(): plain values (React escapes them) and a poster URL only when it is an http(s)
-// image URL; a poster that does not load is hidden. `ref` is the number in the Sources line.
+// image URL; without one, or when it does not load (no network), a placeholder shows the title's
+// initials on the title's own colour. `ref` is the number in the Sources line.
 // `mine` is the person's own stars; clicking a star stores it (action rate_movie in app.py,
 // table person_ratings), clicking the same star again forgets it.
 export default function MovieCards() {
@@ -27,7 +28,10 @@ export default function MovieCards() {
               referrerPolicy="no-referrer"
               onError={() => setBroken({ ...broken, [m.id]: true })}
             />
-          ) : null}
+          ) : (
+            <div className="mr-poster mr-placeholder" aria-hidden="true"
+                 style={{ background: `hsl(${m.hue || 0} 45% 42%)` }}>{m.initials || '?'}</div>
+          )}
           <div className="mr-body">
             <div className="mr-title">
               {m.title}
