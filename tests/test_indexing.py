@@ -45,3 +45,30 @@ def test_ef_search_grows_with_k_and_never_passes_pgvectors_bound():
 def test_past_the_largest_measured_size_ef_doubles_per_tenfold(factor, doubling):
     rows, ef = EF_SEARCH_BY_ROWS[-1]
     assert base_ef_search(rows * factor) == min(EF_SEARCH_MAX, ef * 2**doubling)
+
+
+@pytest.mark.integration
+def test_a_catalog_past_the_exact_size_sets_the_plan_in_its_search_transaction(course_db, embedder, monkeypatch):
+    """The course catalog (631 rows) treated as big: PgCatalog runs the plan's SET LOCALs."""
+    from sqlalchemy import event
+
+    from retrieval import indexing, search
+    from retrieval.database import make_engine
+    from retrieval.types import SearchFilters
+
+    monkeypatch.setattr(indexing, "EXACT_MAX_ROWS", 100)
+    monkeypatch.setattr(search, "EXACT_MAX_ROWS", 100)
+    engine = make_engine(course_db)
+    seen: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *a: seen.append(a[2]))
+    catalog = search.PgCatalog(engine, embedder)
+    hits = catalog.similar("Finding Nemo", k=5)
+    assert len(hits) == 5
+    rows = catalog.count()
+    expected = vector_plan(rows, 5).settings_sql()
+    assert expected == [f"SET LOCAL hnsw.ef_search = {EF_SEARCH_BY_ROWS[0][1]}"]
+    assert [s for s in seen if s.startswith("SET LOCAL")] == expected
+    seen.clear()
+    catalog.similar("Finding Nemo", k=5, filters=SearchFilters(year_min=1990))
+    assert [s for s in seen if s.startswith("SET LOCAL")] == vector_plan(rows, 5, filtered=True).settings_sql()
+    engine.dispose()
