@@ -81,20 +81,22 @@ class Options:
 
 
 @dataclass(kw_only=True)
-class Seeds:
+class Films:
+    """Row i: vectors[i], genres[i], years[i], titles[i]."""
+
     vectors: np.ndarray
     genres: list[list[str]]
     years: list[int | None]
     titles: list[str]
+
+
+@dataclass(kw_only=True)
+class Seeds(Films):
     source: str
 
 
 @dataclass(kw_only=True)
-class Synthetic:
-    vectors: np.ndarray
-    genres: list[list[str]]
-    years: list[int | None]
-    titles: list[str]
+class Synthetic(Films):
     noise_scale: float
     target_cosine: float
     mean_cosine_to_seed: float
@@ -492,13 +494,7 @@ def run_size(ctx: BenchContext, server_url: str, cache_dir: Path, opts: Options)
             step(f"HNSW m={m} ef_construction={efc}")
             build_s, index_mb = _build(conn, "scale_hnsw", f"CREATE INDEX scale_hnsw ON {TABLE} USING hnsw "
                                        f"(embedding vector_cosine_ops) WITH (m = {m}, ef_construction = {efc})")
-            for ef in opts.ef_sweep:
-                conn.execute(f"SET hnsw.ef_search = {int(ef)}")
-                found, samples = measure(lambda q: _ids(conn, HNSW_SQL, (q,)), queries, opts.rounds)
-                methods[f"hnsw_m{m}_efc{efc}_ef{ef}"] = _method(
-                    "hnsw", {"m": m, "ef_construction": efc, "ef_search": ef}, found, samples, truth, conn,
-                    build_s=round(build_s, 2), index_mb=round(index_mb, 1),
-                    uses_index=uses_index(conn, HNSW_SQL, (queries[0],)))
+            methods |= _ef_sweep(conn, "hnsw", HNSW_SQL, (m, efc), (build_s, index_mb), queries, truth, opts)
             if (m, efc) == filter_pair:
                 _filtered_runs(conn, filters, filter_truth, filtered, queries, opts, m, efc)
             conn.execute("DROP INDEX scale_hnsw")
@@ -508,13 +504,7 @@ def run_size(ctx: BenchContext, server_url: str, cache_dir: Path, opts: Options)
         step("HNSW halfvec")
         build_s, index_mb = _build(conn, "scale_half", f"CREATE INDEX scale_half ON {TABLE} USING hnsw "
                                    f"((embedding::halfvec({DIM})) halfvec_cosine_ops) WITH (m = {m}, ef_construction = {efc})")
-        for ef in opts.ef_sweep:
-            conn.execute(f"SET hnsw.ef_search = {int(ef)}")
-            found, samples = measure(lambda q: _ids(conn, HALF_SQL, (q,)), queries, opts.rounds)
-            methods[f"halfvec_m{m}_efc{efc}_ef{ef}"] = _method(
-                "hnsw_halfvec", {"m": m, "ef_construction": efc, "ef_search": ef}, found, samples, truth, conn,
-                build_s=round(build_s, 2), index_mb=round(index_mb, 1),
-                uses_index=uses_index(conn, HALF_SQL, (queries[0],)))
+        methods |= _ef_sweep(conn, "hnsw_halfvec", HALF_SQL, (m, efc), (build_s, index_mb), queries, truth, opts)
         conn.execute("DROP INDEX scale_half")
 
         # 5. binary quantization + re-rank on the full vectors
@@ -570,6 +560,21 @@ def run_size(ctx: BenchContext, server_url: str, cache_dir: Path, opts: Options)
         "filtered": filtered,
         "best": best_methods(methods),
     }
+
+
+def _ef_sweep(conn: Any, family: str, sql: str, pair: tuple[int, int], built: tuple[float, float],
+              queries: np.ndarray, truth: list[list[int]], opts: Options) -> dict[str, Method]:
+    """One HNSW index at every ef_search of the sweep."""
+    (m, efc), (build_s, index_mb) = pair, built
+    prefix = "halfvec" if family == "hnsw_halfvec" else "hnsw"
+    out = {}
+    for ef in opts.ef_sweep:
+        conn.execute(f"SET hnsw.ef_search = {int(ef)}")
+        found, samples = measure(lambda q: _ids(conn, sql, (q,)), queries, opts.rounds)
+        out[f"{prefix}_m{m}_efc{efc}_ef{ef}"] = _method(
+            family, {"m": m, "ef_construction": efc, "ef_search": ef}, found, samples, truth, conn,
+            build_s=round(build_s, 2), index_mb=round(index_mb, 1), uses_index=uses_index(conn, sql, (queries[0],)))
+    return out
 
 
 def _filtered_runs(conn: Any, filters: dict[str, Any], truth: dict[str, list[list[int]]], out: dict[str, Any],
@@ -691,10 +696,7 @@ def plots(out_dir: Path, doc: dict[str, Any]) -> list[Path]:
     ax.set_title(f"Recall vs latency, {int(largest):,} rows")
     ax.axhline(TARGET_RECALL, color="grey", lw=0.8, ls="--")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    paths.append(out_dir / "scale_recall_latency.png")
-    fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
+    paths.append(_save(fig, out_dir / "scale_recall_latency.png"))
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     rows = [int(s) for s in sizes]
@@ -710,11 +712,17 @@ def plots(out_dir: Path, doc: dict[str, Any]) -> list[Path]:
     ax.set_ylabel("p50 ms (log)")
     ax.set_title("Query cost vs catalog size")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    paths.append(out_dir / "scale_cost_vs_rows.png")
-    fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
+    paths.append(_save(fig, out_dir / "scale_cost_vs_rows.png"))
     return paths
+
+
+def _save(fig: Any, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 # --- section entry ------------------------------------------------------------------------------
