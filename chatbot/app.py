@@ -95,7 +95,9 @@ class _Runtime:
         settings = self.require_settings()
         bot = await self.chatbot()
         engine = await asyncio.to_thread(self.ui_engine)
-        changes: dict[str, Any] = {"examples": partial(examples_for, engine, owner, VERIFIED_EXAMPLES_IN_PROMPT)}
+        changes: dict[str, Any] = {
+            "examples": partial(examples_for, engine, owner, VERIFIED_EXAMPLES_IN_PROMPT), "owner": owner,
+        }
         if settings.llm == "ollama" and models and models != tuple(settings.models):
             cascade = self.cascades.get(models)
             if cascade is None:
@@ -330,7 +332,7 @@ async def _on_feedback(feedback: Any) -> None:
 
 async def _answer(question: str) -> bool:
     """Stream one answer into the chat; False (after showing why) if it failed."""
-    options = dict(cl.user_session.get("options") or {}) | {"owner": _owner()}
+    options = dict(cl.user_session.get("options") or {})
     turn = _Turn(debug=bool(options.pop("debug", False)))
     try:
         bot = await RUNTIME.chatbot()
@@ -453,7 +455,7 @@ class _Turn:
         final: Answer | None = None
         thread_id = cl.context.session.thread_id
         parent = cl.context.current_step
-        self.found = cl.Step(name=HOW_FOUND, type="tool", show_input=False, parent_id=parent.id if parent else None)
+        self.found = cl.Step(name=render.HOW_FOUND, type="tool", show_input=False, parent_id=parent.id if parent else None)
         self.found.output = "Reading the question…"
         await self.found.send()
         async for event in bot.astream(question, thread_id=thread_id, options=options, deps=deps):
@@ -498,9 +500,6 @@ class _Turn:
         else:  # the first token, or a late character changed how earlier text is defused
             await msg.stream_token(safe, is_sequence=True)
         self.shown = safe
-
-
-HOW_FOUND = "How I found this"
 
 
 async def _send_step(event: StepEvent, parent_id: str) -> None:

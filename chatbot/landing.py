@@ -73,7 +73,7 @@ def catalog_facts(engine: Engine) -> CatalogFacts:
     )
 
 
-_DANGLING = frozenset(["a", "an", "the", "in", "of", "to", "and", "or", "as", "at", "on", "for", "with", "from", "by", "into", "his", "her", "their", "its"])
+_DANGLING = frozenset(["a", "an", "the", "in", "of", "to", "and", "or", "as", "at", "on", "for", "with", "from", "by", "into", "his", "her", "their", "its", "between", "who", "that", "must", "is", "are"])
 
 
 def plot_words(summary: str, words: int = 10) -> str | None:

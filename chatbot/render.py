@@ -491,6 +491,9 @@ def _first_line(exc: BaseException) -> str:
 
 # --- "How I found this": one collapsible step per answer -------------------------------------------
 
+HOW_FOUND = "How I found this"
+"""The one collapsible step under each answer."""
+
 STAGE_WORDS = {
     "understand": "reading the question", "embed": "embedding the text", "retrieve": "searching the catalog",
     "draft_sql": "drafting SQL", "check_sql": "checking the SQL", "run_sql": "running the SQL",

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-SECTIONS = ("catalog", "sqlguard", "graph", "plan", "real_llm", "profiles")
+SECTIONS = ("catalog", "sqlguard", "graph", "plan", "real_llm", "profiles", "recs")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -18,6 +18,7 @@ import argparse
 import csv
 import json
 import math
+import re
 import sys
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -90,8 +91,10 @@ def load_course(path: Path = COURSE_MOVIES) -> list[Film]:
 
 
 def _has(names: Iterable[str], wanted: str) -> bool:
-    """`wanted` is one of `names` (case-blind substring, so "Hitchcock" finds "Alfred Hitchcock")."""
-    return any(wanted.casefold() in n.casefold() for n in names)
+    """`wanted` is one of `names`, case-blind, as whole words ("Hitchcock" finds "Alfred
+    Hitchcock"; "Ron Howard" does not find "Byron Howard")."""
+    pattern = re.compile(rf"(?<!\w){re.escape(wanted)}(?!\w)", re.I)
+    return any(pattern.search(n) for n in names)
 
 
 def _directors(f: Film) -> tuple[str, ...]:

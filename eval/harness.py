@@ -368,8 +368,8 @@ def score_turn(
         kind = "top" if kind == "none" else kind
         exact_ok = set_scores(ranked[: len(exp.top)], exp.top)[2]
         if not exact_ok:
-            got = ", ".join(f"{t} ({y})" for t, y in ranked[: len(exp.top)]) or "no rows"
-            failures.append(f"top row(s) {got}, expected {', '.join(f'{t} ({y})' for t, y in exp.top)}")
+            got = ", ".join(f"{r.get('title')} ({r.get('year')})" for r in rows[: len(exp.top)]) or "no rows"
+            failures.append(f"top row(s) {got}; expected {len(exp.top)} row(s) tied at the top")
     lead_sentence = first_sentence(answer.answer)
     if exp.count is not None and not states_count(lead_sentence, exp.count):
         failures.append(f"first sentence does not state {exp.count}: {lead_sentence!r}")

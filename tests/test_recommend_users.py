@@ -348,7 +348,7 @@ async def test_recommendation_route_uses_the_persons_stored_stars(db):
         deps, checkpointer, closers = await open_deps(settings)
         async with Chatbot(deps, checkpointer=checkpointer, closers=closers) as bot:
             plain = await bot.aask("I liked Alpha, what should I watch?")
-            mine = await bot.aask("I liked Alpha, what should I watch?", options={"owner": "user:dave"})
+            mine = await bot.aask("I liked Alpha, what should I watch?", deps=bot.with_deps(owner="user:dave"))
     finally:
         rate(engine, "user:dave", ids[2], None)
         rate(engine, "user:dave", ids[3], None)

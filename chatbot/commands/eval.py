@@ -3,8 +3,8 @@
     movie-rag eval [--questions FILE] [--llm none|ollama|fake] [--out DIR] [--baseline FILE]
                    [--no-baseline] [--update-baseline] [--only ID,TAG,...] [--json]
 
-Exit 0 when the run holds the baseline's floors, 1 when retrieval recall, grounding or safety
-fell below them, 2 for bad input (a malformed questions file, an empty catalog).
+Exit 0 when the run holds the baseline's floors, 1 when any class's accuracy, retrieval recall,
+grounding or safety fell below them, 2 for bad input (a malformed questions file, an empty catalog).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--baseline", type=Path, default=DEFAULT_BASELINE, metavar="FILE", help="baseline to compare with and gate on (default: the packaged eval/baseline.json)")
     p.add_argument("--no-baseline", action="store_true", help="do not compare or gate")
     p.add_argument("--update-baseline", action="store_true", help="save this run as the baseline profile for its mode and catalog")
-    p.add_argument("--only", default="", metavar="IDS", help="comma list of item ids or tags to run")
+    p.add_argument("--only", default="", metavar="IDS", help="comma list of item ids, classes or tags to run")
     p.add_argument("--json", action="store_true", help="print the figures, the comparison and the gate as JSON only")
     p.add_argument("--similarity", action="store_true",
                    help="instead: the similarity benchmark (franchise recall, co-liking, genre agreement) "
