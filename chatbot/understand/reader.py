@@ -269,6 +269,9 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
         semantic = semantic or residual
     elif similar:
         intent = "similar"
+    elif aggregate and not relative and len(anchors) == 1 and not has_filters and list(fields) == ["avg_rating"]:
+        # "the average rating of Titanic": one film's average is a field of its row
+        intent = "fact"
     elif aggregate or relative:
         # "films longer than The Godfather" compares with a row: guarded SQL, not a plan
         intent, confidence = "aggregate", min(confidence, MEDIUM)
