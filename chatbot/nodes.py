@@ -156,6 +156,9 @@ async def _search(state: State, deps: Deps, vector: list[float] | None, k: int |
     return _rows(hits)
 
 
+_SORT_LABELS = {"avg_rating": "rating", "num_ratings": "number of ratings", "duration_min": "running time"}
+
+
 @timed("retrieve")
 async def retrieve(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
     """Run the plan over the whole catalog (or the previous turn's rows): sets are complete up to
@@ -196,8 +199,19 @@ async def retrieve(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
         log.info("plan not runnable (%s): %s", exc, plan)
         return {**update, "hits": await _search(state, deps, vector or await _embed(deps, state.query)),
                 "notes": [f"{exc} These are the closest matches instead."]}
-    rows = [_jsonable(r) for r in result.rows]
     unapplied = list(result.notes)
+    if not result.rows and plan.sort is not None and plan.intent in ("superlative", "list"):
+        # "best rated sci-fi" on a catalog without ratings: the films exist, the sort key does not.
+        unsorted = run.model_copy(update={"sort": None, "intent": "list"})
+        retry = await asyncio.to_thread(
+            deps.catalog.run_plan, unsorted, ids=state.last_ids if follow else None, vector=vector,
+            metric=deps.metric, cap=deps.set_cap, k=deps.k,
+        )
+        if retry.rows:
+            label = _SORT_LABELS.get(plan.sort.key, plan.sort.key)
+            unapplied.append(f"the order by {label} (no matching film has a {label} in your catalog)")
+            result, plan = retry, plan.model_copy(update={"sort": None, "intent": "list", "limit": None})
+    rows = [_jsonable(r) for r in result.rows]
     if plan.intent == "aggregate":
         unapplied.append("the calculation asked for (it needs an LLM to draft SQL); these are the films it would be computed over")
     if unapplied:

@@ -131,9 +131,9 @@ def _span(r: Range, unit: str = "") -> str | None:
     if r.min is not None and r.max is not None:
         return n(r.min) if r.min == r.max else f"{n(r.min)}–{n(r.max)}"
     if r.min is not None:
-        return f"{n(r.min)} or more"
+        return f"above {n(r.min)}" if r.min_open else f"{n(r.min)} or more"
     if r.max is not None:
-        return f"up to {n(r.max)}"
+        return f"below {n(r.max)}" if r.max_open else f"up to {n(r.max)}"
     return None
 
 

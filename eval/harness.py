@@ -45,8 +45,8 @@ ROUTES = ("similar", "semantic", "structured", "follow_up", "recommendation", "c
 SQL_VERDICTS = ("accepted", "repaired", "refused")
 FLAG_NOTE = "Not among the retrieved rows, so not verified: "
 FLAG_MARK = "[not in the retrieved rows]"
-FALLBACK_NOTE = "answered from vector search instead"
-SQL_FAILED_NOTE = "The drafted SQL failed"
+NOT_RUN_NOTES = ("The drafted SQL was rejected", "No model could draft SQL")
+"""Fallback notes for drafts that never ran (every other fallback note is a run that failed)."""
 EXPECT_KEYS = {
     "relevant", "exact", "absent", "min_recall", "k", "no_citations", "no_sql", "must_not_contain",
     "top", "count", "lead",
@@ -56,7 +56,7 @@ ITEM_KEYS = TURN_KEYS | {"id", "turns", "unsafe", "class"}
 CLASSES = (
     "list", "people", "duration", "country", "language", "years", "genres", "ratings", "superlative",
     "count", "fact", "similar", "plot", "follow_up", "nothing_found", "chitchat", "recommendation",
-    "unsafe", "other",
+    "aggregate", "unsafe", "other",
 )
 """What an item tests (its `class:`), the unit accuracy is reported and gated by. `people`: and/or
 of directors and actors; `list`: complete sets ("every", "all"); `other`: an item with no class."""
@@ -394,8 +394,11 @@ def score_turn(
     row_ids = {r.get("id") for r in rows}
     valid = sum(1 for c in cited if c[0] in row_ids and c in known_citations)
 
-    fell_back = any(FALLBACK_NOTE in n for n in answer.notes)
-    failed_runs = sum(1 for n in answer.notes if n.startswith(SQL_FAILED_NOTE))
+    from chatbot.nodes import FELL_BACK
+
+    fallback_notes = [n for n in answer.notes if n.endswith(FELL_BACK)]
+    fell_back = bool(fallback_notes)
+    failed_runs = sum(1 for n in fallback_notes if not n.startswith(NOT_RUN_NOTES))
     executed = answer.sql is not None
     outside = int(executed and answer.sql not in trace.accepted_sql)
     verdict_ok = None

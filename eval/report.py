@@ -168,7 +168,7 @@ def markdown(report: Mapping[str, Any], cmp: Mapping[str, Any] | None = None) ->
         f"| executed without error | {_fmt(s['executed_share'])} |",
         f"| exact expected result set (SQL turns) | {_fmt(s['exact_result_share'])} |",
         f"| repairs (accepted) | {s['repairs']} ({s['repairs_accepted']}) |",
-        f"| fell back to search | {s['fallbacks_to_search']} |",
+        f"| fell back to the query plan | {s['fallbacks_to_search']} |",
         f"| SQL verdicts as scripted (fake mode) | {_fmt(s['verdicts_as_expected'])} |",
         f"| hallucinated-title rate | {_fmt(g['hallucinated_title_rate'])} of {g['answers']} answers |",
         f"| citation precision | {_fmt(g['citation_precision'])} of {g['citations']} citations |",

@@ -145,9 +145,11 @@ def _bound(column: str, value: float) -> int | float:
 def _range(column: str, r: Range, prefix: str, p: _Params) -> list[str]:
     out = []
     if r.min is not None:
-        out.append(f"m.{column} >= {p.add(f'{prefix}{column}_min', _bound(column, r.min))}")
+        op = ">" if r.min_open else ">="
+        out.append(f"m.{column} {op} {p.add(f'{prefix}{column}_min', _bound(column, r.min))}")
     if r.max is not None:
-        out.append(f"m.{column} <= {p.add(f'{prefix}{column}_max', _bound(column, r.max))}")
+        op = "<" if r.max_open else "<="
+        out.append(f"m.{column} {op} {p.add(f'{prefix}{column}_max', _bound(column, r.max))}")
     return out
 
 

@@ -41,10 +41,15 @@ class _Strict(BaseModel):
 
 
 class Range(_Strict):
-    """Inclusive bounds; either may be open. "under 90 minutes" is max=89, "the 90s" 1990..1999."""
+    """Inclusive bounds unless marked open; either may be missing. Whole-number columns use
+    inclusive bounds ("under 90 minutes" is max=89, "the 90s" 1990..1999); ratings use open ones."""
 
     min: float | None = None
     max: float | None = None
+    min_open: bool = False
+    """`min` itself is excluded ("rated above 4.3" on a continuous value)."""
+    max_open: bool = False
+    """`max` itself is excluded ("rated below 2.5")."""
 
     @model_validator(mode="after")
     def _ordered(self) -> Range:

@@ -31,6 +31,8 @@ def test_whole_catalog_list() -> None:
      {"year_min": 1990, "year_max": 1999}),
     ("duration_min", Range(max=89), "m.duration_min <= :duration_min_max", {"duration_min_max": 89}),
     ("avg_rating", Range(min=4), "m.avg_rating >= :avg_rating_min", {"avg_rating_min": 4.0}),
+    ("avg_rating", Range(min=4.3, min_open=True), "m.avg_rating > :avg_rating_min", {"avg_rating_min": 4.3}),
+    ("avg_rating", Range(max=2.5, max_open=True), "m.avg_rating < :avg_rating_max", {"avg_rating_max": 2.5}),
     ("num_ratings", Range(min=100.0), "m.num_ratings >= :num_ratings_min", {"num_ratings_min": 100}),
 ])
 def test_ranges_are_inclusive(field: str, rng: Range, where: str, params: dict[str, object]) -> None:

@@ -80,8 +80,8 @@ def none_(*names: str) -> Names:
     return Names(none_of=names)
 
 
-def span(lo: float | None = None, hi: float | None = None) -> Range:
-    return Range(min=lo, max=hi)
+def span(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False, hi_open: bool = False) -> Range:
+    return Range(min=lo, max=hi, min_open=lo_open, max_open=hi_open)
 
 
 def plan(intent: str, **kw: object) -> QueryPlan:
@@ -170,6 +170,8 @@ CASES: list[tuple[str, tuple, bool, QueryPlan]] = [
     ("Who wrote The Godfather?", (GODFATHER,), False, plan("fact", fields=("writers",), anchors=(15,))),
     ("what genre is Alien", (ALIEN,), False, plan("fact", fields=("genres",), anchors=(13,))),
     ("How is Pulp Fiction rated?", (PULP,), False, plan("fact", fields=("avg_rating",), anchors=(12,))),
+    ("What is the average rating of Pulp Fiction?", (PULP,), False, plan("fact", fields=("avg_rating",), anchors=(12,))),
+    ("Pulp Fiction average rating", (PULP,), False, plan("fact", fields=("avg_rating",), anchors=(12,))),
     ("what's the rating of Jaws?", (JAWS,), False, plan("fact", fields=("avg_rating",), anchors=(11,))),
     ("How many ratings does Jaws have?", (JAWS,), False, plan("fact", fields=("num_ratings",), anchors=(11,))),
     ("Which country was Star Wars made in?", (STAR_WARS,), False, plan("fact", fields=("country",), anchors=(18,))),
@@ -334,14 +336,14 @@ CASES: list[tuple[str, tuple, bool, QueryPlan]] = [
     ("films in Mandarin", (), False, plan("list", languages=any_("Mandarin"))),
     ("Turkish movies", (), False, plan("list", countries=any_("Turkey"))),
     # --- ratings ---
-    ("movies rated above 4", (), False, plan("list", avg_rating=span(4))),
+    ("movies rated above 4", (), False, plan("list", avg_rating=span(4, lo_open=True))),
     ("comedies with a rating of at least 3.5", (), False, plan("list", genres=all_("Comedy"), avg_rating=span(3.5))),
     ("films with at least 100 ratings", (), False, plan("list", num_ratings=span(100))),
     ("dramas rated 4 or higher with more than 50 votes", (), False,
      plan("list", genres=all_("Drama"), avg_rating=span(4), num_ratings=span(51))),
-    ("movies rated below 2", (), False, plan("list", avg_rating=span(hi=2))),
+    ("movies rated below 2", (), False, plan("list", avg_rating=span(hi=2, hi_open=True))),
     ("4 stars or more", (), False, plan("list", avg_rating=span(4))),
-    ("films rated over 8/10", (), False, plan("list", avg_rating=span(4))),
+    ("films rated over 8/10", (), False, plan("list", avg_rating=span(4, lo_open=True))),
     # --- sorting and limits ---
     ("Christopher Nolan movies sorted by year", (), False,
      plan("list", directors=all_("Christopher Nolan"), sort=OLDEST)),
@@ -431,7 +433,7 @@ CASES: list[tuple[str, tuple, bool, QueryPlan]] = [
     ("list the 20 oldest films", (), False, plan("superlative", sort=OLDEST, limit=20)),
     ("Which film has the most ratings?", (), False, plan("superlative", sort=POPULAR, limit=1)),
     ("movies with more than 200 ratings and an average above 4", (), False,
-     plan("list", num_ratings=span(201), avg_rating=span(4))),
+     plan("list", num_ratings=span(201), avg_rating=span(4, lo_open=True))),
     ("highly rated horror films", (), False, plan("list", genres=all_("Horror"), sort=BEST)),
     ("Which Spielberg movie came out first?", (), False,
      plan("superlative", directors=all_("Steven Spielberg"), sort=OLDEST, limit=1)),
@@ -504,7 +506,7 @@ CASES: list[tuple[str, tuple, bool, QueryPlan]] = [
      plan("list", directors=all_("Quentin Tarantino"), sort=NEWEST)),
     ("comedies sorted by release year, newest first", (), False, plan("list", genres=all_("Comedy"), sort=NEWEST)),
     ("films with fewer than 10 ratings", (), False, plan("list", num_ratings=span(hi=9))),
-    ("How many films have a rating over 4?", (), False, plan("count", avg_rating=span(4))),
+    ("How many films have a rating over 4?", (), False, plan("count", avg_rating=span(4, lo_open=True))),
     ("what is the average running time of westerns?", (), False,
      plan("aggregate", genres=all_("Western"), fields=("duration_min",), confidence=0.6)),
     ("films where Tom Hanks plays a lawyer", (), False, plan("search", actors=all_("Tom Hanks"), semantic="a lawyer")),

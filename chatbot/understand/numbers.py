@@ -257,22 +257,30 @@ def read_avg_rating(q: Question) -> Range:
     cue = r"(?:(?:with |having |that have |has )?(?:an? )?(?:(?:average |mean |user |overall )?(?:rating|score)|average|mean)(?: of| is| that is)?|rated|scored|scoring|that score)"
     val = rf"({NUM}){_SCALE}"
     rules: list[tuple[str, object]] = [
-        (rf"\b{cue} (?:{MORE}|{AT_LEAST}) {val}", lambda v, s=None: (_rating(v, s), None)),
-        (rf"\b{cue} (?:{LESS}|{AT_MOST}) {val}", lambda v, s=None: (None, _rating(v, s))),
+        (rf"\b{cue} {MORE} {val}", lambda v, s=None: (_rating(v, s), None, True, False)),
+        (rf"\b{cue} {AT_LEAST} {val}", lambda v, s=None: (_rating(v, s), None)),
+        (rf"\b{cue} {LESS} {val}", lambda v, s=None: (None, _rating(v, s), False, True)),
+        (rf"\b{cue} {AT_MOST} {val}", lambda v, s=None: (None, _rating(v, s))),
         (rf"\b{cue} {val} ?(?:{OR_MORE})", lambda v, s=None: (_rating(v, s), None)),
         (rf"\b{cue} {val} ?(?:{OR_LESS})", lambda v, s=None: (None, _rating(v, s))),
-        (rf"\b(?:{MORE}|{AT_LEAST}) ({NUM}) ?(?:/ ?(5|10) |out of (5|10|five|ten) )?stars?\b", lambda v, s=None: (_rating(v, s), None)),
-        (rf"\b(?:{LESS}|{AT_MOST}) ({NUM}) ?(?:/ ?(5|10) |out of (5|10|five|ten) )?stars?\b", lambda v, s=None: (None, _rating(v, s))),
+        (rf"\b{MORE} ({NUM}) ?(?:/ ?(5|10) |out of (5|10|five|ten) )?stars?\b", lambda v, s=None: (_rating(v, s), None, True, False)),
+        (rf"\b{AT_LEAST} ({NUM}) ?(?:/ ?(5|10) |out of (5|10|five|ten) )?stars?\b", lambda v, s=None: (_rating(v, s), None)),
+        (rf"\b{LESS} ({NUM}) ?(?:/ ?(5|10) |out of (5|10|five|ten) )?stars?\b", lambda v, s=None: (None, _rating(v, s), False, True)),
+        (rf"\b{AT_MOST} ({NUM}) ?(?:/ ?(5|10) |out of (5|10|five|ten) )?stars?\b", lambda v, s=None: (None, _rating(v, s))),
         (rf"\b({NUM}) ?(?:\+ ?)?stars?(?: or (?:more|higher|better|above)| and (?:up|above)|\+)", lambda v: (_rating(v, None), None)),
         (rf"\b(?:rated|scored|rating of) ({NUM}){_SCALE}(?! ?(?:ratings|votes))", lambda v, s=None: (_rating(v, s), None)),
     ]
+    lo_open = hi_open = False
     for pattern, make in rules:
         for m in q.take(pattern):
             groups = [g for g in m.groups() if g is not None]
-            new_lo, new_hi = make(*groups)  # type: ignore[operator]
-            lo = new_lo if new_lo is not None else lo
-            hi = new_hi if new_hi is not None else hi
-    return Range(min=lo, max=hi)
+            new_lo, new_hi, *open_ = make(*groups)  # type: ignore[operator]
+            new_lo_open, new_hi_open = open_ or (False, False)
+            if new_lo is not None:
+                lo, lo_open = new_lo, new_lo_open
+            if new_hi is not None:
+                hi, hi_open = new_hi, new_hi_open
+    return Range(min=lo, max=hi, min_open=lo_open, max_open=hi_open)
 
 
 # --- how many rows -------------------------------------------------------------------------

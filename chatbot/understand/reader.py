@@ -162,6 +162,11 @@ UNAPPLIED = re.compile(
 )
 
 
+# A request to change the catalog is named, never echoed (an injected command stays out of the answer).
+_CHANGE = re.compile(r"(?:and )?(?:then )?(?:delete|drop|truncate|insert|update|alter|grant|remove)\b", re.I)
+CHANGE_REQUEST = "changing the catalog (I only read it)"
+
+
 def read_plan(
     question: str, vocab: Vocabulary, *, titles: Sequence[Title] = (), has_previous: bool = False
 ) -> QueryPlan:
@@ -210,7 +215,10 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
     sort, superlative = _read_sort(q)
     if not duration.is_empty():
         q.take(r"\b(?:short|long|lengthy)\b")  # "short comedies under 95 min": the bound says it
-    unapplied = [q.orig[m.start() : m.end()] for m in q.take(UNAPPLIED)]
+    unapplied = [
+        CHANGE_REQUEST if _CHANGE.match(q.orig[m.start() : m.end()]) else q.orig[m.start() : m.end()]
+        for m in q.take(UNAPPLIED)
+    ]
     if ordinal := q.take_first(ORDINAL):  # "the second longest": the top rows, the rank not picked
         unapplied.append(q.orig[ordinal.start() : ordinal.end()].strip())
     limit = read_limit(q)
@@ -261,6 +269,9 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
         semantic = semantic or residual
     elif similar:
         intent = "similar"
+    elif aggregate and not relative and len(anchors) == 1 and not has_filters and list(fields) == ["avg_rating"]:
+        # "the average rating of Titanic": one film's average is a field of its row
+        intent = "fact"
     elif aggregate or relative:
         # "films longer than The Godfather" compares with a row: guarded SQL, not a plan
         intent, confidence = "aggregate", min(confidence, MEDIUM)
