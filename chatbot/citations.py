@@ -32,6 +32,17 @@ class CitationCheck:
     """Names presented as titles that are not among the rows."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class KnownNames:
+    """What a citation check knows besides the rows; the usability gate and the graph's
+    check_citations node judge with the same one."""
+
+    allowed: tuple[str, ...] = ()
+    """Catalog titles the question itself named (the anchor of "movies like X")."""
+    not_films: frozenset[str] = frozenset()
+    """Names the catalog knows as something else: genres, people, countries, languages."""
+
+
 def _norm(text: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"[^\w\s]", " ", text.casefold())).strip()
 

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from langchain_core.messages import BaseMessage
 
+from chatbot.citations import KnownNames
 from chatbot.llm import Completion
 from retrieval.plan import QueryPlan, Vocabulary
 from retrieval.types import Catalog, Embedder, Metric, MovieHit
@@ -24,6 +25,7 @@ class ChatModel(Protocol):
         on_token: Callable[[str], Awaitable[None]] | None = None,
         on_restart: Callable[[str], Awaitable[None]] | None = None,
         titles: Sequence[str] | None = None,
+        names: KnownNames | None = None,
     ) -> Completion: ...
 
     async def complete_json(

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from chatbot.answer import Fallback
+from chatbot.citations import KnownNames
 from chatbot.llm_fit import fit_prompt
 from chatbot.llm_hosts import HostPool, shared_pool, split_hosts
 from chatbot.prompting import parse_json_object
@@ -235,14 +236,15 @@ class ChatCascade:
         on_token: TokenCallback | None = None,
         on_restart: RestartCallback | None = None,
         titles: Sequence[str] | None = None,
+        names: KnownNames | None = None,
     ) -> Completion:
         """Stream an answer, token by token to `on_token`; if a model fails after sending tokens,
         `on_restart(reason)` tells the caller to discard them before the next model starts.
 
         Every answer passes the usability gate (`titles`: the rows it should draw on; None reads
-        them from the JSON rows of the last user turn)."""
+        them from the JSON rows of the last user turn; `names`: what the citation check knows)."""
         cfg = self.config
-        gate = AnswerGate(messages, titles)
+        gate = AnswerGate(messages, titles, names)
         fallbacks: list[Fallback] = []
         for model in cfg.models:
             attempt = _Attempt()

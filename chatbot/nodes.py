@@ -15,6 +15,7 @@ from langgraph.types import Overwrite
 
 from chatbot import prompting
 from chatbot.answer import Fallback
+from chatbot.citations import KnownNames
 from chatbot.citations import check_citations as _check_citations
 from chatbot.deps import Deps
 from chatbot.drafts import REPEATED, draft_problem
@@ -364,6 +365,17 @@ def after_run(state: State) -> Literal["generate", "retrieve"]:
 # --- generate / check_citations ------------------------------------------------------------
 
 
+def _known_names(state: State, vocab: Vocabulary) -> KnownNames:
+    """What the citation check (and the answer gate) knows besides the rows: the question's
+    anchors, and the catalog's genres, people, countries and languages, which are not films."""
+    people = {p for r in state.hits for p in (*(r.get("actors") or ()), *(r.get("director") or "").split(", ")) if p}
+    return KnownNames(
+        allowed=tuple(a["title"] for a in (*state.anchors, *state.alternatives)),
+        not_films=frozenset((*vocab.genres, *vocab.directors, *vocab.actors, *vocab.writers, *vocab.countries,
+                             *vocab.languages, *people)),
+    )
+
+
 @timed("generate")
 async def generate(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
     from chatbot.llm import LLMUnavailable
@@ -388,7 +400,8 @@ async def generate(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
     if state.llm_up and deps.chat is not None:
         messages = prompting.chitchat_messages(state.question) if state.route == "chitchat" else prompting.answer_messages(state)
         try:
-            done = await deps.chat.stream(messages, on_token=on_token, on_restart=on_restart)
+            names = None if state.route == "chitchat" else _known_names(state, await _vocabulary(deps))
+            done = await deps.chat.stream(messages, on_token=on_token, on_restart=on_restart, names=names)
             return {"answer": done.text, "model": done.model, "fallbacks": list(done.fallbacks)}
         except LLMUnavailable as exc:
             fallbacks = list(exc.fallbacks)
@@ -413,14 +426,9 @@ async def check_citations(state: State, runtime: Runtime[Deps]) -> dict[str, Any
     # An extractive answer is written from the rows, so only a model's prose needs the catalog scan
     # (actor names such as Paula Patton would otherwise read as the film Patton).
     named = [t for _, t, _ in await asyncio.to_thread(catalog.find_titles, state.answer)] if state.model else []
-    vocab = await _vocabulary(runtime.context)
-    people = {p for r in state.hits for p in (*(r.get("actors") or ()), *(r.get("director") or "").split(", ")) if p}
-    not_films = (*vocab.genres, *vocab.directors, *vocab.actors, *vocab.writers, *vocab.countries,
-                 *vocab.languages, *people)
+    names = _known_names(state, await _vocabulary(runtime.context))
     checked = _check_citations(
-        state.answer, state.hits, catalog_titles=named,
-        allowed=[a["title"] for a in (*state.anchors, *state.alternatives)],
-        not_films=not_films,
+        state.answer, state.hits, catalog_titles=named, allowed=list(names.allowed), not_films=names.not_films,
     )
     notes = ["Not among the retrieved rows, so not verified: " + ", ".join(checked.flagged) + "."] if checked.flagged else []
     chitchat = state.route == "chitchat"

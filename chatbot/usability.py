@@ -1,6 +1,7 @@
 """The usability gate: is a model's answer worth showing? Small and weak models (and strong ones,
 less often) recite the prompt's rules, echo text injected into the question or the catalog rows,
-dump the raw rows, loop on one phrase, or never answer. Such an answer is *unusable*: the cascade
+dump the raw rows, loop on one phrase, never answer, or present mostly films that are not among
+the rows. Such an answer is *unusable*: the cascade
 tries the next model, and with none left the graph answers extractively from the rows.
 
 Pure functions over the text and the messages the model was given; `AnswerGate` judges a
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 
 from langchain_core.messages import BaseMessage
 
+from chatbot.citations import KnownNames, check_citations
 from retrieval.text import fold
 
 NGRAM = 7
@@ -37,6 +39,9 @@ REFUSAL = re.compile(
 )
 REFUSAL_MAX_CHARS = 300
 QUESTION_LINE = re.compile(r"\s*question\s*:", re.I)
+MIN_FLAGGED = 2
+"""One unknown title is flagged in the answer and shown; more than half of them, and at least two,
+make the answer unusable (an answer naming one row and one invention is 1 of 2: not most)."""
 
 
 def words(text: str) -> list[str]:
@@ -111,6 +116,8 @@ class AnswerGate:
     messages: Sequence[BaseMessage]
     titles: Sequence[str] | None = None
     """Titles the answer should draw on; None: read them from the rows in the last user turn."""
+    names: KnownNames | None = None
+    """Anchors the question named and names that are not films, as the citation check knows them."""
     _own: set[tuple[str, ...]] = field(init=False)
     _question: str = field(init=False)
 
@@ -149,6 +156,21 @@ class AnswerGate:
             if len(text) <= REFUSAL_MAX_CHARS and REFUSAL.search(text):
                 return None  # a plain "none of these fit" is an answer
             return "uses none of the retrieved rows"
+        if self.titles:
+            return self._mostly_flagged(text)
+        return None
+
+    def _mostly_flagged(self, text: str) -> str | None:
+        """Most title-shaped mentions (bold, quoted, list heads, "Name (year)") are not rows.
+
+        Only the answer's own presentation is judged here (no catalog scan: the gate does no I/O);
+        rows named anywhere in the text count for the answer."""
+        names = self.names or KnownNames()
+        rows = [{"id": i, "title": t} for i, t in enumerate(self.titles or ())]
+        checked = check_citations(text, rows, allowed=list(names.allowed), not_films=names.not_films)
+        flagged, named = len(checked.flagged), len(checked.cited)
+        if flagged >= MIN_FLAGGED and flagged > named:
+            return "mostly titles not among the rows"
         return None
 
     def _uses_a_row(self, text: str) -> bool:
@@ -158,6 +180,8 @@ class AnswerGate:
         )
 
 
-def answer_problem(text: str, messages: Sequence[BaseMessage], titles: Sequence[str] | None = None) -> str | None:
+def answer_problem(
+    text: str, messages: Sequence[BaseMessage], titles: Sequence[str] | None = None, names: KnownNames | None = None
+) -> str | None:
     """Why `text` is not a usable answer to `messages`, or None when it is."""
-    return AnswerGate(messages, titles).final(text)
+    return AnswerGate(messages, titles, names).final(text)

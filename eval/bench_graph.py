@@ -53,7 +53,7 @@ class InstantChat:
     async def available(self) -> bool:
         return True
 
-    async def stream(self, messages, *, on_token=None, on_restart=None, titles=None):  # type: ignore[no-untyped-def]
+    async def stream(self, messages, *, on_token=None, on_restart=None, titles=None, names=None):  # type: ignore[no-untyped-def]
         if on_token:
             await on_token(ANSWER)
         return Completion(text=ANSWER, model="instant")

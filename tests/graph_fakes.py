@@ -171,7 +171,7 @@ class FakeChat:
     async def available(self) -> bool:
         return self.up
 
-    async def stream(self, messages, *, on_token=None, on_restart=None, titles=None):
+    async def stream(self, messages, *, on_token=None, on_restart=None, titles=None, names=None):
         self.stream_calls.append(messages)
         text = self.answers.pop(0)
         if on_token:

@@ -198,7 +198,7 @@ async def test_semantic_re_rank_embeds_only_when_the_plan_has_a_phrase(scripted)
 class FailingChat(FakeChat):
     """Up, but every answer attempt fails with one fallback per turn."""
 
-    async def stream(self, messages, *, on_token=None, on_restart=None):
+    async def stream(self, messages, *, on_token=None, on_restart=None, names=None):
         raise LLMUnavailable([Fallback(model="fake:1b", reason="HTTP 500")])
 
 
@@ -397,3 +397,38 @@ def test_one_json_parser_for_every_reply():
     assert extract_sql("Here: SELECT id FROM movies", None) == "SELECT id FROM movies"
     assert parse_plan('{"intent": "count"}', None) == QueryPlan(intent="count")
     assert parse_plan('{"intent": "count", "bogus": 1}', None) is None  # model_validate, extra forbidden
+
+
+# --- the answer gate through the graph (the real cascade over a LangChain fake model) ----------
+
+
+def gated_chat(*replies: str):
+    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+    from langchain_core.messages import AIMessage
+
+    from chatbot.llm import ChatCascade, LLMConfig
+    from chatbot.llm_hosts import HostPool
+
+    def factory(*, model: str, base_url: str, client_kwargs: dict) -> GenericFakeChatModel:
+        return GenericFakeChatModel(messages=iter([AIMessage(r) for r in replies]))
+
+    cfg = LLMConfig(base_url="http://fake:1", models=("fake:1b",))
+    return ChatCascade(cfg, chat_factory=factory, pool=HostPool(hosts=cfg.hosts))
+
+
+async def test_an_answer_of_mostly_invented_titles_falls_back_to_the_extractive_answer():
+    invented = "Try **Shark Tale** (2004), **Monsters, Inc.** (2001) or **Toy Story** (1995)."
+    a = await bot(chat=gated_chat(invented), k=2).aask("movies like Finding Nemo")
+    assert a.model is None
+    assert a.fallbacks == [Fallback(model="fake:1b", reason="unusable answer: mostly titles not among the rows")]
+    assert a.notes == ["The model's answer was not usable (mostly titles not among the rows); answered from the catalog rows instead."]
+    assert a.answer.splitlines()[0] == "Films in your catalog closest to Finding Nemo (2003):"
+    assert ids(a) == [2, 3]
+
+
+async def test_the_gate_knows_the_catalogs_genres_people_and_the_anchor():
+    # bold genre, director and anchor: none is an invented film, so the model's answer stands
+    answer = "Like **Finding Nemo**, **Shark Tale** (2004) is **Animation**, by **Vicky Jenson**."
+    a = await bot(chat=gated_chat(answer), k=2).aask("movies like Finding Nemo")
+    assert (a.model, a.fallbacks, a.notes) == ("fake:1b", [], [])
+    assert a.answer == answer and ids(a) == [2]

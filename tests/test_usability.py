@@ -7,6 +7,7 @@ import json
 import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
 
+from chatbot.citations import KnownNames
 from chatbot.usability import answer_problem, row_titles
 from prompts.answer import ANSWER_SYSTEM, ANSWER_USER, CHITCHAT_SYSTEM
 
@@ -49,3 +50,35 @@ def test_chitchat_has_no_rows_to_use():
     messages = [SystemMessage(CHITCHAT_SYSTEM), HumanMessage("hello, how are you today?")]
     assert answer_problem("Hi! I can find films similar to one you like.", messages) is None
     assert answer_problem(CHITCHAT_SYSTEM[:200], messages) == "recites the prompt"
+
+
+# --- mostly flagged titles ------------------------------------------------------------------
+
+SHARK_NAMES = KnownNames(not_films=frozenset({"Roy Scheider", "Thriller", "Steven Spielberg"}))
+
+
+@pytest.mark.parametrize(
+    ("answer", "names", "problem"),
+    [
+        # one row, two inventions presented as films: most title-shaped mentions are not rows
+        ("**Jaws** (1975), **The Meg** (2018) and **Sharknado** (2013).", None, "mostly titles not among the rows"),
+        ("1. Jaws (1975)\n2. Open Water (2003)\n3. The Shallows (2016)", None, "mostly titles not among the rows"),
+        # one of two: flagged in the answer, but not most
+        ("**Jaws** (1975) and **The Meg** (2018).", None, None),
+        ("**Jaws** (1975) and **Deep Blue Sea** (1999) beat **The Meg** (2018).", None, None),
+        # a person and a genre in bold are not titles once the catalog says what they are
+        ("**Jaws** (1975) stars **Roy Scheider** in a **Thriller** by **Steven Spielberg**.", SHARK_NAMES, None),
+        ("**Jaws** (1975) stars **Roy Scheider** in a **Thriller** by **Steven Spielberg**.", None,
+         "mostly titles not among the rows"),
+        # a title the question named is neither a row nor an invention
+        ("Like **Finding Nemo** and **Shark Tale**, **Jaws** (1975) has a shark.",
+         KnownNames(allowed=("Finding Nemo",)), None),
+    ],
+)
+def test_mostly_flagged_titles_are_unusable(answer, names, problem):
+    assert answer_problem(answer, MESSAGES, names=names) == problem
+
+
+def test_mostly_flagged_needs_rows():
+    messages = [SystemMessage(CHITCHAT_SYSTEM), HumanMessage("hello, how are you today?")]
+    assert answer_problem("Try **Inception** (2010) or **Heat** (1995).", messages) is None
