@@ -75,12 +75,12 @@ browser-deps:
 	fi
 
 eval: catalog
-	$(BIN)/movie-rag eval --out eval/out $(EVAL_ARGS)
+	$(BIN)/movie-rag eval $(EVAL_ARGS)
 
 # The eval on the catalog eval/baseline.json's gate profile is for (course films + their MovieLens
 # ratings) on a throw-away server: `make eval-course EVAL_ARGS=--update-baseline` refreshes it.
 eval-course: $(STAMP)
-	$(BIN)/python -m eval.course_run --out eval/out $(EVAL_ARGS)
+	$(BIN)/python -m eval.course_run $(EVAL_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/movie-rag bench

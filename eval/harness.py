@@ -284,6 +284,8 @@ class _Trace:
     verdicts: list[str] = field(default_factory=list)
     accepted_sql: list[str] = field(default_factory=list)
     run_attempts: int = 0
+    answer_fallbacks: list[dict[str, Any]] = field(default_factory=list)
+    """The answering stage's own fallbacks (the generate step; not plan filling or SQL drafting)."""
 
 
 def _flagged(notes: Sequence[str], answer: str) -> list[str]:
@@ -314,11 +316,21 @@ async def _ask(bot: Any, question: str, thread_id: str) -> tuple[Any, _Trace, fl
                     trace.accepted_sql += [d[k] for k in ("sql_checked", "sql_readable") if d.get(k)]
             elif event.node == "run_sql":
                 trace.run_attempts += 1
+            elif event.node == "generate":
+                trace.answer_fallbacks = list(d.get("fallbacks") or [])
         elif isinstance(event, AnswerEvent):
             final = event.answer
     total_ms = round((time.perf_counter() - started) * 1000, 2)
     assert final is not None, "the chatbot stream ended without an answer"
     return final, trace, total_ms
+
+
+def llm_use(model: str | None, answer_fallbacks: Sequence[Mapping[str, Any]]) -> str:
+    """Whose answer the turn showed: "used" (a model's), "fell_back" (the extractive answer after
+    every model failed or gave an unusable answer) or "not_asked" (no rows, or no model up)."""
+    if model is not None:
+        return "used"
+    return "fell_back" if answer_fallbacks else "not_asked"
 
 
 def _sql_verdict_ok(expected: str, verdicts: Sequence[str], executed: bool) -> bool:
@@ -454,6 +466,8 @@ def score_turn(
         },
         "model": answer.model,
         "fallbacks": [{"model": f.model, "reason": f.reason} for f in answer.fallbacks],
+        "answer_fallbacks": trace.answer_fallbacks,
+        "llm_use": llm_use(answer.model, trace.answer_fallbacks),
         "timings_ms": dict(answer.timings_ms),
         "total_ms": total_ms,
         "notes": list(answer.notes),

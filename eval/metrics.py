@@ -179,6 +179,28 @@ def class_figures(items: Sequence[Mapping[str, Any]], turns: Sequence[Mapping[st
     }
 
 
+def llm_use_figures(turns: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Per item class and overall: turns whose shown answer was the model's (used), the extractive
+    one after the models failed (fell_back), or never went to a model (not_asked); and the
+    answering stage's fallback reasons, counted (a turn a second model answered counts its first
+    model's reason too)."""
+
+    def figures(ts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        use = Counter(t.get("llm_use") or "not_asked" for t in ts)
+        asked = use["used"] + use["fell_back"]
+        reasons = Counter(f["reason"] for t in ts for f in t.get("answer_fallbacks") or ())
+        return {
+            "turns": len(ts), "used": use["used"], "fell_back": use["fell_back"], "not_asked": use["not_asked"],
+            "used_share": _share(use["used"], asked),
+            "reasons": dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
+        }
+
+    by_class: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for t in turns:
+        by_class[t.get("class") or "other"].append(t)
+    return {"all": figures(turns), "classes": {c: figures(ts) for c, ts in sorted(by_class.items())}}
+
+
 def summarize(turns: Sequence[Mapping[str, Any]], items: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """All figures from the per-turn records and per-item pass/fail (see eval.harness for fields)."""
     by_route: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
@@ -257,4 +279,5 @@ def summarize(turns: Sequence[Mapping[str, Any]], items: Sequence[Mapping[str, A
         "latency_ms": latency,
         "models": dict(sorted(models.items())),
         "fallbacks": dict(sorted(fallbacks.items())),
+        "llm_use": llm_use_figures(turns),
     }

@@ -183,6 +183,8 @@ def markdown(report: Mapping[str, Any], cmp: Mapping[str, Any] | None = None) ->
     out.append(f"| **end to end** | {_fmt(e['p50'])} | {_fmt(e['p95'])} | {e['n']} |")
     out += ["", "Models: " + (", ".join(f"{m} × {n}" for m, n in f["models"].items()) or "-")
             + "; fallbacks: " + (", ".join(f"{m} × {n}" for m, n in f["fallbacks"].items()) or "none") + "."]
+    if report["mode"] != "none" and f.get("llm_use"):
+        out += ["", *llm_use_lines(f["llm_use"])]
     if cmp is not None:
         out += ["", "## Against the baseline", "", "```", *comparison_lines(cmp), "```"]
     out += ["", "## Questions", "", "| item | class | turn | expected | got | recall | pass | why |", "|---|---|---:|---|---|---:|:---:|---|"]
@@ -193,6 +195,24 @@ def markdown(report: Mapping[str, Any], cmp: Mapping[str, Any] | None = None) ->
             f"{'✅' if t['passed'] else '❌'} | {why} |"
         )
     return "\n".join(out) + "\n"
+
+
+def llm_use_lines(use: Mapping[str, Any]) -> list[str]:
+    """The Markdown table of whose answers were shown, per class, with the fallback reasons."""
+
+    def reasons(r: Mapping[str, int]) -> str:
+        return "; ".join(f"{k} × {n}" for k, n in r.items()).replace("|", "\\|") or "-"
+
+    rows = [(c, v) for c, v in use["classes"].items()] + [("**all**", use["all"])]
+    return [
+        "## Model answers by class", "",
+        "Used: the model's answer was shown; fell back: every model failed or gave an unusable answer, "
+        "so the extractive answer was shown; not asked: no rows to answer from, or no model up.", "",
+        "| class | turns | used | fell back | not asked | used / asked | why (answer-stage fallbacks) |",
+        "|---|---:|---:|---:|---:|---:|---|",
+        *[f"| {c} | {v['turns']} | {v['used']} | {v['fell_back']} | {v['not_asked']} | {_fmt(v['used_share'])} | {reasons(v['reasons'])} |"
+          for c, v in rows],
+    ]
 
 
 # --- charts ----------------------------------------------------------------------------------

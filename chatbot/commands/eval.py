@@ -32,7 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--llm", choices=("none", "ollama", "fake"), default="none",
                    help="none: extractive, no LLM (default, deterministic); ollama: the configured Ollama; "
                         "fake: a loopback Ollama-API fake serving each item's sql_draft (started by the caller)")
-    p.add_argument("--out", type=Path, default=Path("eval/out"), metavar="DIR", help="where report.json, report.md and the PNGs go")
+    p.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="where report.json, report.md and the PNGs go (default eval/out, and eval/out-MODE beside it "
+                        "for --llm ollama|fake, so a model run does not overwrite the extractive one)")
     p.add_argument("--baseline", type=Path, default=DEFAULT_BASELINE, metavar="FILE", help="baseline to compare with and gate on (default: the packaged eval/baseline.json)")
     p.add_argument("--no-baseline", action="store_true", help="do not compare or gate")
     p.add_argument("--update-baseline", action="store_true", help="save this run as the baseline profile for its mode and catalog")
@@ -72,6 +74,11 @@ def _show_side_report(args: argparse.Namespace, module: Any, report: dict[str, A
         print(module.markdown(report))
         print("wrote " + ", ".join(str(p) for p in paths))
     return EXIT_OK
+
+
+def default_out(llm: str) -> Path:
+    """eval/out for the extractive run; a model run's report goes beside it (eval/out-ollama)."""
+    return Path("eval/out") if llm == "none" else Path(f"eval/out-{llm}")
 
 
 def _settings(llm: str) -> Settings:
@@ -132,6 +139,8 @@ def _run_recs(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.out is None:
+        args.out = default_out(args.llm)
     if getattr(args, "similarity", False):
         return run_similarity(args)
     if getattr(args, "recs", False):
