@@ -12,6 +12,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from langchain_core.utils.json import parse_json_markdown
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from chatbot.fields import cut_row
 from prompts.answer import ANSWER_SYSTEM, ANSWER_USER, CHITCHAT_SYSTEM
 from prompts.plan import PLAN_SYSTEM
 from prompts.sql import SQL_EXAMPLES, SQL_REPAIR, SQL_SYSTEM
@@ -26,7 +27,6 @@ PROMPT_FIELDS = (
 )
 """Row fields the answer prompt shows the model (never the embedding)."""
 
-SUMMARY_CHARS = 400
 PROMPT_ROWS = 60
 """The most rows shown to the model; a longer set is listed by count (the extractive text
 covers sets beyond it)."""
@@ -139,9 +139,8 @@ def parse_plan(text: str, data: dict[str, Any] | None) -> QueryPlan | None:
 def rows_block(rows: Sequence[dict[str, Any]]) -> str:
     lines = []
     for r in rows:
-        shown = {k: r[k] for k in PROMPT_FIELDS if k in r and r[k] not in (None, [], ())}
-        if isinstance(shown.get("summary"), str) and len(shown["summary"]) > SUMMARY_CHARS:
-            shown["summary"] = shown["summary"][:SUMMARY_CHARS] + "…"
+        # every text value cut (chatbot.fields), as the UI's cards and table cut them
+        shown = cut_row({k: r[k] for k in PROMPT_FIELDS if k in r and r[k] not in (None, [], ())})
         lines.append(json.dumps(shown, ensure_ascii=False, default=str))
     return "\n".join(lines)
 

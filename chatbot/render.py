@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from chatbot.answer import Answer
 from chatbot.extractive import NO_LLM_CONFIGURED_NOTE
+from chatbot.fields import cut_row, cut_value
 from chatbot.llm import NO_LLM_NOTE
 
 NO_LLM_LINE = "Answering from the catalog without an LLM"
@@ -206,7 +207,7 @@ def title_year(title: object, year: object) -> str:
 
 
 def _rows_list(hits: Sequence[Mapping[str, Any]], limit: int = 12) -> str:
-    names = [escape_markdown(title_year(h.get("title"), h.get("year"))) for h in hits[:limit] if h.get("title")]
+    names = [escape_markdown(title_year(cut_value("title", h.get("title")), h.get("year"))) for h in hits[:limit] if h.get("title")]
     more = f"; … {len(hits) - limit} more" if len(hits) > limit else ""
     return "; ".join(names) + more
 
@@ -322,7 +323,7 @@ def answer_markdown(answer: Answer, *, sources: bool = True) -> str:
         for c in answer.citations:
             if c.id not in seen:
                 seen.add(c.id)
-                refs.append(f"\\[{numbers[c.id]}\\] {escape_markdown(title_year(c.title, c.year))}")
+                refs.append(f"\\[{numbers[c.id]}\\] {escape_markdown(title_year(cut_value('title', c.title), c.year))}")
         parts.append("**Sources:** " + " · ".join(refs))
     return "\n\n".join(p for p in parts if p)
 
@@ -359,6 +360,7 @@ def rows_table(
     when none are loaded) are left out; `open` shows the table unfolded (a long set's primary
     view); `total` is how many films matched when more than the rows shown."""
     numbers = numbers or {}
+    rows = [cut_row(r) for r in rows]  # chatbot.fields: the prompt's cut, then the cell's own
     keys: list[str] = [k for k in _PREFERRED_COLUMNS if any(k in r for r in rows)]
     for row in rows:
         keys += [k for k in row if k not in keys and k not in _HIDDEN_COLUMNS]
@@ -392,7 +394,7 @@ def movie_cards(rows: Sequence[Mapping[str, Any]], numbers: Mapping[int, int] | 
     cited rows first with their Sources number."""
     numbers = numbers or {}
     cards = []
-    for row in rows:
+    for row in map(cut_row, rows):  # chatbot.fields: long titles, names, genres cut
         if not row.get("title"):
             continue
         rating = row.get("avg_rating")
