@@ -124,8 +124,8 @@ class Method:
 def seed_texts(movies_path: Path | None, movielens_dir: Path | None) -> list[tuple[str, list[str], int | None, str]]:
     """(embedded text, genres, year, title) of every real film available."""
     from retrieval.embeddings import embedding_text
+    from retrieval.ingest import parse_movielens_title
     from retrieval.ingest.formats import read_movies_file
-    from retrieval.ingest.movielens import parse_movielens_title
 
     out = []
     if movies_path is not None:

@@ -10,8 +10,9 @@ stable `source_key` (`imdb:<n>` when the IMDb id is known, else `title:<lower ti
 A key missing from a JSON record means "not given": the column keeps what it had (or its default
 for a new row). An explicit `null` clears it.
 
-The package: `formats` (detect and parse movies JSON), `movielens` (the CSV folder),
-`coerce` (one field at a time), `writer` (the upsert transaction), `records` (shared shapes).
+The package: `formats` (detect and parse movies JSON), `movielens` (the CSV folder), `models`
+(each record format as a pydantic model whose aliases are the format's keys), `coerce` (one field
+at a time), `writer` (the upsert transaction), `records` (shared shapes).
 `from retrieval.ingest import ...` is the public surface.
 """
 
@@ -23,13 +24,9 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from retrieval.ingest.coerce import parse_movielens_title
 from retrieval.ingest.formats import ACCEPTED_FORMATS, _parse_movies, read_movies_file
-from retrieval.ingest.movielens import (
-    MOVIELENS_FILES,
-    _read_csv,
-    ingest_movielens,
-    parse_movielens_title,
-)
+from retrieval.ingest.movielens import MOVIELENS_FILES, _read_csv, ingest_movielens
 from retrieval.ingest.records import DEMO_FILE, IngestError, IngestReport, Record
 from retrieval.ingest.writer import apply
 from retrieval.types import Embedder

@@ -8,28 +8,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from retrieval.ingest.coerce import (
-    _actors,
-    _imdb,
-    _int,
-    _joined,
-    _keys,
-    _names,
-    _source_key,
-    _str,
-    _title,
-    _title_year,
-    _where,
-    _year,
-)
-from retrieval.ingest.records import LIST_COLUMNS, IngestError, Record
-
-# Keys of the native format: the `movies` columns a person would write by hand.
-NATIVE_KEYS = frozenset({
-    "title", "year", "summary", "genres", "director", "writers", "actors", "duration_min",
-    "country", "language", "poster_url", "imdb_id",
-})
-PLOT_KEYS = frozenset({"title", "plot", "year"})
+from retrieval.ingest.coerce import key_list, source_key, title_year, where_of
+from retrieval.ingest.models import NATIVE_KEYS, CourseFilm, NativeFilm, parse
+from retrieval.ingest.records import IngestError, Record
 
 ACCEPTED_FORMATS = (
     "the course movies.json ({\"films\": {\"film\": [...]}} with keys titre, annee, resume, genre, "
@@ -70,8 +51,8 @@ def _parse_movies(data: bytes, file: str) -> tuple[str, list[Record]]:
             hint="fix the JSON syntax",
         ) from None
     fmt, items = _detect(doc, file)
-    parse = _course_record if fmt == "course" else _native_record
-    records = [parse(item, i, file) for i, item in enumerate(items, start=1)]
+    model = CourseFilm if fmt == "course" else NativeFilm
+    records = [_record(model, item, i, file) for i, item in enumerate(items, start=1)]
     _check_duplicates(records, file)
     return fmt, records
 
@@ -90,7 +71,7 @@ def _detect(doc: Any, file: str) -> tuple[str, list[dict[str, Any]]]:
         elif isinstance(doc.get("movies"), list):
             items = doc["movies"]
         else:
-            raise IngestError(file, f"has an object with keys {_keys(doc)} at the top", hint=f"give one of {ACCEPTED_FORMATS}")
+            raise IngestError(file, f"has an object with keys {key_list(doc)} at the top", hint=f"give one of {ACCEPTED_FORMATS}")
     if not isinstance(items, list):
         raise IngestError(file, "does not hold a list of movies", hint=f"give one of {ACCEPTED_FORMATS}")
     if not items:
@@ -105,69 +86,21 @@ def _detect(doc: Any, file: str) -> tuple[str, list[dict[str, Any]]]:
     if course_wrapper or "titre" in keys:
         return "course", items
     fmt = "plots" if "plot" in keys else "native"
-    allowed = NATIVE_KEYS | PLOT_KEYS
     for i, item in enumerate(items, start=1):
-        unknown = sorted(set(item) - allowed)
+        unknown = sorted(set(item) - NATIVE_KEYS)
         if unknown:
             raise IngestError(
                 file, f"has key(s) {', '.join(map(repr, unknown))} that match no accepted format",
-                where=_where(i, item.get("title")), hint=f"give one of {ACCEPTED_FORMATS}",
+                where=where_of(i, item.get("title")), hint=f"give one of {ACCEPTED_FORMATS}",
             )
     return fmt, items
 
 
-def _course_record(item: Mapping[str, Any], i: int, file: str) -> Record:
-    """A film of the course movies.json (French keys; `_id` is the IMDb number)."""
-    where = _where(i, item.get("titre"))
-    title = _title(item.get("titre"), "titre", where, file)
-    values: dict[str, Any] = {"title": title}
-    if "annee" in item:
-        values["year"] = _year(item["annee"], "annee", where, file)
-    if "pays" in item:
-        values["country"] = _joined(item["pays"], "pays", where, file)
-    if "langue" in item:
-        values["language"] = _joined(item["langue"], "langue", where, file)
-    if "duree" in item:
-        values["duration_min"] = _int(item["duree"], "duree", where, file, low=1, high=10_000)
-    if "resume" in item:
-        values["summary"] = _str(item["resume"], "resume", where, file)
-    if "genre" in item:
-        values["genres"] = _names(item["genre"], "genre", where, file)
-    if "realisateur" in item:
-        values["director"] = _joined(_names(item["realisateur"], "realisateur", where, file), "realisateur", where, file)
-    if "scenariste" in item:
-        values["writers"] = _names(item["scenariste"], "scenariste", where, file)
-    if "role" in item:
-        values["actors"] = _actors(item["role"], where, file)
-    if "poster" in item:
-        values["poster_url"] = _str(item["poster"], "poster", where, file)
-    if item.get("_id") is not None:
-        values["imdb_id"] = _imdb(item["_id"], "_id", where, file)
-    return Record(where=where, source_key=_source_key(values), values=values)
-
-
-def _native_record(item: Mapping[str, Any], i: int, file: str) -> Record:
-    """A record of the native format (keys = `movies` columns) or of a plot list (`plot`)."""
-    where = _where(i, item.get("title"))
-    values: dict[str, Any] = {"title": _title(item.get("title"), "title", where, file)}
-    for key, raw in item.items():
-        if key == "title":
-            continue
-        if key == "year":
-            values["year"] = _year(raw, key, where, file)
-        elif key == "duration_min":
-            values[key] = _int(raw, key, where, file, low=1, high=10_000)
-        elif key == "imdb_id":
-            values[key] = _imdb(raw, key, where, file) if raw is not None else None
-        elif key in LIST_COLUMNS:
-            values[key] = _names(raw, key, where, file)
-        elif key == "plot":
-            values["summary"] = _str(raw, key, where, file)
-        else:
-            values[key] = _str(raw, key, where, file)
-    if "plot" in item and "summary" in item:
-        raise IngestError(file, "has both 'plot' and 'summary'", where=where, hint="keep one of them")
-    return Record(where=where, source_key=_source_key(values), values=values)
+def _record(model: type[CourseFilm | NativeFilm], item: Mapping[str, Any], i: int, file: str) -> Record:
+    """Record `i` of a movies file, validated by its format's model."""
+    where = where_of(i, item.get(model.model_fields["title"].alias or "title"))
+    values = parse(model, item, where=where, file=file).values()
+    return Record(where=where, source_key=source_key(values), values=values)
 
 
 def _check_duplicates(records: Sequence[Record], file: str) -> None:
@@ -182,7 +115,7 @@ def _check_duplicates(records: Sequence[Record], file: str) -> None:
             if first is not None:
                 what = (
                     f"the same IMDb id {rec.values['imdb_id']}" if key[0] == "imdb"
-                    else f"the same title and year {_title_year(rec.values)}"
+                    else f"the same title and year {title_year(rec.values)}"
                 )
                 raise IngestError(file, f"{first.where} and {rec.where} have {what}", hint="remove or correct one of them")
             seen[key] = rec

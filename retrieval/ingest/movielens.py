@@ -6,16 +6,15 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import re
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
-from retrieval.ingest.coerce import _float, _imdb, _int, _required_int
 from retrieval.ingest.formats import _decode
+from retrieval.ingest.models import MovieLensFilm, MovieLensLink, MovieLensRating, parse
 from retrieval.ingest.records import IngestError, IngestReport, Record
 from retrieval.ingest.writer import apply
 from retrieval.types import Embedder
@@ -44,42 +43,31 @@ def ingest_movielens(engine: Engine, directory: str | Path, embedder: Embedder, 
 
     films: dict[int, dict[str, Any]] = {}
     where_of: dict[int, str] = {}
-    for line, row in movies:
-        where = f"movies.csv line {line}"
-        ml_id = _required_int(row[0], "movieId", where, str(folder))
+    for where, row in _lines("movies.csv", movies):
+        film = parse(MovieLensFilm, row, where=where, file=folder)
+        ml_id = film.movielens_id
         if ml_id in films:
             raise IngestError(folder, f"movieId {ml_id} appears twice (first at {where_of[ml_id]})", where=where, hint="remove the duplicate line")
-        title, year = parse_movielens_title(row[1])
-        if not title:
-            raise IngestError(folder, "the title is empty", where=where, hint="give every movie a title")
-        genres = [] if row[2].strip() in ("", "(no genres listed)") else [g.strip() for g in row[2].split("|") if g.strip()]
-        films[ml_id] = {"title": title, "year": year, "genres": genres, "movielens_id": ml_id}
+        films[ml_id] = film.values()
         where_of[ml_id] = where
 
     imdb_seen: dict[int, str] = {}
-    for line, row in links:
-        where = f"links.csv line {line}"
-        ml_id = _required_int(row[0], "movieId", where, str(folder))
-        if ml_id not in films:
+    for where, row in _lines("links.csv", links):
+        link = parse(MovieLensLink, row, where=where, file=folder)
+        if link.movielens_id not in films:
             continue  # a link for a film this folder does not list: nothing to attach it to
-        imdb = _imdb(row[1], "imdbId", where, str(folder)) if row[1].strip() else None
-        tmdb = _int(row[2], "tmdbId", where, str(folder)) if row[2].strip() else None
-        if imdb is not None:
-            if imdb in imdb_seen:
-                raise IngestError(folder, f"IMDb id {imdb} is linked twice (first at {imdb_seen[imdb]})", where=where, hint="remove or correct one of the links")
-            imdb_seen[imdb] = where
-        films[ml_id]["imdb_id"] = imdb
-        films[ml_id]["tmdb_id"] = tmdb
+        if link.imdb_id is not None:
+            if link.imdb_id in imdb_seen:
+                raise IngestError(folder, f"IMDb id {link.imdb_id} is linked twice (first at {imdb_seen[link.imdb_id]})", where=where, hint="remove or correct one of the links")
+            imdb_seen[link.imdb_id] = where
+        films[link.movielens_id] |= {"imdb_id": link.imdb_id, "tmdb_id": link.tmdb_id}
 
     stage: list[tuple[int, int, float, int | None]] = []
     pairs: set[tuple[int, int]] = set()
     orphans: list[str] = []
-    for line, row in ratings:
-        where = f"ratings.csv line {line}"
-        user = _required_int(row[0], "userId", where, str(folder))
-        ml_id = _required_int(row[1], "movieId", where, str(folder))
-        rating = _float(row[2], "rating", where, str(folder), low=0.0, high=5.0)
-        stamp = _int(row[3], "timestamp", where, str(folder)) if row[3].strip() else None
+    for where, row in _lines("ratings.csv", ratings):
+        rated = parse(MovieLensRating, row, where=where, file=folder)
+        user, ml_id = rated.user_id, rated.movielens_id
         if ml_id not in films:
             # A rating of a film the folder does not describe cannot be attached to a row. It is
             # well-formed, so it is skipped and reported rather than failing the whole folder.
@@ -88,7 +76,7 @@ def ingest_movielens(engine: Engine, directory: str | Path, embedder: Embedder, 
         if (user, ml_id) in pairs:
             raise IngestError(folder, f"user {user} rates movieId {ml_id} twice", where=where, hint="keep one rating per user and film")
         pairs.add((user, ml_id))
-        stage.append((user, ml_id, rating, stamp))
+        stage.append((user, ml_id, rated.rating, rated.timestamp))
 
     records = []
     for ml_id, values in films.items():
@@ -119,27 +107,11 @@ def ingest_movielens(engine: Engine, directory: str | Path, embedder: Embedder, 
     return report
 
 
-_TITLE_YEAR = re.compile(r"^(?P<title>.*?)\s*\((?P<year>\d{4})(?:\s*[-\u2013]\s*(?:\d{4})?)?\)\s*$")
-_AKA = re.compile(r"^(?P<main>.+?)(?:\s+\([^()]*\))+$")
-_ARTICLE = re.compile(
-    r"^(?P<rest>.+), (?P<art>The|A|An|Le|La|Les|L'|El|Los|Las|Lo|Il|I|Gli|Das|Der|Die|Den|Det|De|Het|"
-    r"Un|Une|Una|Uno|O|Os|As|Ett|En)$"
-)
-
-
-def parse_movielens_title(raw: str) -> tuple[str, int | None]:
-    """MovieLens "Matrix, The (1999)" -> ("The Matrix", 1999); alternative titles in parentheses
-    ("Seven (a.k.a. Se7en) (1995)") are dropped; a title without a year gives None."""
-    s = " ".join(raw.split())
-    year = None
-    if m := _TITLE_YEAR.match(s):
-        s, year = m["title"], int(m["year"])
-    if (m := _AKA.match(s)) and not s.startswith("("):
-        s = m["main"]
-    if m := _ARTICLE.match(s):
-        art = m["art"]
-        s = f"{art}{m['rest']}" if art.endswith("'") else f"{art} {m['rest']}"
-    return s.strip(), year
+def _lines(name: str, rows: list[tuple[int, list[str]]]) -> Iterator[tuple[str, dict[str, str]]]:
+    """('movies.csv line 4', {header: field}) for each line read by `_read_csv`."""
+    header = MOVIELENS_FILES[name]
+    for line, row in rows:
+        yield f"{name} line {line}", dict(zip(header, row, strict=True))
 
 
 def _read_csv(folder: Path, name: str) -> list[tuple[int, list[str]]]:
