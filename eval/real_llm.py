@@ -84,15 +84,42 @@ def gemma_prompt(messages: list[dict[str, Any]]) -> str:
     return out + "<start_of_turn>model\n"
 
 
+_LOAD_LOCK = threading.Lock()
+
+
+def _load(path: Path, threads: int) -> Any:
+    """One llama.cpp context on plain CPU buffers. llama.cpp's extra CPU buffer types (weights
+    repacked for AMX / AVX-512) crash with a segfault on the first multi-token batch on hosts that
+    advertise AMX without granting it (seen here: llama-cpp-python 0.3.36, a built-native wheel);
+    a 270M model runs as fast without them. Llama() takes no such option, so the default model
+    params it reads are swapped for the duration of the load (under a lock)."""
+    import llama_cpp
+    from llama_cpp import Llama
+
+    lib = llama_cpp.llama_cpp
+    default = lib.llama_model_default_params
+
+    def plain() -> Any:
+        params = default()
+        if hasattr(type(params), "use_extra_bufts"):
+            params.use_extra_bufts = False
+        return params
+
+    with _LOAD_LOCK:
+        lib.llama_model_default_params = plain
+        try:
+            return Llama(model_path=str(path), n_ctx=SERVER_CTX, n_threads=threads, verbose=False)
+        finally:
+            lib.llama_model_default_params = default
+
+
 class _Slots:
     """llama.cpp contexts, one per parallel request; a FIFO queue hands them out."""
 
     def __init__(self, path: Path, parallel: int, threads: int) -> None:
-        from llama_cpp import Llama
-
         self.free: queue.Queue[Any] = queue.Queue()
         for _ in range(max(1, parallel)):
-            self.free.put(Llama(model_path=str(path), n_ctx=SERVER_CTX, n_threads=threads, verbose=False))
+            self.free.put(_load(path, threads))
 
     @contextlib.contextmanager
     def take(self) -> Iterator[Any]:
