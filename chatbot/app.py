@@ -510,4 +510,9 @@ async def _send_step(event: StepEvent, parent_id: str) -> None:
 
 
 async def _send_error(exc: BaseException) -> None:
-    await cl.Message(content=render.describe_error(exc), author=AUTHOR).send()
+    """The error as one sentence, outside the question's run so it carries no thumbs (Chainlit
+    puts feedback buttons on the last assistant message inside a run)."""
+    msg = cl.Message(content=render.describe_error(exc, outage=RUNTIME.engine is not None), author=AUTHOR)
+    msg.parent_id = None
+    msg.metadata = {"error": True}
+    await msg.send()

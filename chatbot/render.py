@@ -447,10 +447,15 @@ def parse_chat_settings(values: Mapping[str, Any], *, default_models: Sequence[s
     return options, models
 
 
-def describe_error(exc: BaseException) -> str:
-    """One readable paragraph for the chat (never a traceback): what failed and what to do."""
+OUTAGE = "The catalog is restarting; your conversation will be saved when it is back."
+"""What the chat says when the database went away after the app had reached it."""
+
+
+def describe_error(exc: BaseException, *, outage: bool = False) -> str:
+    """One readable paragraph for the chat (never a traceback, never the driver's words): what
+    failed and what to do. `outage`: the database answered before, so it is restarting."""
     from chatbot.settings import SettingsError
-    from retrieval.database import DatabaseError
+    from retrieval.database import DatabaseError, is_unreachable
 
     chain: list[BaseException] = []
     seen: BaseException | None = exc
@@ -463,10 +468,11 @@ def describe_error(exc: BaseException) -> str:
                 "Fix it (environment or `.env`) and restart `movie-rag chat`.")
     if isinstance(exc, ValueError) and "question is empty" in str(exc):
         return escape_markdown(exc)
+    if outage and is_unreachable(exc):
+        return f"{OUTAGE} Ask again in a moment."
     if any(_is_database_error(e) or isinstance(e, DatabaseError) for e in chain):
-        # the innermost one: the driver's own words, without SQLAlchemy's wrapping
-        detail = _first_line(next(e for e in reversed(chain) if _is_database_error(e) or isinstance(e, DatabaseError)))
-        return (f"**The catalog database cannot be reached right now** ({escape_markdown(detail)}). "
+        # the driver's words go to the log (the caller logs exc), not to the person
+        return ("**The catalog database cannot be reached right now.** "
                 "Check that PostgreSQL is running (`movie-rag db status`) or that DATABASE_URL is right, "
                 "then ask again.")
     return (f"**Something went wrong while answering** ({escape_markdown(type(exc).__name__)}: "

