@@ -166,6 +166,13 @@ def _people(f: Filters, facts: _Facts) -> str | None:
             placed = facts.by_column.get(column, [])
             if placed and not any(_mentions(name, [v]) for v in placed):
                 return f"it matches {column} against {placed[0]!r} instead of {name}"
+            if not any(_mentions(name, [v]) for v in placed):
+                # the name is there, but compared with another person column ("director ILIKE
+                # '%tom hanks%'" for an actor)
+                elsewhere = next((c for c in ("director", "actors", "writers") if c != column
+                                  and any(_mentions(name, [v]) for v in facts.by_column.get(c, []))), None)
+                if elsewhere:
+                    return f"it looks for the {column.rstrip('s')} {name} in {elsewhere}"
     for name in _names(f.people):
         if not _mentions(name, facts.literals):
             return f"it drops {name}"

@@ -48,6 +48,15 @@ def test_a_genre_in_a_person_column_and_actors_in_unnest():
     assert draft_problem(ok.replace("hanks", "drama"), question="films with Tom Hanks", filters=hanks) == (
         "it drops the actor Tom Hanks"
     )
+    # what Gemma 3 270M drafted for "which director made the most films with Tom Hanks"
+    wrong_column = ("SELECT id, title, year FROM movies WHERE director ILIKE '%tom hanks%' "
+                    "AND duration_min BETWEEN 1980 AND 2015 ORDER BY duration_min DESC NULLS LAST LIMIT 5")
+    assert draft_problem(wrong_column, question="which director made the most films with Tom Hanks", filters=hanks) == (
+        "it looks for the actor Tom Hanks in director"
+    )
+    # a director named where the question names him, and an actor in unnest: both fine
+    both = Filters(actors=Names(all_of=("Tom Hanks",)), directors=Names(all_of=("Steven Spielberg",)))
+    assert draft_problem(ok.replace("LIMIT", "AND director ILIKE '%spielberg%' LIMIT"), question="q", filters=both) is None
 
 
 def test_example_copies_without_constraints_and_repeated_repairs():
