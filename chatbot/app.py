@@ -366,8 +366,33 @@ async def _answer(question: str) -> bool:
         answers[run.id] = msg.metadata
         run.metadata = {**(run.metadata or {}), "answer": msg.metadata}
     cl.user_session.set("answers", answers)
-    cl.user_session.set("turns", int(cl.user_session.get("turns") or 0) + 1)
+    turns = int(cl.user_session.get("turns") or 0)
+    cl.user_session.set("turns", turns + 1)
+    if turns == 0:
+        await _name_thread(answer, (turn.details.get("understand") or {}).get("anchors") or [], question)
     return True
+
+
+async def _name_thread(answer: Answer, anchors: list[dict[str, Any]], question: str) -> None:
+    """Name the chat from what its first answer found (render.thread_title), numbered when
+    this person already has a chat of that name; the sidebar shows it at once."""
+    from chainlit.data import get_data_layer
+
+    from chatbot import store
+
+    layer = get_data_layer()
+    user = cl.user_session.get("user")
+    thread_id = cl.context.session.thread_id
+    if layer is None or user is None:
+        return
+    title = render.thread_title(answer, anchors, question)
+    try:
+        engine = await asyncio.to_thread(RUNTIME.ui_engine)
+        title = await asyncio.to_thread(store.unique_title, engine, user.identifier, thread_id, title)
+    except Exception:
+        log.warning("could not compare chat names; naming it %r", title, exc_info=True)
+    await layer.update_thread(thread_id, name=title)
+    await cl.context.emitter.emit("first_interaction", {"interaction": title, "thread_id": thread_id})
 
 
 async def _answer_elements(answer: Answer, total: Any = None) -> list[Any]:

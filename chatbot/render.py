@@ -604,3 +604,77 @@ def presentation(answer: Answer) -> Presentation:
     if not answer.rows or intent in ("fact", "count", "chitchat", "aggregate"):
         return "text"
     return "cards" if len(answer.rows) <= CARDS_UP_TO else "table"
+
+
+# --- a thread's title: what its first turn found --------------------------------------------------
+
+TITLE_MAX = 60
+_SORT_TITLES = {
+    ("avg_rating", True): "Top-rated", ("avg_rating", False): "Lowest-rated",
+    ("num_ratings", True): "Most-rated", ("num_ratings", False): "Least-rated",
+    ("duration_min", True): "Longest", ("duration_min", False): "Shortest",
+    ("year", True): "Newest", ("year", False): "Oldest",
+}
+
+
+def _names_of(filters: Mapping[str, Any], key: str) -> list[str]:
+    names = filters.get(key) or {}
+    return [str(n) for how in ("all_of", "any_of") for n in (names.get(how) or ())] if isinstance(names, Mapping) else []
+
+
+def _years(span: Any) -> str | None:
+    if not isinstance(span, Mapping):
+        return None
+    lo, hi = span.get("min"), span.get("max")
+    if lo is not None and hi is not None:
+        lo, hi = int(lo), int(hi)
+        if lo == hi:
+            return str(lo)
+        return f"{lo}s" if lo % 10 == 0 and hi == lo + 9 else f"{lo}–{hi}"
+    if lo is not None:
+        return f"since {int(lo)}"
+    if hi is not None:
+        return f"before {int(hi) + 1}" if not span.get("max_open") else f"before {int(hi)}"
+    return None
+
+
+def thread_title(answer: Answer, anchors: Sequence[Mapping[str, Any]] = (), question: str = "") -> str:
+    """A chat's name from what its first turn found — "Films like Alien", "Steven Spielberg
+    films, 1990s", "Top-rated Drama films" — not the first message verbatim; the question
+    (shortened) only when the plan says nothing nameable (chit-chat, drafted SQL)."""
+    plan = answer.plan or {}
+    intent = plan.get("intent")
+    filters = plan.get("filters") or {}
+    titles = [str(a.get("title")) for a in anchors if a.get("title")]
+    title = ""
+    if intent == "similar" and titles:
+        title = "Films like " + " and ".join(titles[:2])
+    elif intent == "recommend" and titles:
+        title = "Picks for fans of " + " and ".join(titles[:2])
+    elif intent == "fact" and titles:
+        title = "About " + " and ".join(titles[:2])
+    elif intent in ("list", "count", "superlative", "search", "similar", "recommend"):
+        directors, genres = _names_of(filters, "directors"), _names_of(filters, "genres")
+        people = _names_of(filters, "actors") + _names_of(filters, "people")
+        lead = " and ".join(directors[:2]) + " films" if directors else "Films"
+        if genres:
+            lead = f"{'/'.join(genres[:2])} {lead[0].lower() + lead[1:]}" if not directors else f"{lead} ({'/'.join(genres[:2])})"
+        if people:
+            lead += " with " + " and ".join(people[:2])
+        sort = plan.get("sort")
+        if intent == "superlative" and isinstance(sort, Mapping):
+            word = _SORT_TITLES.get((str(sort.get("key")), bool(sort.get("desc"))))
+            if word:
+                lead = f"{word} {lead[0].lower() + lead[1:]}" if not directors else f"{word}: {lead}"
+        if intent == "count":
+            lead = "How many " + lead[0].lower() + lead[1:]
+        semantic = plan.get("semantic")
+        if intent in ("search", "recommend") and semantic and lead == "Films":
+            lead = f"Films about {semantic}"
+        years = _years(filters.get("year"))
+        title = f"{lead}, {years}" if years else lead
+        if title == "Films":
+            title = ""
+    if not title:
+        title = " ".join(question.split())
+    return title if len(title) <= TITLE_MAX else title[: TITLE_MAX - 1].rstrip() + "…"

@@ -364,3 +364,23 @@ _SAVE_ELEMENT = """
     VALUES (:id, :threadId, :type, :name, :display, :size, :forId, :mime, :props)
     ON CONFLICT ("id") DO UPDATE SET "props" = EXCLUDED."props", "forId" = EXCLUDED."forId"
 """
+
+
+_TITLES_IN_USE = text(f"""
+    SELECT "name" FROM {SCHEMA}.threads
+    WHERE "userIdentifier" = :user AND "id" <> :thread AND ("name" = :title OR "name" LIKE :numbered)
+""")
+
+
+def unique_title(engine: Engine, user: str, thread_id: str, title: str) -> str:
+    """`title`, or `title (2)`, `(3)`, … when this person already has chats of that name."""
+    numbered = title.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + " (%)"
+    with engine.connect() as conn:
+        names = set(conn.execute(_TITLES_IN_USE, {"user": user, "thread": thread_id, "title": title,
+                                                  "numbered": numbered}).scalars())
+    if title not in names:
+        return title
+    n = 2
+    while f"{title} ({n})" in names:
+        n += 1
+    return f"{title} ({n})"

@@ -282,13 +282,26 @@ def test_no_llm_answers_from_the_catalog_and_errors_read_well(demo_db, tmp_path)
         driver.save_screenshot(str(tmp_path / "db_down.png"))
 
 
+def _sidebar_names(driver) -> list[str]:
+    return [a.text.strip() for a in driver.find_elements("css selector", "a[href*='/thread/']") if a.text.strip()]
+
+
 def _send(driver, text: str, shot: Path) -> None:
-    """Type a question and send it once the composer takes it (the button is disabled until then)."""
-    box = wait_for(driver, lambda: driver.find_elements("id", "chat-input"), what="composer", screenshot=shot)[0]
-    box.send_keys(text)
-    button = wait_for(driver, lambda: [b for b in driver.find_elements("id", "chat-submit") if b.is_enabled()],
-                      what="send button enabled", screenshot=shot)[0]
-    click(driver, button)
+    """Type a question and send it, retrying while the page re-renders (the composer is briefly
+    replaced and its button disabled while a chat starts)."""
+
+    def attempt() -> bool:
+        box = driver.find_element("id", "chat-input")
+        if text not in (box.get_attribute("value") or box.text or ""):
+            box.send_keys(text)
+        button = driver.find_element("id", "chat-submit")
+        if not button.is_enabled():
+            return False
+        driver.execute_script("arguments[0].click();", button)
+        return True
+
+    wait_for(driver, attempt, what="question sent", screenshot=shot)
+    wait_for(driver, lambda: text in page_text(driver), what="question shown", screenshot=shot)
 
 
 def test_a_chat_begun_while_the_database_restarts_is_saved_and_resumes_whole(embedder, tmp_path):
@@ -342,6 +355,9 @@ def test_a_chat_begun_while_the_database_restarts_is_saved_and_resumes_whole(emb
                 "css selector", ".positive-feedback-off"), timeout=60, what="resumed thread", screenshot=shot)
             text = page_text(driver)
             assert during in text and OUTAGE in text and after in text
+            # chats are named from what they found; the second of the same name is numbered
+            names = wait_for(driver, lambda: _sidebar_names(driver), what="sidebar names", screenshot=shot)
+            assert names == [f"Films like {facts.popular} (2)", f"Films like {facts.popular}"]
             assert "Couldn't resume" not in text and "Not Found" not in text and "User not found" not in text
             assert thread_url.rsplit("/", 1)[-1] in " ".join(
                 a.get_attribute("href") or "" for a in driver.find_elements("css selector", "a[href]"))

@@ -280,3 +280,30 @@ def test_describe_error_sentences():
     assert describe_error(KeyError("x")) == (
         "**Something went wrong while answering** (KeyError: 'x'). It is logged; please try again or rephrase."
     )
+
+
+def _planned(plan: dict) -> Answer:
+    return Answer(answer="", citations=[], route="structured", sql=None, rows=[], model=None, fallbacks=[],
+                  timings_ms={}, plan=plan)
+
+
+def test_thread_title_names_what_the_turn_found_not_the_words():
+    from chatbot.render import TITLE_MAX, thread_title
+
+    alien = [{"id": 7, "title": "Alien", "year": 1979}]
+    assert thread_title(_planned({"intent": "similar", "anchors": [7]}), alien, "movies similar to alien pls") == "Films like Alien"
+    assert thread_title(_planned({"intent": "recommend", "anchors": [7]}), alien) == "Picks for fans of Alien"
+    assert thread_title(_planned({"intent": "fact", "anchors": [7]}), alien) == "About Alien"
+    spielberg = {"directors": {"any_of": ["Steven Spielberg"]}, "year": {"min": 1990, "max": 1999}}
+    assert thread_title(_planned({"intent": "list", "filters": spielberg}), [], "90s spielberg?") == "Steven Spielberg films, 1990s"
+    assert thread_title(_planned({"intent": "superlative", "filters": {"genres": {"all_of": ["Drama"]}},
+                                  "sort": {"key": "avg_rating", "desc": True}, "limit": 5})) == "Top-rated drama films"
+    assert thread_title(_planned({"intent": "count", "filters": {"genres": {"all_of": ["Comedy"]}, "year": {"max": 1979}}})) == (
+        "How many comedy films, before 1980")
+    assert thread_title(_planned({"intent": "list", "filters": {"actors": {"all_of": ["Tom Hanks"]},
+                                                                "year": {"min": 1994, "max": 1994}}})) == "Films with Tom Hanks, 1994"
+    assert thread_title(_planned({"intent": "search", "semantic": "a heist that goes wrong"})) == "Films about a heist that goes wrong"
+    # nothing nameable in the plan: the question, on one line, shortened
+    assert thread_title(_planned({"intent": "chitchat"}), [], "hello\n  there") == "hello there"
+    long = thread_title(_planned({"intent": "aggregate"}), [], "word " * 40)
+    assert len(long) == TITLE_MAX and long.endswith("…")

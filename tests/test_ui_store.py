@@ -231,3 +231,20 @@ def test_landing_facts_and_starters_come_from_the_loaded_catalog(new_database):
         )
     finally:
         engine.dispose()
+
+
+def test_unique_title_numbers_a_persons_repeated_chat_names(ui_db):
+    _, engine = ui_db
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO ui.users (id, identifier) VALUES ('u1', 'ann'), ('u2', 'bob')"))
+        for tid, name, user in (("t1", "Films like Alien", "ann"), ("t2", "Films like Alien_x", "ann"),
+                                ("t3", "Films like Alien", "bob")):
+            conn.execute(text('INSERT INTO ui.threads (id, name, "userIdentifier") VALUES (:i, :n, :u)'),
+                         {"i": tid, "n": name, "u": user})
+    assert store.unique_title(engine, "ann", "t9", "Films like Heat") == "Films like Heat"
+    assert store.unique_title(engine, "ann", "t1", "Films like Alien") == "Films like Alien"  # its own name
+    assert store.unique_title(engine, "ann", "t9", "Films like Alien") == "Films like Alien (2)"
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO ui.threads (id, name, \"userIdentifier\") VALUES ('t4', 'Films like Alien (2)', 'ann')"))
+    assert store.unique_title(engine, "ann", "t9", "Films like Alien") == "Films like Alien (3)"
+    assert store.unique_title(engine, "bob", "t9", "Films like Alien_x") == "Films like Alien_x"
