@@ -6,15 +6,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from chatbot.plans import conditions
+from chatbot.plans import SORT_WORDS, conditions
 from retrieval.plan import QueryPlan
 
 NO_LLM_CONFIGURED_NOTE = "Answering from the catalog without an LLM."
 
-_SORT_WORDS = {
-    "duration_min": "running time", "year": "year", "avg_rating": "average rating",
-    "num_ratings": "number of ratings", "title": "title",
-}
 # (sort key, descending) -> the superlative ("the longest film")
 _SUPERLATIVES = {
     ("duration_min", True): "longest", ("duration_min", False): "shortest",
@@ -90,10 +86,10 @@ def fact_sentence(row: dict[str, Any], fields: Sequence[str]) -> str:
     clauses = [c for c in (_fact(row, f) for f in fields if f != "title") if c]
     missing = [f for f in fields if f != "title" and _fact(row, f) is None]
     if not clauses:
-        return f"{head}: your catalog does not record its {_names([_SORT_WORDS.get(m, m) for m in missing]) or 'details'}."
+        return f"{head}: your catalog does not record its {_names([SORT_WORDS.get(m, m) for m in missing]) or 'details'}."
     sentence = f"{head} {_names(clauses)}."
     if missing:
-        sentence += f" Your catalog does not record its {_names([_SORT_WORDS.get(m, m) for m in missing])}."
+        sentence += f" Your catalog does not record its {_names([SORT_WORDS.get(m, m) for m in missing])}."
     return sentence
 
 
@@ -143,7 +139,7 @@ def lead(
     if not exact:
         return "The closest matches " + ("among the previous results:" if follow else "in your catalog:")
     conds = _conditions(plan)
-    order = f", by {_SORT_WORDS.get(plan.sort.key, plan.sort.key)}" if plan is not None and plan.sort else ""
+    order = f", by {SORT_WORDS.get(plan.sort.key, plan.sort.key)}" if plan is not None and plan.sort else ""
     counted = f"{_films(total)} {scope} match{'es' if total == 1 else ''}" + (f" ({conds})" if conds else "")
     if plan is not None and plan.intent == "count":
         counted = (f"{_films(total)} of the previous results match{'es' if total == 1 else ''}" if follow

@@ -21,7 +21,7 @@ from chatbot.deps import Deps
 from chatbot.drafts import REPEATED, draft_problem
 from chatbot.extractive import NO_LLM_CONFIGURED_NOTE, extractive_answer
 from chatbot.llm import NO_LLM_NOTE
-from chatbot.plans import checked_plan, is_vague, needs_vector, route_of
+from chatbot.plans import SORT_WORDS, checked_plan, is_vague, needs_vector, route_of
 from chatbot.state import State, fresh_turn
 from chatbot.understand import read_plan
 from prompts.answer import CHITCHAT_REPLY
@@ -157,9 +157,6 @@ async def _search(state: State, deps: Deps, vector: list[float] | None, k: int |
     return _rows(hits)
 
 
-_SORT_LABELS = {"avg_rating": "rating", "num_ratings": "number of ratings", "duration_min": "running time"}
-
-
 @timed("retrieve")
 async def retrieve(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
     """Run the plan over the whole catalog (or the previous turn's rows): sets are complete up to
@@ -209,8 +206,8 @@ async def retrieve(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
             metric=deps.metric, cap=deps.set_cap, k=deps.k,
         )
         if retry.rows:
-            label = _SORT_LABELS.get(plan.sort.key, plan.sort.key)
-            unapplied.append(f"the order by {label} (no matching film has a {label} in your catalog)")
+            label = SORT_WORDS.get(plan.sort.key, plan.sort.key)
+            unapplied.append(f"the order by {label} (your catalog records no {label} for the matching films)")
             result, plan = retry, plan.model_copy(update={"sort": None, "intent": "list", "limit": None})
     rows = [_jsonable(r) for r in result.rows]
     if plan.intent == "aggregate":

@@ -18,6 +18,12 @@ EXACT_INTENTS = frozenset({"list", "count", "superlative", "fact"})
 YEARS = Range(min=1870, max=2100)
 MINUTES = Range(min=1, max=1000)
 
+SORT_WORDS = {
+    "duration_min": "running time", "year": "year", "avg_rating": "average rating",
+    "num_ratings": "number of ratings", "title": "title",
+}
+"""A sort key in words ("by running time"), for answers and notes."""
+
 
 def route_of(plan: QueryPlan, *, has_previous: bool) -> Route:
     """The route a plan takes (the Answer's `route`, what the eval and the UI report)."""
