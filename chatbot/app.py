@@ -350,7 +350,7 @@ async def _answer(question: str) -> bool:
 
     msg = turn.message()
     elements = await _answer_elements(answer, (turn.details.get("retrieve") or {}).get("total"))
-    msg.content = render.answer_markdown(answer, sources=not elements)
+    msg.content = render.answer_markdown(answer, sources=not elements, view=render.presentation(answer))
     msg.elements = elements
     msg.metadata = {
         "question": question, "sql": _accepted_draft(answer), "executed_sql": answer.sql,

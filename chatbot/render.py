@@ -307,10 +307,33 @@ def citation_numbers(answer: Answer) -> dict[int, int]:
     return numbers
 
 
-def answer_markdown(answer: Answer, *, sources: bool = True) -> str:
+_LISTED_ROW = re.compile(r"^\d+\. ")
+
+
+def unlisted(text: str, view: str) -> str:
+    """The extractive answer without its numbered list of rows, for when the cards or the
+    table (`view`) show those rows: the lead line keeps (or gains) the count and says where the
+    films are; caveats and the SQL stay. The CLI and API keep the full list."""
+    lines = text.split("\n")
+    kept = [line for line in lines if not _LISTED_ROW.match(line)]
+    n = len(lines) - len(kept)
+    if not n or not kept:
+        return text
+    where = "in the table below" if view == "table" else "below"
+    first = kept[0].rstrip().removesuffix(":")
+    counted = re.search(rf"\b{n}\b", first) is not None
+    kept[0] = f"{first}; {where}." if counted else f"{first} — {n} film{'s' if n != 1 else ''}, {where}."
+    return "\n".join(kept)
+
+
+def answer_markdown(answer: Answer, *, sources: bool = True, view: str = "text") -> str:
     """The final message: the safe answer, the no-LLM line, its notes and (unless the cards or
-    the rows table show them, with the same numbers) the numbered sources."""
-    parts = [safe_markdown(answer.answer.strip())]
+    the rows table show them, with the same numbers) the numbered sources. With `view` cards or
+    table, an answer written from the rows leaves its list to that view (each answer once)."""
+    text = answer.answer.strip()
+    if answer.model is None and view in ("cards", "table"):
+        text = unlisted(text, view)
+    parts = [safe_markdown(text)]
     if answered_without_llm(answer):
         reason = "LLM turned off" if NO_LLM_CONFIGURED_NOTE in answer.notes else "no LLM reachable"
         parts.append(f"> **{NO_LLM_LINE}** ({reason}).")

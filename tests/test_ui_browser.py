@@ -282,6 +282,30 @@ def test_no_llm_answers_from_the_catalog_and_errors_read_well(demo_db, tmp_path)
         driver.save_screenshot(str(tmp_path / "db_down.png"))
 
 
+def _last_answer_covered(driver) -> dict:
+    """Scrolled to the end of the chat: where the last answer's last line of text is, where the
+    composer starts, and what element is drawn at that line (it must be the answer's own)."""
+    return dict(driver.execute_script("""
+        const messages = [...document.querySelectorAll('.ai-message')];
+        const last = messages[messages.length - 1];
+        const text = [...last.querySelectorAll('p, li, td, blockquote')].filter(e => e.getBoundingClientRect().height > 0);
+        const line = text[text.length - 1];
+        line.scrollIntoView({block: 'end'});
+        let el = line.parentElement;
+        while (el && el !== document.body) {
+            if (el.scrollHeight > el.clientHeight + 1 && getComputedStyle(el).overflowY !== 'visible') {
+                el.scrollTop = el.scrollHeight;
+            }
+            el = el.parentElement;
+        }
+        const end = line.getBoundingClientRect();
+        const composer = document.querySelector('#chat-input').closest('.bg-accent, form') || document.querySelector('#chat-input');
+        const probe = document.elementFromPoint(end.left + 4, end.bottom - 3);
+        return {line_bottom: end.bottom, composer_top: composer.getBoundingClientRect().top,
+                own: !!probe && last.contains(probe), probe: probe ? probe.outerHTML.slice(0, 160) : null};
+    """))
+
+
 def _sidebar_names(driver) -> list[str]:
     return [a.text.strip() for a in driver.find_elements("css selector", "a[href*='/thread/']") if a.text.strip()]
 
@@ -349,6 +373,10 @@ def test_a_chat_begun_while_the_database_restarts_is_saved_and_resumes_whole(emb
             _send(driver, after, shot)
             wait_for(driver, lambda: driver.find_elements("css selector", ".positive-feedback-off"), timeout=90,
                      what="answer after the restart", screenshot=shot)
+            # each answer once: the table holds the 8 films, the text gives the count, not a second list
+            assert "8 films, in the table below." in page_text(driver)
+            assert len(driver.find_elements("css selector", "[data-testid=rows-table] tbody tr")) == 8
+            assert not driver.find_elements("css selector", ".ai-message ol")
 
             driver.get(thread_url)  # a reload: the thread comes back from the database, whole
             wait_for(driver, lambda: after in page_text(driver) and driver.find_elements(
@@ -362,3 +390,11 @@ def test_a_chat_begun_while_the_database_restarts_is_saved_and_resumes_whole(emb
             assert thread_url.rsplit("/", 1)[-1] in " ".join(
                 a.get_attribute("href") or "" for a in driver.find_elements("css selector", "a[href]"))
             driver.save_screenshot(str(tmp_path / "outage_resumed.png"))
+
+            # a phone: the composer (and nothing else) covers none of the last answer's text
+            driver.set_window_size(390, 844)
+            time.sleep(1)
+            assert _no_horizontal_overflow(driver)
+            where = _last_answer_covered(driver)
+            driver.save_screenshot(str(tmp_path / "outage_phone.png"))
+            assert where["own"] and where["line_bottom"] <= where["composer_top"], where

@@ -307,3 +307,28 @@ def test_thread_title_names_what_the_turn_found_not_the_words():
     assert thread_title(_planned({"intent": "chitchat"}), [], "hello\n  there") == "hello there"
     long = thread_title(_planned({"intent": "aggregate"}), [], "word " * 40)
     assert len(long) == TITLE_MAX and long.endswith("…")
+
+
+def test_an_answer_from_the_rows_is_shown_once_the_table_or_cards_hold_the_list():
+    from chatbot.extractive import extractive_answer
+    from chatbot.render import unlisted
+
+    rows = [{"id": i, "title": f"Film {i}", "year": 1990 + i, "director": "Someone"} for i in range(1, 9)]
+    anchors = [{"id": 99, "title": "Alien", "year": 1979}]
+    text = extractive_answer(rows, route="similar", anchors=anchors)
+    assert text.count("\n") == 8  # the CLI/API answer lists every row
+    answer = Answer(answer=text, citations=[Citation(id=r["id"], title=r["title"], year=r["year"]) for r in rows],
+                    route="similar", sql=None, rows=rows, model=None, fallbacks=[], timings_ms={}, plan={"intent": "similar"})
+    assert presentation(answer) == "table"
+    shown = answer_markdown(answer, sources=False, view="table")
+    assert shown.split("\n\n")[0] == "Films in your catalog closest to Alien (1979) — 8 films, in the table below."
+    assert "Film 3" not in shown
+    # a lead that already counts keeps its count; caveats and the SQL stay
+    counted = "3 films in your catalog match (genre Drama):\n1. **A**\n2. **B**\n3. **C**\n\nFound with this SQL:\n```sql\nSELECT 1\n```"
+    assert unlisted(counted, "cards") == (
+        "3 films in your catalog match (genre Drama); below.\n\nFound with this SQL:\n```sql\nSELECT 1\n```")
+    assert unlisted("Jaws (1975) runs 124 minutes.", "cards") == "Jaws (1975) runs 124 minutes."
+    # a model's prose is the model's: never cut
+    written = Answer(answer="1. Film 1 is great.", citations=[], route="similar", sql=None, rows=rows, model="m",
+                     fallbacks=[], timings_ms={}, plan={"intent": "similar"})
+    assert answer_markdown(written, sources=False, view="table").startswith("1. Film 1 is great")
