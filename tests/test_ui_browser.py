@@ -398,3 +398,56 @@ def test_a_chat_begun_while_the_database_restarts_is_saved_and_resumes_whole(emb
             where = _last_answer_covered(driver)
             driver.save_screenshot(str(tmp_path / "outage_phone.png"))
             assert where["own"] and where["line_bottom"] <= where["composer_top"], where
+
+
+# Prose that streams past the gate's hold-back (so the page shows it) and names none of the rows:
+# the gate's final check rejects it ("uses none of the retrieved rows") after it was on screen.
+RAMBLE = (
+    "Cinema offers many pleasures, and choosing what to watch depends on mood. Some evenings call for "
+    "quiet stories; others want noise and speed. Critics disagree about almost everything, which is part "
+    "of the fun. Popcorn helps. So does a comfortable chair, good sound, and company that does not talk "
+    "over the best scenes. Tell me what you enjoy most and I will think about it."
+)
+
+
+def test_a_retracted_stream_is_replaced_by_the_fallback_answer(demo_db, tmp_path):
+    """issue 12: the usability gate rejects a streamed answer after it was shown; the page then
+    holds the answer from the catalog rows only — none of the streamed words, before or after a
+    reload."""
+    facts = _facts(demo_db)
+    question = f"Movies like {facts.popular}"
+    shot = tmp_path / "retracted.png"
+    with OllamaFake() as fake:
+        fake.script(MODEL, default=lambda r: "{}" if r.format else RAMBLE, token_delay=0.06)
+        env = app_env(DATABASE_URL=demo_db, OLLAMA_BASE_URL=fake.base_url, MOVIE_RAG_MODELS=MODEL,
+                      MOVIE_RAG_HOME=str(tmp_path / "home"))
+        with running_app(env, tmp_path) as app, chromium(tmp_path) as driver:
+            driver.get(app)
+            wait_for(driver, lambda: driver.find_elements("css selector", "#starters button"), what="starters", screenshot=shot)
+            time.sleep(1)
+            _send(driver, question, shot)
+            seen_streaming = False
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline and not driver.find_elements("css selector", ".positive-feedback-off"):
+                seen_streaming = seen_streaming or "Critics disagree" in page_text(driver)
+                time.sleep(0.05)
+            wait_for(driver, lambda: driver.find_elements("css selector", ".positive-feedback-off"), what="answer",
+                     screenshot=shot)
+            assert any(r.model == MODEL and not r.format for r in fake.chat_requests(MODEL)), "the model was not asked"
+            text = page_text(driver)
+            assert f"Films in your catalog closest to {facts.popular}" in text
+            assert "answered from the catalog rows instead" in text
+            for fragment in ("Cinema offers", "Critics disagree", "Popcorn", "enjoy most", "…"):
+                assert fragment not in text, fragment
+            driver.save_screenshot(str(shot))
+            # the table: no one-word cell broken inside the word ("200 5")
+            years = driver.find_elements("css selector", "[data-testid=rows-table] tbody td.mr-word")
+            assert years and all(td.value_of_css_property("white-space") == "nowrap" for td in years)
+            driver.refresh()
+            wait_for(driver, lambda: f"Films in your catalog closest to {facts.popular}" in page_text(driver),
+                     what="resumed thread", screenshot=shot)
+            assert "Cinema offers" not in page_text(driver)
+            assert seen_streaming  # it was on screen before the gate retracted it
+            driver.set_window_size(390, 844)
+            time.sleep(1)
+            driver.save_screenshot(str(tmp_path / "retracted_phone.png"))

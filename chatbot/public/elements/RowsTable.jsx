@@ -40,7 +40,7 @@ export default function RowsTable() {
               {shown.map((r, i) => (
                 <tr key={i} className={r.ref ? 'mr-cited-row' : ''}>
                   <td>{i + 1}</td>
-                  {r.cells.map((cell, j) => <td key={j}>{cell}</td>)}
+                  {r.cells.map((cell, j) => <td key={j} className={/\s/.test(String(cell)) || String(cell).length > 12 ? undefined : 'mr-word'}>{cell}</td>)}
                   <td>{r.ref ? '[' + r.ref + ']' : ''}</td>
                 </tr>
               ))}
