@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
@@ -36,6 +37,7 @@ from typing import Any, Literal
 from pgvector.sqlalchemy import VECTOR
 from sqlalchemy import Connection, Engine, TextClause, bindparam, text
 
+from retrieval.indexing import VectorPlan, plan_search, planned
 from retrieval.plan import Filters, Names, QueryPlan, Range, SortKey, Vocabulary
 from retrieval.schema import EMBEDDING_DIM, PLAN_NAME_EXPRESSIONS
 from retrieval.types import Metric, MovieHit
@@ -97,6 +99,14 @@ class CompiledQuery:
     """Vector parameter -> the phrase it embeds (shown as `embed('...')` in the readable SQL)."""
     notes: tuple[str, ...] = ()
     """What the compiler could not apply, in words an answer can repeat."""
+    vector_k: int | None = None
+    """Rows a k-nearest ordering must produce when ORDER BY starts with the distance (None: no
+    nearest-neighbour part; any distance only orders a set already selected)."""
+    vector_where: str = ""
+    """The WHERE of that k-nearest part (for `retrieval.indexing.plan_search`'s estimate)."""
+    vector_plan: VectorPlan | None = None
+    """How the k-nearest part runs (its SET LOCALs are applied by `run_compiled`); None: the
+    exact shape with nothing set (a caller compiling without a connection)."""
 
     @property
     def has_vector(self) -> bool:
@@ -225,6 +235,7 @@ def _count_sql(conditions: list[str]) -> str:
 def compile_plan(
     plan: QueryPlan, *, ids: Sequence[int] | None = None, vector: Sequence[float] | None = None,
     metric: Metric = "cosine", cap: int = PLAN_ROW_CAP, k: int = SEARCH_K,
+    vector_plan: VectorPlan | None = None,
 ) -> CompiledQuery:
     """The SQL for `plan`.
 
@@ -232,7 +243,10 @@ def compile_plan(
     `plan.scope == "previous"`, applied whenever given). `vector`: the embedded `plan.semantic`
     (ranks search rows and orders list rows by distance; without it the phrase is not applied and
     a note says so). `cap`: most rows returned. `k`: rows of a ranked question without a limit.
+    `vector_plan`: how a k-nearest part runs (`retrieval.indexing`; `run_plan` chooses it on the
+    connection); HNSW drops the id tie-break so the index can serve ORDER BY distance.
     """
+    tail = ", m.id" if vector_plan is None else vector_plan.order_tail()
     if plan.intent in ("aggregate", "chitchat"):
         raise PlanError(f"A {plan.intent} question has no query plan to compile; it goes another way.")
     if cap < 1:
@@ -244,6 +258,8 @@ def compile_plan(
         conditions.append(f"m.id = ANY(CAST({p.add('ids', [int(i) for i in ids])} AS int[]))")
     elif plan.scope == "previous":
         raise PlanError("A follow-up plan needs the previous answer's ids; there are none to narrow.")
+    # What narrows the rows (not the anchors or the NOT NULLs): what a vector plan estimates.
+    filters_where = " AND ".join(conditions)
 
     intent = plan.intent
     if intent == "count":
@@ -274,7 +290,7 @@ def compile_plan(
         if target.startswith("CAST(:qvec"):
             p.add("qvec", qvec)
             phrases["qvec"] = plan.semantic or ""
-        return _ranked(plan, conditions, p, target, metric, cap, k, phrases, notes)
+        return _ranked(plan, conditions, p, target, metric, cap, k, phrases, notes, tail, vector_plan, filters_where)
 
     # Sets: list, fact, superlative, and search/recommend without a vector.
     filtered = bool(conditions)
@@ -310,14 +326,18 @@ def compile_plan(
         phrases["qvec"] = plan.semantic or ""
         distance = _distance(metric, "CAST(" + p.add("qvec", qvec) + " AS vector)")
         keys.append("distance")
+    vector_k: int | None = None
+    vector_where = ""
     if semantic and sort is not None and not filtered:
         # "the longest film about space": a phrase alone selects no exact set, so the sort and
         # limit apply to the SEMANTIC_POOL rows closest to it.
-        pool = _where([*conditions, "m.embedding IS NOT NULL"]).replace("\n", "\n  ")
+        pool_conditions = [*conditions, "m.embedding IS NOT NULL"]
+        pool = _where(pool_conditions).replace("\n", "\n  ")
         head = (
             f"SELECT m.*\nFROM (SELECT {_SELECT}, {distance} AS distance\n  FROM movies m{pool}\n"
-            f"  ORDER BY distance, m.id\n  LIMIT {p.add('pool', SEMANTIC_POOL)}) AS m"
+            f"  ORDER BY distance{tail}\n  LIMIT {p.add('pool', SEMANTIC_POOL)}) AS m"
         )
+        vector_k, vector_where = SEMANTIC_POOL, " AND ".join(conditions)
         ranked, count_sql = True, None
         notes.append(f"among the {SEMANTIC_POOL} films closest to {plan.semantic!r}")
     else:
@@ -327,6 +347,10 @@ def compile_plan(
     order = ", ".join([*keys, "m.id"]) if keys else _DEFAULT_ORDER
 
     bound = cap if limit is None else min(cap, int(limit))
+    if keys == ["distance"] and vector_k is None:
+        # Rows ordered by closeness alone: the first `bound` of them are a k-nearest read.
+        order = "distance" + tail
+        vector_k, vector_where = bound, " AND ".join(conditions)
     if limit is not None and plan.ties and sort is not None:
         # WITH TIES decides ties on the ORDER BY keys, so the id tie-break moves outside.
         outer = ", ".join(_ALIAS_M.sub("top.", key) if key != "distance" else "top.distance" for key in keys)
@@ -340,12 +364,14 @@ def compile_plan(
     return CompiledQuery(
         sql=sql, params=p.values, kind="rows", ranked=ranked, bound=bound, count_sql=count_sql,
         metric=metric if semantic else None, cap=cap, phrases=phrases, notes=tuple(notes),
+        vector_k=vector_k, vector_where=vector_where, vector_plan=vector_plan if vector_k else None,
     )
 
 
 def _ranked(
     plan: QueryPlan, conditions: list[str], p: _Params, target: str, metric: Metric, cap: int,
-    k: int, phrases: dict[str, str], notes: list[str],
+    k: int, phrases: dict[str, str], notes: list[str], tail: str, vector_plan: VectorPlan | None,
+    filters_where: str,
 ) -> CompiledQuery:
     """Nearest rows to `target` among the filtered ones; a plan sort reorders those rows."""
     distance = _distance(metric, target)
@@ -353,14 +379,15 @@ def _ranked(
     n = min(cap, int(plan.limit or k))
     sql = (
         f"SELECT {_SELECT}, {distance} AS distance\n"
-        f"FROM movies m{_where(conditions)}\nORDER BY distance, m.id\nLIMIT {p.add('limit', n)}"
+        f"FROM movies m{_where(conditions)}\nORDER BY distance{tail}\nLIMIT {p.add('limit', n)}"
     )
     if plan.sort is not None:
         outer = _order(plan.sort.key, plan.sort.desc, "near")
         sql = f"SELECT near.*\nFROM ({sql}) AS near\nORDER BY {outer}, near.distance, near.id"
     return CompiledQuery(
         sql=sql, params=p.values, kind="rows", ranked=True, metric=metric, cap=cap,
-        bound=n, phrases=phrases, notes=tuple(notes),
+        bound=n, phrases=phrases, notes=tuple(notes), vector_k=n, vector_where=filters_where,
+        vector_plan=vector_plan,
     )
 
 
@@ -457,15 +484,19 @@ def _row_dicts(keys: Sequence[str], rows: Sequence[Sequence[Any]], metric: Metri
 
 
 def run_compiled(conn: Connection, compiled: CompiledQuery) -> PlanResult:
-    """Execute `compiled` on `conn` (the caller owns the transaction)."""
+    """Execute `compiled` on `conn` (the caller owns the transaction; a vector plan's SET LOCALs
+    are applied in it)."""
     params = dict(compiled.params)
-    result = conn.execute(compiled.statement(), params)
+    with planned(conn, compiled.vector_plan) if compiled.vector_plan is not None else nullcontext():
+        result = conn.execute(compiled.statement(), params)
+        keys = list(result.keys())
+        fetched = result.all()
     readable = compiled.readable()
     if compiled.kind == "count":
-        total = int(result.scalar_one())
+        total = int(fetched[0][0])
         return PlanResult(rows=[], total=total, capped=False, ranked=False, sql=compiled.sql,
                           params=params, readable=readable, notes=compiled.notes)
-    rows = _row_dicts(list(result.keys()), result.all(), compiled.metric)
+    rows = _row_dicts(keys, fetched, compiled.metric)
     total = len(rows)
     if compiled.count_sql is not None and len(rows) >= compiled.bound:
         count_params = compiled.count_params()
@@ -489,10 +520,22 @@ def run_plan(
         vector = source.embed(plan.semantic)
     compiled = compile_plan(plan, ids=ids, vector=vector, metric=metric, cap=cap, k=k)
     if isinstance(source, Connection):
-        return run_compiled(source, compiled)
+        return run_compiled(source, _with_vector_plan(source, compiled, plan, ids, vector, metric, cap, k))
     engine: Engine = source if isinstance(source, Engine) else source.engine
     with engine.connect().execution_options(postgresql_readonly=True) as conn:
-        return run_compiled(conn, compiled)
+        return run_compiled(conn, _with_vector_plan(conn, compiled, plan, ids, vector, metric, cap, k))
+
+
+def _with_vector_plan(
+    conn: Connection, compiled: CompiledQuery, plan: QueryPlan, ids: Sequence[int] | None,
+    vector: Sequence[float] | None, metric: Metric, cap: int, k: int,
+) -> CompiledQuery:
+    """`compiled` with its k-nearest part planned by `retrieval.indexing` on this connection
+    (recompiled when the plan is HNSW, whose ORDER BY drops the id tie-break)."""
+    if compiled.vector_k is None:
+        return compiled
+    vplan = plan_search(conn, k=compiled.vector_k, where=compiled.vector_where, params=compiled.params)
+    return compile_plan(plan, ids=ids, vector=vector, metric=metric, cap=cap, k=k, vector_plan=vplan)
 
 
 # Distinct catalog values per Vocabulary field, in one pass over the table (director, country and

@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, text
+from sqlalchemy import Connection, Engine, bindparam, text
 
 from retrieval.embeddings import BATCH_SIZE, embed_in_batches
+from retrieval.indexing import EXACT, VectorPlan, plan_search
+from retrieval.indexing import apply as apply_plan
 from retrieval.profiles import PROFILES, Profile, installed
 from retrieval.types import Embedder, Metric, MovieHit, SearchFilters
 
@@ -143,6 +145,13 @@ def embed_profile(
     finally:
         if bar is not None:
             bar.close()
+    if profile.default and todo:
+        # The users' dense profiles are means of the default profile's vectors: recompute them
+        # from the new ones (an interrupted run leaves them to the next run, which lands here).
+        from retrieval.users import refresh_profiles
+
+        with engine.begin() as conn:
+            refresh_profiles(conn)
     return EmbedReport(profile=profile.name, embedded=len(todo), unchanged=total - len(todo),
                        total=total, seconds=round(time.perf_counter() - started, 3))
 
@@ -208,27 +217,38 @@ def score(profile: Profile, metric: Metric, distance: float) -> float:
     return 1.0 / (1.0 + distance)
 
 
+def _plan(conn: Connection, profile: Profile, k: int, where: str, params: Mapping[str, Any]) -> VectorPlan:
+    """`retrieval.indexing`'s plan for a k-nearest read over this profile's vectors."""
+    table = "movies" if profile.default else profile.table
+    return plan_search(conn, k=int(k), table=table, from_sql="movies m" + _source(profile).join,
+                       where=where, params=params)
+
+
 def similar_to_id(
     engine: Engine, profile: Profile, anchor: int, *, metric: Metric = "cosine",
     k: int | None = 10, filters: SearchFilters | None = None,
 ) -> list[MovieHit]:
     """The `k` rows nearest to row `anchor` in this profile's vectors (None: every row, nearest
-    first: what `compare` needs for medians and histograms). Exact: ties broken by id."""
+    first: what `compare` needs for medians and histograms). Run as `retrieval.indexing` plans:
+    exact with ties broken by id on small catalogs."""
     from retrieval.search import MOVIE_COLUMNS, filter_sql, hit_from_row
 
     ensure_storage(engine, profile)
     s = _source(profile)
     where, params = filter_sql(filters)
     not_null = "m.embedding IS NOT NULL AND " if profile.default else ""
-    statement = (
-        f"SELECT {MOVIE_COLUMNS}, {distance_sql(profile, metric)} AS distance FROM movies m{s.join} "
-        f"WHERE {not_null}m.id <> :anchor AND {s.anchor_vec} IS NOT NULL{where} "
-        "ORDER BY distance, m.id" + (" LIMIT :k" if k is not None else "")
-    )
     bound = {"anchor": int(anchor), **params}
     if k is not None:
         bound["k"] = int(k)
     with engine.connect() as conn:
+        # k = None orders every row: an exact sort whatever the size.
+        plan = EXACT if k is None else _plan(conn, profile, k, where, params)
+        apply_plan(conn, plan)
+        statement = (
+            f"SELECT {MOVIE_COLUMNS}, {distance_sql(profile, metric)} AS distance FROM movies m{s.join} "
+            f"WHERE {not_null}m.id <> :anchor AND {s.anchor_vec} IS NOT NULL{where} "
+            f"ORDER BY distance{plan.order_tail()}" + (" LIMIT :k" if k is not None else "")
+        )
         rows = conn.execute(text(statement), bound).all()
     return [hit_from_row(r, score=score(profile, metric, r.distance), distance=r.distance) for r in rows]
 
@@ -245,11 +265,13 @@ def dense_search(
     ensure_storage(engine, profile)
     s = _source(profile)
     where, params = filter_sql(filters)
-    statement = text(
-        f"SELECT {MOVIE_COLUMNS}, {s.vec} <=> :qvec AS distance FROM movies m{s.join} "
-        f"WHERE {s.vec} IS NOT NULL{where} ORDER BY distance, m.id LIMIT :k"
-    ).bindparams(bindparam("qvec", type_=VECTOR(profile.dim)))
     with engine.connect() as conn:
+        plan = _plan(conn, profile, k, where, params)
+        apply_plan(conn, plan)
+        statement = text(
+            f"SELECT {MOVIE_COLUMNS}, {s.vec} <=> :qvec AS distance FROM movies m{s.join} "
+            f"WHERE {s.vec} IS NOT NULL{where} ORDER BY distance{plan.order_tail()} LIMIT :k"
+        ).bindparams(bindparam("qvec", type_=VECTOR(profile.dim)))
         rows = conn.execute(statement, {"qvec": list(qvec), "k": int(k), **params}).all()
     return [hit_from_row(r, score=1.0 - r.distance, distance=r.distance) for r in rows]
 

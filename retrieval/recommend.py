@@ -37,6 +37,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, text
 
+from retrieval.indexing import plan_search, planned
 from retrieval.search import MOVIE_COLUMNS, hit_from_row
 from retrieval.types import MovieHit
 from retrieval.users import Taste, nearest_users, ratings_of, taste_from_likes
@@ -56,12 +57,12 @@ _CO_OCCURRENCE = text(
     "ORDER BY score DESC, co.co DESC, m.id LIMIT :k"
 )
 
-_CENTROID = text(
+_CENTROID = (
     f"SELECT {MOVIE_COLUMNS}, m.embedding <=> c.v AS distance "
     "FROM movies m, (SELECT avg(embedding) AS v FROM movies "
     "                WHERE id = ANY(CAST(:liked AS int[])) AND embedding IS NOT NULL) c "
     "WHERE c.v IS NOT NULL AND m.embedding IS NOT NULL AND m.id <> ALL(CAST(:liked AS int[])) "
-    "ORDER BY distance, m.id LIMIT :k"
+    "ORDER BY distance{tail} LIMIT :k"
 )
 
 
@@ -76,7 +77,8 @@ def recommend(
         hits = co_liked(conn, liked, k=k, min_rating=min_rating)
         if hits:
             return [h for h, _ in hits]
-        rows = conn.execute(_CENTROID, {"liked": liked, "k": int(k)}).all()
+        with planned(conn, plan_search(conn, k=int(k))) as plan:
+            rows = conn.execute(text(_CENTROID.format(tail=plan.order_tail())), {"liked": liked, "k": int(k)}).all()
     return [hit_from_row(r, score=1.0 - r.distance, distance=r.distance) for r in rows]
 
 

@@ -19,9 +19,9 @@ from 1; w = 1 for the dense list; the keyword list holds the rows that match the
 that is at least half of them, with w = 2 when they match every word, else 1), with the cosine
 distance beside it.
 
-Searches are exact (sequential scan, ties broken by id) up to `EXACT_MAX_ROWS` rows, so results
-are reproducible; bigger catalogs use the HNSW index (iterative scans when filtered), which is
-approximate, with ef_search set from the row count (`retrieval.indexing.vector_plan`).
+How each vector read runs (an exact scan, ties broken by id, or HNSW with its ef_search and
+iterative scan) is decided by `retrieval.indexing.plan_search` from the catalog's size and the
+filter's estimated selectivity; this module only builds the SQL the plan asks for.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ from typing import TYPE_CHECKING, Any
 from pgvector.sqlalchemy import VECTOR
 from sqlalchemy import Connection, Engine, TextClause, bindparam, text
 
-from retrieval.indexing import EXACT_MAX_ROWS, vector_plan
+from retrieval.indexing import VectorPlan, plan_search
+from retrieval.indexing import apply as apply_plan
 from retrieval.plan import QueryPlan, Vocabulary
 from retrieval.schema import EMBEDDING_DIM
 from retrieval.text import fold, strip_accents
@@ -449,27 +450,20 @@ class PgCatalog:
 
     # -- vector plumbing --
 
-    def _exact(self) -> bool:
-        return len(self._titles().rows) <= EXACT_MAX_ROWS
-
     @contextmanager
-    def _connect(self, *, vector_k: int | None = None, filtered: bool = False) -> Iterator[Connection]:
-        """A connection for one read. Small catalogs: autocommit, no extra round trips (the
-        `, m.id` tie-break in ORDER BY already keeps the planner off the approximate index).
-        Big ones doing a vector search: a transaction with HNSW tuned for `vector_k` rows."""
-        if vector_k is None or self._exact():
-            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                yield conn
-            return
-        plan = vector_plan(len(self._titles().rows), int(vector_k), filtered=filtered)
-        with self.engine.connect() as conn:
-            for statement in plan.settings_sql():
-                conn.exec_driver_sql(statement)
+    def _connect(self) -> Iterator[Connection]:
+        """A connection for one read without a vector ordering: autocommit, no extra round trips."""
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             yield conn
 
-    def _order_tail(self) -> str:
-        """Exact order with ties broken by id; dropped on big catalogs so HNSW can serve it."""
-        return ", m.id" if self._exact() else ""
+    @contextmanager
+    def _vector_read(self, k: int, where: str, params: Mapping[str, Any]) -> Iterator[tuple[Connection, VectorPlan]]:
+        """A transaction for one k-nearest read, run as `retrieval.indexing` decides for this
+        catalog's size and the filter `where` (the plan's SET LOCALs are already applied)."""
+        with self.engine.connect() as conn:
+            plan = plan_search(conn, k=int(k), where=where, params=params, rows=len(self._titles().rows))
+            apply_plan(conn, plan)
+            yield conn, plan
 
     # -- similar --
 
@@ -497,13 +491,13 @@ class PgCatalog:
             )
         distance = _DISTANCE_SQL[metric]
         where, params = filter_sql(filters)
-        statement = (
-            f"SELECT {MOVIE_COLUMNS}, {distance} AS distance FROM movies m "
-            f"WHERE m.id <> :anchor AND m.embedding IS NOT NULL{where} "
-            f"AND {_ANCHOR} IS NOT NULL "
-            f"ORDER BY distance{self._order_tail()} LIMIT :k"
-        )
-        with self._connect(vector_k=k, filtered=bool(where)) as conn:
+        with self._vector_read(k, where, params) as (conn, plan):
+            statement = (
+                f"SELECT {MOVIE_COLUMNS}, {distance} AS distance FROM movies m "
+                f"WHERE m.id <> :anchor AND m.embedding IS NOT NULL{where} "
+                f"AND {_ANCHOR} IS NOT NULL "
+                f"ORDER BY distance{plan.order_tail()} LIMIT :k"
+            )
             rows = conn.execute(_sql(statement), {"anchor": anchor, "k": int(k), **params}).all()
         return [hit_from_row(r, score=score_for(metric, r.distance), distance=r.distance) for r in rows]
 
@@ -562,12 +556,12 @@ class PgCatalog:
 
     def _dense(self, qvec: list[float], k: int, filters: SearchFilters | None) -> list[MovieHit]:
         where, params = filter_sql(filters)
-        statement = (
-            f"SELECT {MOVIE_COLUMNS}, m.embedding <=> CAST(:qvec AS vector) AS distance FROM movies m "
-            f"WHERE m.embedding IS NOT NULL{where} "
-            f"ORDER BY distance{self._order_tail()} LIMIT :k"
-        )
-        with self._connect(vector_k=k, filtered=bool(where)) as conn:
+        with self._vector_read(k, where, params) as (conn, plan):
+            statement = (
+                f"SELECT {MOVIE_COLUMNS}, m.embedding <=> CAST(:qvec AS vector) AS distance FROM movies m "
+                f"WHERE m.embedding IS NOT NULL{where} "
+                f"ORDER BY distance{plan.order_tail()} LIMIT :k"
+            )
             rows = conn.execute(_sql(statement, True), {"qvec": qvec, "k": int(k), **params}).all()
         return [hit_from_row(r, score=1.0 - r.distance, distance=r.distance) for r in rows]
 
@@ -593,11 +587,6 @@ class PgCatalog:
             terms = []  # a pasted plot: its meaning is in the dense side, its words are noise
         where, params = filter_sql(filters)
         n = max(HYBRID_CANDIDATES, 4 * int(k))
-        dense = (
-            "dense AS (SELECT id, row_number() OVER (ORDER BY d, id) AS r FROM ("
-            "SELECT m.id, m.embedding <=> CAST(:qvec AS vector) AS d FROM movies m "
-            f"WHERE m.embedding IS NOT NULL{where} ORDER BY d{self._order_tail()} LIMIT :n) s)"
-        )
         if terms:
             # Only the rows that match the most words join the fusion, and only when that is at
             # least half the words; when they match every word they count double.
@@ -612,16 +601,21 @@ class PgCatalog:
             )
         else:
             keyword = "kw_ranked AS (SELECT NULL::int AS id, NULL::bigint AS r, 1.0 AS w WHERE false)"
-        statement = (
-            f"WITH {dense}, {keyword}, "
-            "fused AS (SELECT coalesce(dense.id, kw.id) AS id, "
-            f"coalesce(1.0 / ({RRF_K} + dense.r), 0) + coalesce(kw.w / ({RRF_K} + kw.r), 0) AS score "
-            "FROM dense FULL OUTER JOIN kw_ranked kw ON dense.id = kw.id) "
-            f"SELECT {MOVIE_COLUMNS}, f.score, m.embedding <=> CAST(:qvec AS vector) AS distance "
-            "FROM fused f JOIN movies m ON m.id = f.id "
-            "ORDER BY f.score DESC, distance, m.id LIMIT :k"
-        )
-        with self._connect(vector_k=n, filtered=bool(where)) as conn:
+        with self._vector_read(n, where, params) as (conn, plan):
+            dense = (
+                "dense AS (SELECT id, row_number() OVER (ORDER BY d, id) AS r FROM ("
+                "SELECT m.id, m.embedding <=> CAST(:qvec AS vector) AS d FROM movies m "
+                f"WHERE m.embedding IS NOT NULL{where} ORDER BY d{plan.order_tail()} LIMIT :n) s)"
+            )
+            statement = (
+                f"WITH {dense}, {keyword}, "
+                "fused AS (SELECT coalesce(dense.id, kw.id) AS id, "
+                f"coalesce(1.0 / ({RRF_K} + dense.r), 0) + coalesce(kw.w / ({RRF_K} + kw.r), 0) AS score "
+                "FROM dense FULL OUTER JOIN kw_ranked kw ON dense.id = kw.id) "
+                f"SELECT {MOVIE_COLUMNS}, f.score, m.embedding <=> CAST(:qvec AS vector) AS distance "
+                "FROM fused f JOIN movies m ON m.id = f.id "
+                "ORDER BY f.score DESC, distance, m.id LIMIT :k"
+            )
             rows = conn.execute(
                 _sql(statement, True),
                 {"qvec": qvec, "k": int(k), "n": n, "min_match": min_words_matched(len(terms)),

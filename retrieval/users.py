@@ -27,6 +27,7 @@ from typing import Literal
 import numpy as np
 from sqlalchemy import Connection, Engine, text
 
+from retrieval.indexing import plan_search, planned
 from retrieval.schema import HNSW_SPARSE_MAX_NNZ, USER_VECTOR_DIM
 
 MIN_FOR_OWN_MEAN = 5
@@ -129,6 +130,8 @@ def refresh_users(conn: Connection) -> int:
     changed = {r[0] for r in conn.execute(text(_USERS_UPSERT))}
     conn.execute(text(_USERS_STALE))
     refresh_profiles(conn)
+    if changed:
+        conn.execute(text("ANALYZE users"))  # the size retrieval.indexing plans nearest users by
     return len(changed)
 
 
@@ -195,7 +198,6 @@ def nearest_users(
     op = _OPS[metric]
     self_id = taste.user_id if taste.user_id is not None else -1
     params: dict[str, object] = {"k": int(k), "self": self_id}
-    conn.execute(text("SELECT set_config('hnsw.ef_search', :ef, true)"), {"ef": str(max(40, 2 * k))})
     if by == "dense":
         profile = profile_of(conn, taste) if taste.user_id is None else None
         if taste.user_id is not None:
@@ -205,28 +207,31 @@ def nearest_users(
         else:
             params["q"] = _vector_literal(profile)
             profile_sql = "CAST(:q AS vector)"
+        plan = plan_search(conn, k=int(k), table="users", from_sql="users")
         sql = (
             f"SELECT user_id, profile {op} {profile_sql} AS d FROM users "
-            f"WHERE profile IS NOT NULL AND user_id <> :self ORDER BY d, user_id LIMIT :k"
+            f"WHERE profile IS NOT NULL AND user_id <> :self ORDER BY d{plan.order_tail('user_id')} LIMIT :k"
         )
     else:
         centred = taste.centred
         if not centred:
             return []
         params["q"] = sparsevec_literal(centred)
+        plan = plan_search(conn, k=int(k), table="users", from_sql="users", kind="users_sparse")
         # The partial HNSW index answers for users within the non-zero limit; the heavy raters
         # beside it are few and scanned exactly; the union is re-ranked.
         sql = (
             f"SELECT user_id, d FROM ("
             f" (SELECT user_id, centred {op} CAST(:q AS sparsevec) AS d FROM users"
             f"  WHERE nnz BETWEEN 1 AND {HNSW_SPARSE_MAX_NNZ} AND user_id <> :self"
-            f"  ORDER BY centred {op} CAST(:q AS sparsevec) LIMIT :k)"
+            f"  ORDER BY centred {op} CAST(:q AS sparsevec){plan.order_tail('user_id')} LIMIT :k)"
             f" UNION ALL"
             f" (SELECT user_id, centred {op} CAST(:q AS sparsevec) FROM users"
             f"  WHERE nnz > {HNSW_SPARSE_MAX_NNZ} AND user_id <> :self)"
             f") n ORDER BY d, user_id LIMIT :k"
         )
-    rows = conn.execute(text(sql), params).all()
+    with planned(conn, plan):
+        rows = conn.execute(text(sql), params).all()
     return [(r[0], (1.0 - r[1]) if metric == "cosine" else -r[1]) for r in rows]
 
 

@@ -357,3 +357,41 @@ async def test_recommendation_route_uses_the_persons_stored_stars(db):
     assert [c.title for c in plain.citations] == ["Bravo", "Echo", "Foxtrot"]
     # dave's stars + Alpha: what he rated (Bravo, Charlie) is never suggested back
     assert [c.title for c in mine.citations] == ["Echo", "Foxtrot"]
+
+
+class SaltedEmbedder(HashEmbedder):
+    """Other deterministic vectors for the same texts: a re-embed with another model."""
+
+    def embed_documents(self, texts):
+        return super().embed_documents([f"salt:{t}" for t in texts])
+
+
+def _profile(conn, user_id):
+    return np.array(conn.execute(text("SELECT profile::text FROM users WHERE user_id = :u"), {"u": user_id})
+                    .scalar_one()[1:-1].split(","), dtype=float)
+
+
+def test_dense_profiles_follow_a_re_embed_of_the_films(new_database, tmp_path):
+    """Re-embedding the catalog's vectors recomputes every user's dense profile from the new ones."""
+    from retrieval.profiles import get_profile
+    from retrieval.profiles_store import embed_profile
+
+    engine = make_engine(new_database("users_reembed"))
+    create_schema(engine)
+    ingest_movielens(engine, write_folder(tmp_path / "ml"), HashEmbedder())
+    with engine.begin() as conn:
+        ids = {r.movielens_id: r.id for r in conn.execute(text("SELECT id, movielens_id FROM movies"))}
+        before = _profile(conn, 1)
+        conn.execute(text("UPDATE movies SET embedding_text = 'an older recipe'"))  # every vector stale
+    report = embed_profile(engine, get_profile("minilm"), SaltedEmbedder())
+    assert report.embedded == len(FILMS)
+    with engine.connect() as conn:
+        vec = {r.id: np.array(r.e[1:-1].split(","), dtype=float)
+               for r in conn.execute(text("SELECT id, embedding::text AS e FROM movies"))}
+        after = _profile(conn, 1)
+    centred = _centred({ids[m]: r for m, r in RATINGS[1].items()})
+    liked = {m: d for m, d in centred.items() if d > 0}
+    want = sum(d * vec[m] for m, d in liked.items()) / sum(liked.values())
+    assert after == pytest.approx(want, abs=1e-5)
+    assert not np.allclose(before, after)
+    engine.dispose()

@@ -19,6 +19,7 @@ from retrieval.ingest.records import (
     Record,
 )
 from retrieval.types import Embedder
+from retrieval.users import refresh_profiles
 
 INGEST_LOCK = 727_002  # advisory lock: two ingests into one database take turns
 
@@ -90,6 +91,10 @@ def apply(
                 conn.execute(text(_INSERT), plan.inserts)
             if plan.updates:
                 conn.execute(text(_UPDATE), plan.updates)
+            if any(row["embedding"] is not None for row in plan.updates) and after is None:
+                # Films re-embedded: the users' dense profiles are means of these vectors (a
+                # MovieLens ingest's hook recomputes them with the users).
+                refresh_profiles(conn)
             updated = {row["id"] for row in plan.updates}
             if after is not None:
                 # Rows this ingest touched only through the hook (ratings) count as updated too;
@@ -104,6 +109,10 @@ def apply(
             report.unchanged = max(0, len(records) - report.inserted - report.updated)
             report.embedded = sum(1 for row in (*plan.inserts, *plan.updates) if row["embedding"] is not None)
             report.total_movies = conn.execute(text("SELECT count(*) FROM movies")).scalar_one()
+            if plan.inserts or plan.updates:
+                # Fresh statistics now, not at autovacuum's next pass: retrieval.indexing reads the
+                # row count and filter selectivity from them to choose exact or HNSW.
+                conn.execute(text("ANALYZE movies"))
     except IntegrityError as exc:
         detail = getattr(exc.orig, "diag", None)
         reason = getattr(detail, "message_detail", None) or str(exc.orig).splitlines()[0]
