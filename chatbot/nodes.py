@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import wraps
 from typing import Any, Literal
 
-from langgraph.config import get_stream_writer
+from langgraph.config import get_config, get_stream_writer
 from langgraph.runtime import Runtime
 from langgraph.types import Overwrite
 
@@ -24,6 +25,7 @@ from chatbot.llm import NO_LLM_NOTE
 from chatbot.plans import SORT_WORDS, checked_plan, is_vague, needs_vector, route_of
 from chatbot.state import State, fresh_turn
 from chatbot.understand import read_plan
+from chatbot.understand.ratings import StatedRating, confirmation, read_ratings
 from prompts.answer import CHITCHAT_REPLY
 from prompts.sql import SQL_EXAMPLES
 from retrieval.plan import QueryPlan, Vocabulary
@@ -94,11 +96,14 @@ async def understand(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
     vocab = await _vocabulary(deps)
     has_previous = bool(state.last_ids)
     plan = read_plan(state.question, vocab, titles=titles, has_previous=has_previous)
+    recorded = await _record_ratings(state.question, deps)
     llm_up = deps.chat is not None and await deps.chat.available()
     fallbacks: list[Fallback] = []
     if llm_up and deps.llm_routing and is_vague(plan):
         plan, fallbacks = await fill_plan(deps, state.question, plan, vocab)
     route = route_of(plan, has_previous=has_previous)
+    if recorded and not _ASKS.search(state.question):
+        route = "chitchat"  # only ratings were stated: the answer confirms them
     use_sql = plan.intent == "aggregate" and deps.sql_mode and llm_up and deps.sql is not None
     by_id = {t[0]: t for t in titles}
     anchors = [{"id": i, "title": by_id[i][1], "year": by_id[i][2]} for i in plan.anchors if i in by_id]
@@ -106,7 +111,42 @@ async def understand(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
     return {
         **fresh_turn(fallbacks=fallbacks),
         "plan": plan, "route": route, "query": query, "anchors": anchors, "llm_up": llm_up, "use_sql": use_sql,
+        "recorded": recorded,
     }
+
+
+_ASKS = re.compile(
+    r"\?|\b(?:recommend|suggest|what\s+(?:should|could|can|to)|show|find|list|give\s+me|any(?:thing)?|"
+    r"something|some\s+(?:films?|movies?)|who|which|when|how)\b", re.IGNORECASE)
+"""Words that ask for something besides the ratings stated ("I loved Heat, recommend me something")."""
+
+
+def person_of(deps: Deps) -> str | None:
+    """Whose ratings these are: the UI's person (deps.owner), else this conversation's thread."""
+    if deps.owner:
+        return deps.owner
+    try:
+        thread = (get_config().get("configurable") or {}).get("thread_id")
+    except RuntimeError:  # outside a graph run
+        return None
+    return f"thread:{thread}" if thread else None
+
+
+async def _record_ratings(question: str, deps: Deps) -> list[dict[str, Any]]:
+    """Store the ratings the message states ("I loved Heat, hated Titanic") for this person."""
+    person = person_of(deps)
+    if deps.rate is None or person is None:
+        return []
+    stated = read_ratings(question, deps.catalog.find_titles)
+    recorded = []
+    for r in stated:
+        try:
+            await asyncio.to_thread(deps.rate, person, r.movie_id, r.stars)
+        except Exception:
+            log.warning("could not store %s's rating of %s", person, r.title, exc_info=True)
+            continue
+        recorded.append({"id": r.movie_id, "title": r.title, "year": r.year, "stars": r.stars})
+    return recorded
 
 
 async def fill_plan(deps: Deps, question: str, rules: QueryPlan, vocab: Vocabulary) -> tuple[QueryPlan, list[Fallback]]:
@@ -178,9 +218,10 @@ async def retrieve(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
     if plan.intent == "similar" and state.anchors and simple:
         rows, notes = await _similar(state, deps)
         return {**update, "hits": rows, "notes": notes}
-    if plan.intent == "recommend" and (state.anchors or deps.owner) and deps.recommend is not None:
-        # owner: whose stored stars (person_ratings) join the named films (the UI sets it)
-        owner = {"owner": deps.owner} if deps.owner else {}
+    person = person_of(deps)
+    if plan.intent == "recommend" and (state.anchors or person) and deps.recommend is not None:
+        # owner: whose stored stars (person_ratings, from the UI or stated in chat) join the named films
+        owner = {"owner": person} if person else {}
         hits = await asyncio.to_thread(deps.recommend, [a["id"] for a in state.anchors], k=deps.k, **owner)
         if hits:
             return {**update, "hits": _rows(hits)}
@@ -375,7 +416,6 @@ def _known_names(state: State, vocab: Vocabulary) -> KnownNames:
 
 @timed("generate")
 async def generate(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
-    from chatbot.llm import LLMUnavailable
 
     deps = runtime.context
     write = get_stream_writer()
@@ -385,6 +425,21 @@ async def generate(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
 
     async def on_restart(reason: str) -> None:
         write({"restart": reason})
+
+    if state.recorded:
+        noted = confirmation([StatedRating(movie_id=r["id"], title=r["title"], year=r["year"], stars=r["stars"], words="")
+                              for r in state.recorded])
+        if state.route == "chitchat":
+            write({"token": noted})
+            return {"answer": noted, "model": None}
+        write({"token": noted + "\n\n"})
+        rest = await _generate(state, deps, write, on_token, on_restart)
+        return {**rest, "answer": noted + "\n\n" + rest["answer"]}
+    return await _generate(state, deps, write, on_token, on_restart)
+
+
+async def _generate(state: State, deps: Deps, write: Any, on_token: Any, on_restart: Any) -> dict[str, Any]:
+    from chatbot.llm import LLMUnavailable
 
     if state.route != "chitchat" and not state.hits:
         empty = await asyncio.to_thread(deps.catalog.count) == 0

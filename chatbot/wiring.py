@@ -132,6 +132,7 @@ async def open_deps(settings: Settings):  # type: ignore[no-untyped-def]
     from chatbot.examples import examples_for
     from retrieval.recommend import recommend_hits
     from retrieval.search import PgCatalog
+    from retrieval.users import rate
 
     url = await asyncio.to_thread(database_url, settings)
     eng = await asyncio.to_thread(_engine_for, url)  # the URL is resolved once, above
@@ -155,6 +156,7 @@ async def open_deps(settings: Settings):  # type: ignore[no-untyped-def]
             reader_url=settings.sql_reader_url, router=router,
         ),
         recommend=partial(recommend_hits, eng),
+        rate=partial(rate, eng),
         examples=partial(examples_for, eng, None, VERIFIED_EXAMPLES_IN_PROMPT),
         k=settings.k,
         sql_mode=settings.sql_mode,

@@ -338,6 +338,7 @@ async def test_recommendation_route_uses_the_persons_stored_stars(db):
     from chatbot.api import Chatbot
     from chatbot.settings import Settings
     from chatbot.wiring import open_deps
+    from retrieval.recommend import recommend_hits
 
     engine, ids, _ = db
     url = engine.url.render_as_string(hide_password=False).replace("+psycopg", "")
@@ -347,16 +348,21 @@ async def test_recommendation_route_uses_the_persons_stored_stars(db):
     try:
         deps, checkpointer, closers = await open_deps(settings)
         async with Chatbot(deps, checkpointer=checkpointer, closers=closers) as bot:
-            plain = await bot.aask("I liked Alpha, what should I watch?")
+            plain = await bot.aask("I liked Alpha, what should I watch?", thread_id="plain-1")
             mine = await bot.aask("I liked Alpha, what should I watch?", deps=bot.with_deps(owner="user:dave"))
+        # "I liked Alpha" is itself a rating, stored for whoever said it (the thread, or dave)
+        assert ratings_of(engine, "thread:plain-1") == {ids[1]: 4.0}
+        assert ratings_of(engine, "user:dave") == {ids[1]: 4.0, ids[2]: 5.0, ids[3]: 1.0}
+        plain_want = [h.title for h in recommend_hits(engine, [ids[1]], k=3, owner="thread:plain-1")]
+        mine_want = [h.title for h in recommend_hits(engine, [ids[1]], k=3, owner="user:dave")]
     finally:
-        rate(engine, "user:dave", ids[2], None)
-        rate(engine, "user:dave", ids[3], None)
+        for owner in ("user:dave", "thread:plain-1"):
+            for m in ratings_of(engine, owner):
+                rate(engine, owner, m, None)
     assert plain.route == mine.route == "recommendation"
-    # no stars: the item method (fans of Alpha: users 1 and 2 -> Bravo co 2, then Echo, Foxtrot)
-    assert [c.title for c in plain.citations] == ["Bravo", "Echo", "Foxtrot"]
+    assert [c.title for c in plain.citations] == plain_want and plain_want
     # dave's stars + Alpha: what he rated (Bravo, Charlie) is never suggested back
-    assert [c.title for c in mine.citations] == ["Echo", "Foxtrot"]
+    assert [c.title for c in mine.citations] == mine_want == ["Echo", "Foxtrot"]
 
 
 class SaltedEmbedder(HashEmbedder):
@@ -395,3 +401,39 @@ def test_dense_profiles_follow_a_re_embed_of_the_films(new_database, tmp_path):
     assert after == pytest.approx(want, abs=1e-5)
     assert not np.allclose(before, after)
     engine.dispose()
+
+
+async def test_ratings_stated_in_chat_are_stored_for_the_person_and_feed_recommendations(db):
+    from chatbot.api import Chatbot
+    from chatbot.settings import Settings
+    from chatbot.wiring import open_deps
+    from retrieval.recommend import recommend_hits
+
+    engine, ids, _ = db
+    url = engine.url.render_as_string(hide_password=False).replace("+psycopg", "")
+    settings = Settings(database_url=url, ollama_base_url="http://127.0.0.1:9", llm="none", k=3)
+    deps, checkpointer, closers = await open_deps(settings)
+    try:
+        async with Chatbot(deps, checkpointer=checkpointer, closers=closers) as bot:
+            said = await bot.aask("I loved Alpha and Bravo, hated Charlie", thread_id="eve-1")
+            assert said.answer == ("Noted your ratings: *Alpha* (2001) 5 stars, *Bravo* (2002) 5 stars, "
+                                   "*Charlie* (2003) 1 star. I'll use them when you ask for recommendations.")
+            assert ratings_of(engine, "thread:eve-1") == {ids[1]: 5.0, ids[2]: 5.0, ids[3]: 1.0}
+            # The UI's person (owner) keeps their own; an explicit number wins over the word.
+            await bot.aask("rate Delta 2 stars", thread_id="eve-2", deps=bot.with_deps(owner="user:eve"))
+            assert ratings_of(engine, "user:eve") == {ids[4]: 2.0}
+            assert ratings_of(engine, "thread:eve-2") == {}
+            # "recommend me something" in the first thread uses what was stated there.
+            recs = await bot.aask("recommend me something", thread_id="eve-1")
+            want = recommend_hits(engine, [], k=3, owner="thread:eve-1")
+            assert recs.route == "recommendation" and want
+            assert [c.id for c in recs.citations] == [h.id for h in want]
+            assert not {ids[1], ids[2], ids[3]} & {c.id for c in recs.citations}
+            # Ratings and a question together: both happen, the answer opens with what was noted.
+            both = await bot.aask("I liked Echo, recommend me something", thread_id="eve-1")
+            assert both.answer.startswith("Noted your ratings: *Echo* (2005) 4 stars.")
+            assert ratings_of(engine, "thread:eve-1")[ids[5]] == 4.0
+    finally:
+        for owner in ("thread:eve-1", "user:eve"):
+            for m in ratings_of(engine, owner):
+                rate(engine, owner, m, None)
