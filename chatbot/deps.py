@@ -77,6 +77,8 @@ class Deps:
     """'Users like you' recommendations from ratings, seeded by liked movie ids."""
     rate: Callable[[str, int, float | None], None] | None = None
     """Store one person's stars for one film (`retrieval.users.rate` on the primary)."""
+    ratings: Callable[[str], Mapping[int, float]] | None = None
+    """One person's stored stars (`retrieval.users.ratings_of` on the primary)."""
     examples: Callable[[], Sequence[tuple[str, str]]] | None = None
     """Verified (question, SQL) pairs people approved in the UI; few-shot examples for drafting."""
     clock: Callable[[], float] = time.perf_counter

@@ -96,7 +96,7 @@ async def understand(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
     vocab = await _vocabulary(deps)
     has_previous = bool(state.last_ids)
     plan = read_plan(state.question, vocab, titles=titles, has_previous=has_previous)
-    recorded = await _record_ratings(state.question, deps)
+    recorded, rated_before = await _record_ratings(state.question, deps)
     llm_up = deps.chat is not None and await deps.chat.available()
     fallbacks: list[Fallback] = []
     if llm_up and deps.llm_routing and is_vague(plan):
@@ -111,7 +111,7 @@ async def understand(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
     return {
         **fresh_turn(fallbacks=fallbacks),
         "plan": plan, "route": route, "query": query, "anchors": anchors, "llm_up": llm_up, "use_sql": use_sql,
-        "recorded": recorded,
+        "recorded": recorded, "rated_before": rated_before,
     }
 
 
@@ -132,12 +132,21 @@ def person_of(deps: Deps) -> str | None:
     return f"thread:{thread}" if thread else None
 
 
-async def _record_ratings(question: str, deps: Deps) -> list[dict[str, Any]]:
-    """Store the ratings the message states ("I loved Heat, hated Titanic") for this person."""
+async def _record_ratings(question: str, deps: Deps) -> tuple[list[dict[str, Any]], bool]:
+    """Store the ratings the message states ("I loved Heat, hated Titanic") for this person;
+    also say whether they had stored ratings before."""
     person = person_of(deps)
     if deps.rate is None or person is None:
-        return []
+        return [], False
     stated = read_ratings(question, deps.catalog.find_titles)
+    if not stated:
+        return [], False
+    rated_before = False
+    if deps.ratings is not None:
+        try:
+            rated_before = bool(await asyncio.to_thread(deps.ratings, person))
+        except Exception:
+            log.warning("could not read %s's ratings", person, exc_info=True)
     recorded = []
     for r in stated:
         try:
@@ -146,7 +155,15 @@ async def _record_ratings(question: str, deps: Deps) -> list[dict[str, Any]]:
             log.warning("could not store %s's rating of %s", person, r.title, exc_info=True)
             continue
         recorded.append({"id": r.movie_id, "title": r.title, "year": r.year, "stars": r.stars})
-    return recorded
+    return recorded, rated_before
+
+
+def _likes_only_anchors(state: State) -> bool:
+    """This message's ratings say no more than its anchors do ("I loved The Matrix, what next?"
+    from someone with no earlier ratings): recommend from the anchors as before."""
+    anchors = {a["id"] for a in state.anchors}
+    return bool(state.recorded) and not state.rated_before and all(
+        r["id"] in anchors and r["stars"] >= 4 for r in state.recorded)
 
 
 async def fill_plan(deps: Deps, question: str, rules: QueryPlan, vocab: Vocabulary) -> tuple[QueryPlan, list[Fallback]]:
@@ -218,7 +235,7 @@ async def retrieve(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
     if plan.intent == "similar" and state.anchors and simple:
         rows, notes = await _similar(state, deps)
         return {**update, "hits": rows, "notes": notes}
-    person = person_of(deps)
+    person = None if _likes_only_anchors(state) else person_of(deps)
     if plan.intent == "recommend" and (state.anchors or person) and deps.recommend is not None:
         # owner: whose stored stars (person_ratings, from the UI or stated in chat) join the named films
         owner = {"owner": person} if person else {}

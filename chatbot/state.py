@@ -91,6 +91,8 @@ class State(InputState):
     """{id, title, year} of the rows the answer used."""
     recorded: list[dict[str, Any]] = field(default_factory=list)
     """{id, title, year, stars} the message stated and that were stored as the person's ratings."""
+    rated_before: bool = False
+    """The person had stored ratings before this message."""
 
     # --- accumulated by several nodes (reducers; `understand` resets them with Overwrite) ------
     fallbacks: Annotated[list[Fallback], operator.add] = field(default_factory=list)
@@ -108,7 +110,7 @@ _TURN_DEFAULTS: dict[str, Any] = {
     "hits": [], "total": None, "capped": False, "exact": False, "alternatives": [], "sql_draft": None,
     "sql_checked": None, "sql_readable": None, "sql_phrases": {}, "sql_reason": None,
     "sql_attempts": 0, "sql_rejected": [], "sql": None, "plan_sql": None, "sql_accepted": None, "answer": "", "model": None,
-    "citations": [], "recorded": [],
+    "citations": [], "recorded": [], "rated_before": False,
 }
 
 

@@ -132,7 +132,7 @@ async def open_deps(settings: Settings):  # type: ignore[no-untyped-def]
     from chatbot.examples import examples_for
     from retrieval.recommend import recommend_hits
     from retrieval.search import PgCatalog
-    from retrieval.users import rate
+    from retrieval.users import rate, ratings_of
 
     url = await asyncio.to_thread(database_url, settings)
     eng = await asyncio.to_thread(_engine_for, url)  # the URL is resolved once, above
@@ -157,6 +157,7 @@ async def open_deps(settings: Settings):  # type: ignore[no-untyped-def]
         ),
         recommend=partial(recommend_hits, eng),
         rate=partial(rate, eng),
+        ratings=partial(ratings_of, eng),
         examples=partial(examples_for, eng, None, VERIFIED_EXAMPLES_IN_PROMPT),
         k=settings.k,
         sql_mode=settings.sql_mode,

@@ -76,7 +76,10 @@ async def test_recommendation_route_seeds_from_the_named_film(course_db):
     async with await open_bot(settings_for(course_db, None, llm="none", k=5)) as bot:
         a = await bot.aask("I liked Toy Story, what should I watch?")
     assert a.route == "recommendation"
-    assert a.answer.startswith("Recommended from your catalog for fans of Toy Story:")
+    # "I liked Toy Story" is a rating too: the answer says it was noted, then recommends
+    noted, rest = a.answer.split("\n\n", 1)
+    assert noted == "Noted your ratings: *Toy Story* (1995) 4 stars. I'll use them when you ask for recommendations."
+    assert rest.startswith("Recommended from your catalog for fans of Toy Story:")
     # no ratings in this catalog: the films nearest the liked one's embedding, itself excluded
     assert len(a.citations) == 5 and ("Toy Story", 1995) not in titles(a)
     assert ("Toy Story 2", 1999) in titles(a)
