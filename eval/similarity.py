@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,6 +31,7 @@ from sqlalchemy import Engine, text
 from retrieval.profiles import PROFILES
 from retrieval.profiles_blend import DEFAULT_WEIGHTS, Blend, Likes, Vectors, Weights, top_ids
 from retrieval.profiles_store import counts
+from retrieval.text import fold
 from retrieval.types import METRICS
 
 K = 10
@@ -46,9 +46,7 @@ GRID_CO = (0.0, 0.05, 0.1, 0.2, 0.4, 0.6, 1.0)
 
 def title_stem(title: str) -> str:
     """The series a title belongs to: folded, no leading article, no subtitle, no part number."""
-    t = unicodedata.normalize("NFKD", title)
-    t = "".join(c for c in t if not unicodedata.combining(c)).casefold()
-    t = re.sub(r"^(the|a|an)\s+", "", t.strip())
+    t = re.sub(r"^(the|a|an)\s+", "", fold(title).strip())
     t = re.split(r"\s*[:(]\s*|\s+-\s+|\s+and the\s+", t)[0]
     t = re.sub(r"\s+(part\s+\w+|episode\s+\w+|chapter\s+\w+|\d+|[ivx]+)$", "", t)
     t = re.sub(r"[^\w\s]", "", t).strip()

@@ -261,6 +261,7 @@ def test_title_stems_group_series():
     assert title_stem("Harry Potter and the Goblet of Fire") == "harry potter"
     assert title_stem("Star Wars: Episode IV - A New Hope") == "star wars"
     assert title_stem("Up") == "up"
+    assert title_stem("Amélie") == title_stem("AMELIE") == "amelie"  # accents folded by retrieval.text.fold
     rows = [(1, "Toy Story"), (2, "Toy Story 2"), (3, "Up"), (4, "Aliens"), (5, "Alien")]
     assert franchises(rows) == {1: [2], 2: [1], 4: [5], 5: [4]}
 
