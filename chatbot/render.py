@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
-from chatbot.answer import Answer
+from chatbot.answer import Answer, Fallback
 from chatbot.extractive import NO_LLM_CONFIGURED_NOTE
 from chatbot.fields import cut_row, cut_value
 from chatbot.llm import NO_LLM_NOTE
@@ -212,8 +212,10 @@ def _rows_list(hits: Sequence[Mapping[str, Any]], limit: int = 12) -> str:
     return "; ".join(names) + more
 
 
-def _fallbacks(fallbacks: Iterable[Mapping[str, Any]]) -> str:
-    return "; ".join(f"{escape_markdown(f.get('model'))} ({escape_markdown(f.get('reason'))})" for f in fallbacks)
+def _fallbacks(fallbacks: Iterable[Fallback | Mapping[str, Any]]) -> str:
+    """Answer.fallbacks (objects) or a step's detail (the same, as plain data) in one line."""
+    pairs = ((f.model, f.reason) if isinstance(f, Fallback) else (f.get("model"), f.get("reason")) for f in fallbacks)
+    return "; ".join(f"{escape_markdown(model)} ({escape_markdown(reason)})" for model, reason in pairs)
 
 
 def _filters(filters: Mapping[str, Any]) -> str:
@@ -604,7 +606,7 @@ def how_found(
     else:
         lines.append("**Written by:** no model; the answer was written from the rows")
     if answer.fallbacks:
-        lines.append("**Models that failed first:** " + _fallbacks({"model": f.model, "reason": f.reason} for f in answer.fallbacks))
+        lines.append("**Models that failed first:** " + _fallbacks(answer.fallbacks))
     timings = dict(elapsed_ms or {}) or dict(answer.timings_ms)
     if timings:
         parts = [f"{STAGE_WORDS.get(node, 'other work')} {ms:.0f} ms" for node, ms in timings.items()]

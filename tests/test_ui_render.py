@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from chatbot.answer import Answer, Citation
+from chatbot.answer import Answer, Citation, Fallback
 from chatbot.extractive import NO_LLM_CONFIGURED_NOTE
 from chatbot.llm import NO_LLM_NOTE
 from chatbot.render import (
@@ -218,6 +218,9 @@ def test_how_found_states_the_plan_k_metric_sql_and_timings_in_words():
     assert "**Conditions:** directors any of: Michael Mann" in listing
     assert "**Sorted by:** minutes (highest first, keeping 1)" in listing
     assert "Nearest films" not in listing and "no model" in listing
+    failed = how_found(_answer(fallbacks=[Fallback(model="a:1b", reason="timeout before first token"),
+                                          Fallback(model="b_2", reason="HTTP 500")]), {}, k=8, metric="cosine", hybrid=True)
+    assert "**Models that failed first:** a:1b (timeout before first token); b\\_2 (HTTP 500)" in failed
 
 
 def test_step_texts():
