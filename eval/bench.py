@@ -45,6 +45,8 @@ class BenchContext:
     """Sections share expensive things here (embedder, ingested engine)."""
     rows: int | None = None
     """`--rows N`: catalog size for section `scale` (None: its default)."""
+    users: int | None = None
+    """`--users N`: synthetic users for section `recs` (None: its default)."""
     out_dir: Path | None = None
     """Where sections that write their own files (scale.json) put them."""
 
@@ -95,13 +97,14 @@ def latency(section: str, name: str, samples: list[float], target_ms: float | No
 
 def run(
     out_dir: Path, *, movies_path: Path | None, movielens_dir: Path | None,
-    sections: tuple[str, ...] = SECTIONS, rows: int | None = None,
+    sections: tuple[str, ...] = SECTIONS, rows: int | None = None, users: int | None = None,
 ) -> dict[str, Any]:
     figures: list[Figure] = []
     from retrieval.database import embedded_server
 
     with embedded_server() as url:  # a throw-away server: never the user's catalog
         ctx = BenchContext(db_url=url, movies_path=movies_path, movielens_dir=movielens_dir, rows=rows,
+                           users=users,
                            out_dir=out_dir)
         for name in sections:
             module = importlib.import_module(f"eval.bench_{name}")

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 
-def markdown(doc: dict[str, Any], *, target_recall: float, hnsw: tuple[int, int]) -> str:
+def markdown(doc: dict[str, Any], *, target_recall: float, hnsw: tuple[int, int],
+             target_filtered: float = 0.95) -> str:
     """scale.md: per size, the method table, the fastest setting per family, filtered kNN."""
     lines = ["# Vector search at scale", "",
              "Written by `movie-rag bench --section scale [--rows N]`; see eval/bench_scale.py for how the "
@@ -36,11 +37,32 @@ def markdown(doc: dict[str, Any], *, target_recall: float, hnsw: tuple[int, int]
             for mode, r in runs.items():
                 if mode == "share_of_rows":
                     continue
-                lines.append(f"| {label} | {runs['share_of_rows']:.1%} | {mode} | {r['recall_at_10']:.3f} | "
+                name = f"product: {r['plan']}" if mode == "product" else mode
+                lines.append(f"| {label} | {runs['share_of_rows']:.1%} | {name} | {r['recall_at_10']:.3f} | "
                              f"{r['p50_ms']:.2f} | {r['p95_ms']:.2f} | {r['mean_rows_returned']} | "
                              f"{_fmt(r.get('uses_index'), '')} |")
+        lines += ["", f"Filtered, recall@10 >= {target_filtered}:", ""]
+        lines += [f"- {line}" for line in filtered_summary(e["filtered"], target_filtered)]
         lines.append("")
     return "\n".join(lines)
+
+
+def filtered_summary(filtered: dict[str, Any], target: float) -> list[str]:
+    """Per filter: what the product's plan reached, and the fastest HNSW setting reaching `target`."""
+    out = []
+    for label, runs in filtered.items():
+        product = runs.get("product")
+        said = (f"product ({product['plan']}) {product['recall_at_10']:.3f} at {product['p50_ms']:.1f} ms p50"
+                if product else "no product run")
+        hnsw = [(r["p50_ms"], mode, r) for mode, r in runs.items()
+                if mode.startswith("hnsw_") and r["recall_at_10"] >= target]
+        if hnsw:
+            p50, mode, r = min(hnsw, key=lambda t: t[0])
+            said += f"; fastest HNSW setting: {mode} {r['recall_at_10']:.3f} at {p50:.1f} ms"
+        else:
+            said += "; no HNSW setting reached it"
+        out.append(f"{label} ({runs['share_of_rows']:.1%} of rows): {said}")
+    return out
 
 
 def _fmt(v: Any, spec: str) -> str:

@@ -57,9 +57,17 @@ def test_the_rows_and_filters_follow_the_seed_films(entry):
     assert result["seeds"]["films"] == 300
     # copies sit as close to their seed as a real film to its nearest neighbour
     assert abs(result["seeds"]["copy_cosine_to_seed"] - result["seeds"]["nearest_neighbour_cosine"]) < 0.05
+    broad = [label for label in result["filtered"] if label.endswith("(broad)")]
+    assert len(broad) == 1 and len(result["filtered"]) == 3
     for label, runs in result["filtered"].items():
-        assert 0.02 < runs["share_of_rows"] < 0.3, label
+        if label in broad:
+            assert 0.25 < runs["share_of_rows"] < 0.6, label
+        else:
+            assert 0.02 < runs["share_of_rows"] < 0.3, label
         assert runs["exact"]["mean_rows_returned"] == 10.0
+        # 2,000 rows is below retrieval.indexing.EXACT_MAX_ROWS: the product scans exactly
+        assert runs["product"]["plan"].startswith("exact scan"), label
+        assert runs["product"]["recall_at_10"] == 1.0 and runs["product"]["uses_index"] is False
         for ef in bs.FILTER_EFS:
             # iterative scans keep going until k rows pass the filter; without one HNSW stops early
             assert runs[f"hnsw_strict_order_ef{ef}"]["mean_rows_returned"] == 10.0
@@ -70,13 +78,16 @@ def test_outputs_are_written(entry):
     result, paths = entry
     doc = json.loads(paths[0].read_text())
     assert doc["sizes"][str(ROWS)]["methods"].keys() == result["methods"].keys()
-    assert "| exact | 1.000 |" in paths[1].read_text()
+    md = paths[1].read_text()
+    assert "| exact | 1.000 |" in md
+    assert "| product: exact scan of ~" in md and "Filtered, recall@10 >= 0.95:" in md
     assert all(p.stat().st_size > 1000 for p in paths[2:]) and len(paths) == 4
 
 
 def test_genre_and_decade_choice():
     genres = [["Drama"]] * 50 + [["Horror"]] * 10 + [["Comedy", "Drama"]] * 40
     assert bs.ten_percent_genre(genres) == ("Horror", 0.10)
+    assert bs.ten_percent_genre(genres, 0.40) == ("Comedy", 0.40)
     years = [1995] * 12 + [2005] * 80 + [None] * 8
     assert bs.year_range(years) == (1990, 1999, pytest.approx(0.12))
     assert bs.recall([[1, 2, 3]], [[1, 2, 4]]) == pytest.approx(2 / 3)

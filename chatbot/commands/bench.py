@@ -18,6 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="run only this section (repeatable; `scale` runs only when named)")
     p.add_argument("--rows", type=positive_int, default=None,
                    help="section scale: catalog rows (default 100000; e.g. 1000000)")
+    p.add_argument("--users", type=positive_int, default=None,
+                   help="section recs: synthetic MovieLens-like users (default 100000)")
     p.add_argument("--json", action="store_true", help="print the results as JSON only")
     p.set_defaults(handler=run)
 
@@ -32,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
         args.out,
         movies_path=movies if movies.is_file() else None,
         movielens_dir=movielens if (movielens / "movies.csv").is_file() else None,
-        sections=tuple(args.section or SECTIONS), rows=args.rows,
+        sections=tuple(args.section or SECTIONS), rows=args.rows, users=args.users,
     )
     if args.json:
         print_json(result)
