@@ -104,8 +104,7 @@ def run(
 
     with embedded_server() as url:  # a throw-away server: never the user's catalog
         ctx = BenchContext(db_url=url, movies_path=movies_path, movielens_dir=movielens_dir, rows=rows,
-                           users=users,
-                           out_dir=out_dir)
+                           users=users, out_dir=out_dir)
         for name in sections:
             module = importlib.import_module(f"eval.bench_{name}")
             figures.extend(module.run(ctx))
