@@ -584,6 +584,32 @@ def check_sql(sql: str, *, row_cap: int = DEFAULT_ROW_CAP) -> GuardedSQL:
         ) from None
 
 
+_MODIFIERS = ("order", "limit", "offset")
+
+
+def _unwrap(tree: exp.Expr) -> exp.Expr:
+    """A parenthesised top-level query is that query, with the ORDER BY / LIMIT / OFFSET written
+    after the parentheses moved inside (they would otherwise be lost)."""
+    while isinstance(tree, exp.Subquery) and not tree.args.get("alias"):
+        inner = tree.this
+        mods = {k: tree.args[k] for k in _MODIFIERS if tree.args.get(k) is not None}
+        if any(v is not None and k not in ("this", *_MODIFIERS) for k, v in tree.args.items()):
+            raise UnsafeSQL(f"{_snippet(tree)} cannot be used as a query; write one plain SELECT over movies.")
+        if mods:
+            if not isinstance(inner, (exp.Select, exp.SetOperation, exp.Subquery)):
+                raise UnsafeSQL(f"{_snippet(inner)} cannot be used as a query; write one plain SELECT over movies.")
+            if any(inner.args.get(k) is not None for k in ("limit", "offset")):
+                # (... LIMIT n) ORDER BY / LIMIT: which rows survive depends on both; no single SELECT says it
+                raise UnsafeSQL(
+                    "ORDER BY, LIMIT or OFFSET both inside and after a parenthesised query is not allowed; "
+                    "write one SELECT with a single ORDER BY and LIMIT."
+                )
+            for key, value in mods.items():
+                inner.set(key, value.pop())  # an ORDER BY after the parentheses replaces one inside
+        tree = inner
+    return tree
+
+
 def _check_sql(sql: str, row_cap: int) -> GuardedSQL:
     text = (sql or "").strip()
     if not text:
@@ -601,9 +627,7 @@ def _check_sql(sql: str, row_cap: int) -> GuardedSQL:
         raise UnsafeSQL(f"The SQL could not be parsed ({_first_line(exc)}); write one plain SELECT over movies.") from None
     if len(statements) != 1:
         raise UnsafeSQL("Exactly one statement is allowed; send a single SELECT with no semicolons inside.")
-    tree = statements[0]
-    while isinstance(tree, exp.Subquery) and not tree.args.get("alias"):
-        tree = tree.this  # a parenthesised top-level SELECT is that SELECT
+    tree = _unwrap(statements[0])
     if tree.parent is not None:
         tree.pop()
     checker = _Checker(tree, row_cap)

@@ -22,6 +22,11 @@ MAX_DEPTH = 20
 """Deepest nesting of parentheses (and so of subqueries) a draft may have."""
 MAX_PREFIX_RUN = 8
 """Longest run of prefix operators (NOT NOT ..., - - ...)."""
+MAX_BRACKET_DEPTH = 4
+"""Deepest nesting of square brackets (ARRAY[...], x[i]): sqlglot re-annotates the subtree of
+every bracket and backtracks into nested ones, so its time doubles with each level."""
+MAX_BRACKETS = 32
+"""Most square-bracket pairs in one draft (each costs a pass over its subtree)."""
 MAX_TREE_DEPTH = 500
 """Deepest syntax tree (long flat AND/OR chains are deep trees; sqlglot copes with ~1,000)."""
 
@@ -260,18 +265,37 @@ def _first_line(exc: Exception) -> str:
 
 
 def _check_nesting(tokens: Sequence[Any]) -> None:
-    """Refuse what would nest deeper than the parser can go, before it tries."""
-    depth = run = 0
+    """Refuse what would nest deeper than the parser can go, or take it exponential time,
+    before it tries: parentheses and square brackets count towards one depth, and brackets
+    have a lower bound of their own."""
+    depth = run = brackets = bracket_depth = 0
     prefix = (TokenType.NOT, TokenType.DASH, TokenType.PLUS, TokenType.TILDE)
+    opening = {TokenType.L_PAREN, TokenType.L_BRACKET}
+    closing = {TokenType.R_PAREN, TokenType.R_BRACKET}
     for tok in tokens:
-        if tok.token_type == TokenType.L_PAREN:
+        if tok.token_type in opening:
             depth += 1
             if depth > MAX_DEPTH:
                 raise UnsafeSQL(
                     f"The query nests parentheses or subqueries more than {MAX_DEPTH} deep; write a flatter SELECT."
                 )
-        elif tok.token_type == TokenType.R_PAREN:
+            if tok.token_type == TokenType.L_BRACKET:
+                brackets += 1
+                bracket_depth += 1
+                if bracket_depth > MAX_BRACKET_DEPTH:
+                    raise UnsafeSQL(
+                        f"The query nests square brackets (ARRAY[...] or x[i]) more than {MAX_BRACKET_DEPTH} "
+                        "deep; write a flatter SELECT."
+                    )
+                if brackets > MAX_BRACKETS:
+                    raise UnsafeSQL(
+                        f"The query uses square brackets (ARRAY[...] or x[i]) more than {MAX_BRACKETS} times; "
+                        "write a shorter SELECT."
+                    )
+        elif tok.token_type in closing:
             depth -= 1
+            if tok.token_type == TokenType.R_BRACKET:
+                bracket_depth = max(0, bracket_depth - 1)
         run = run + 1 if tok.token_type in prefix else 0
         if run > MAX_PREFIX_RUN:
             raise UnsafeSQL("The query chains too many NOT or sign operators in a row; simplify the condition.")

@@ -8,7 +8,7 @@ import pytest
 
 from retrieval.schema import Base
 from retrieval.sqlguard import UnsafeSQL, check_sql, is_reserved_relation
-from retrieval.sqlrules import MAX_DEPTH
+from retrieval.sqlrules import MAX_BRACKET_DEPTH, MAX_BRACKETS, MAX_DEPTH
 
 
 def _reason(sql: str) -> str:
@@ -132,6 +132,55 @@ def test_nesting_up_to_the_bound_is_checked_normally() -> None:
 def test_long_flat_conditions_are_fine() -> None:
     titles = " OR ".join(f"title = 't{i}'" for i in range(150))
     assert check_sql(f"SELECT title FROM movies WHERE {titles}").readable.endswith("title = 't149' LIMIT 50")
+
+
+@pytest.mark.parametrize(
+    "draft",
+    [
+        # sqlglot's time doubles with each nested bracket: 19 of these took minutes before the bound
+        "SELECT " + "ARRAY[(" * (MAX_BRACKET_DEPTH + 1) + "1" + ")]" * (MAX_BRACKET_DEPTH + 1) + " AS a",
+        "SELECT " + "ARRAY[" * (MAX_BRACKET_DEPTH + 1) + "'x'" + "]" * (MAX_BRACKET_DEPTH + 1) + " AS a",
+        "SELECT genres[" * (MAX_BRACKET_DEPTH + 1) + "1" + "]" * (MAX_BRACKET_DEPTH + 1) + " AS g FROM movies",
+    ],
+)
+def test_nested_square_brackets_are_bounded_before_parsing(draft: str) -> None:
+    assert _reason(draft) == (
+        f"The query nests square brackets (ARRAY[...] or x[i]) more than {MAX_BRACKET_DEPTH} deep; write a flatter SELECT."
+    )
+
+
+def test_many_square_brackets_are_bounded_and_a_few_are_fine() -> None:
+    chain = "SELECT title FROM movies WHERE " + " OR ".join(f"genres[{i}] = 'Drama'" for i in range(MAX_BRACKETS + 1))
+    assert _reason(chain) == (
+        f"The query uses square brackets (ARRAY[...] or x[i]) more than {MAX_BRACKETS} times; write a shorter SELECT."
+    )
+    nested = "SELECT (ARRAY[ARRAY[genres[1], 'x']])[1][1] AS g FROM movies"
+    assert check_sql(nested).readable == "SELECT (ARRAY[ARRAY[genres[1], 'x']])[1][1] AS g, id FROM movies LIMIT 50"
+
+
+@pytest.mark.parametrize(
+    ("draft", "runs"),
+    [
+        # what follows the parentheses belongs to the query inside them
+        ("((SELECT title FROM movies) UNION (SELECT director FROM movies)) ORDER BY 1 LIMIT 7",
+         "(SELECT title FROM movies) UNION (SELECT director FROM movies) ORDER BY 1 LIMIT 7"),
+        ("(SELECT title FROM movies ORDER BY year) LIMIT 4", "SELECT title, id FROM movies ORDER BY year LIMIT 4"),
+        ("((SELECT title FROM movies ORDER BY year)) ORDER BY title OFFSET 2",
+         "SELECT title, id FROM movies ORDER BY title LIMIT 50 OFFSET 2"),
+        ("(WITH w AS (SELECT title FROM movies) SELECT title FROM w) LIMIT 3",
+         "WITH w AS (SELECT title FROM movies) SELECT title FROM w LIMIT 3"),
+    ],
+)
+def test_a_parenthesised_query_keeps_its_order_and_limit(draft: str, runs: str) -> None:
+    assert check_sql(draft).readable == runs
+
+
+def test_limits_inside_and_after_parentheses_are_refused() -> None:
+    assert _reason("((SELECT title FROM movies LIMIT 3)) ORDER BY title") == (
+        "ORDER BY, LIMIT or OFFSET both inside and after a parenthesised query is not allowed; "
+        "write one SELECT with a single ORDER BY and LIMIT."
+    )
+    assert _reason("(SELECT title FROM movies) LIMIT 51") == "LIMIT 51 is more than the 50 rows allowed; use LIMIT 50 or less."
 
 
 # -- id for citations -------------------------------------------------------------------------------
