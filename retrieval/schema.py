@@ -341,6 +341,36 @@ END
 $do$
 """
 
+# Functions PostgreSQL grants to PUBLIC that let one reader session act on another: signalling
+# (pg_cancel_backend / pg_terminate_backend work on any session of the same role) and advisory
+# locks (one chat user's query could block the next). EXECUTE is per database, so this closes
+# them for the catalog database only; only a superuser (the embedded server's app role) may
+# revoke them, and the database owner and the role running this get them back explicitly, so the
+# app's own advisory locks (schema setup, ingest) keep working for a non-superuser owner.
+_READER_SIGNALS_SQL = """
+DO $do$
+DECLARE
+  fn regprocedure;
+  owner_role name := (SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database());
+BEGIN
+  IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'movie_rag_reader')
+     AND (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+    FOR fn IN
+      SELECT p.oid::regprocedure FROM pg_proc p
+      WHERE p.pronamespace = 'pg_catalog'::regnamespace
+        AND (p.proname IN ('pg_cancel_backend', 'pg_terminate_backend') OR p.proname LIKE 'pg%advisory%')
+    LOOP
+      EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', fn);
+      EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', fn, owner_role);
+      IF owner_role <> current_user THEN
+        EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', fn, current_user);
+      END IF;
+    END LOOP;
+  END IF;
+END
+$do$
+"""
+
 _READER_GRANTS_SQL = """
 DO $do$
 BEGIN
@@ -371,6 +401,7 @@ def _create_llm_reader(conn: Connection) -> None:
             quoted = conn.execute(text("SELECT quote_ident(:s)"), {"s": table_schema}).scalar_one()
             conn.execute(text(f"CREATE OR REPLACE VIEW llm.movies AS SELECT {columns} FROM {quoted}.movies"))
             conn.execute(text(_READER_GRANTS_SQL))
+            conn.execute(text(_READER_SIGNALS_SQL))
     except DBAPIError as exc:
         logging.getLogger(__name__).warning(
             "Could not set up the read-only role for LLM SQL (%s); a DBA can run the statements "

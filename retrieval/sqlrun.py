@@ -147,15 +147,18 @@ def close_pools() -> None:
 
 
 def _dedupe(names: Sequence[str]) -> list[str]:
-    seen: dict[str, int] = {}
+    """Distinct keys for a row dict: a repeated name gets `_2`, `_3`, ... skipping any name the
+    query itself uses (`SELECT 1 AS a, 2 AS a, 3 AS a_2` keeps all three values)."""
+    taken = set(names)
+    seen: set[str] = set()
     out = []
     for name in names:
-        if name in seen:
-            seen[name] += 1
-            out.append(f"{name}_{seen[name]}")
-        else:
-            seen[name] = 1
-            out.append(name)
+        key, n = name, 1
+        while key in seen or (key != name and key in taken):
+            n += 1
+            key = f"{name}_{n}"
+        seen.add(key)
+        out.append(key)
     return out
 
 

@@ -81,6 +81,10 @@ def test_odd_and_duplicate_column_names_survive_the_wrapping(db: str) -> None:
     assert rows == [{"100%": 1, "100%_2": 2, 'a"b': 3, "p": 4}]
 
 
+def test_a_renamed_duplicate_never_overwrites_a_column_of_that_name(db: str) -> None:
+    assert run_readonly("SELECT 1 AS a, 2 AS a, 3 AS a_2", {}, db=db) == [{"a": 1, "a_3": 2, "a_2": 3}]
+
+
 def test_a_volatile_value_is_computed_once_per_row(db: str) -> None:
     # a session counter: setting it twice in one row would return 2
     sql = (
