@@ -34,6 +34,7 @@ from retrieval.sqlrules import (
     _STATEMENT_WORDS,
     _VECTOR_FUNCS,
     _VECTOR_TEXT,
+    MAX_FORMAT_CHARS,
     EmbedParam,
     _anon_name,
     _check_nesting,
@@ -62,7 +63,14 @@ from retrieval.sqlrun import (
     run_readonly,
     vector_literal,
 )
-from retrieval.sqlscope import VECTOR, Resolver, UnsafeSQL, is_reserved_relation, norm
+from retrieval.sqlscope import (
+    VECTOR,
+    Resolver,
+    UnsafeSQL,
+    is_reserved_relation,
+    is_tsquery_function,
+    norm,
+)
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +176,7 @@ class _Checker:
                 f"Schema-qualified names such as {_snippet(node)} are not allowed; "
                 "query the movies relation by its plain name."
             )
-        if not isinstance(node.this, exp.Identifier):
+        if not isinstance(node.this, exp.Identifier) and not is_tsquery_function(node.this):
             raise UnsafeSQL(f"{_snippet(node)} cannot be used as a table; select from movies.")
 
     # -- per node --------------------------------------------------------------------------------
@@ -200,8 +208,8 @@ class _Checker:
             self._check_vector_op(node)
         elif isinstance(node, exp.Identifier) and node.quoted and "\\" in node.this:
             raise UnsafeSQL("Names with backslash escapes are not allowed; use plain names.")
-        elif isinstance(node, exp.Lateral) and not isinstance(node.this, exp.Subquery):
-            raise UnsafeSQL("LATERAL is only allowed before a parenthesized subquery.")
+        elif isinstance(node, exp.Lateral) and not isinstance(node.this, (exp.Subquery, exp.Unnest, exp.Explode)):
+            raise UnsafeSQL("LATERAL is only allowed before a parenthesized subquery or unnest(...).")
         elif isinstance(node, exp.MatchAgainst) and len(node.expressions) != 1:
             raise UnsafeSQL("@@ matches one tsvector against one tsquery, for example to_tsvector('english', summary) @@ plainto_tsquery('english', 'heist').")
 
@@ -264,6 +272,10 @@ class _Checker:
             self._check_vector_func(node, "cosine_distance", [node.this, node.expression])
         elif isinstance(node, (exp.Replace, exp.RegexpReplace)):
             self._check_replace(node)
+        elif isinstance(node, exp.TimeToStr):
+            pattern = node.args.get("format")
+            if not (isinstance(pattern, exp.Literal) and pattern.is_string and len(pattern.this) <= MAX_FORMAT_CHARS):
+                raise UnsafeSQL(f"to_char() needs a quoted pattern of at most {MAX_FORMAT_CHARS} characters, for example to_char(avg_rating, 'FM9.00').")
         elif isinstance(node, exp.Pow):
             n = _number_literal(node.expression)
             if n is None or abs(n) > MAX_POWER_EXPONENT:
@@ -461,10 +473,14 @@ class _Checker:
             return
         from_ = select.args.get("from_")
         table = from_.this if from_ is not None else None
-        if not isinstance(table, exp.Table) or id(table) in self.names.cte_of:
+        if not isinstance(table, exp.Table) or id(table) in self.names.cte_of or is_tsquery_function(table.this):
             return
         joins = select.args.get("joins") or []
-        if any(not isinstance(j.this, (exp.Unnest, exp.Explode)) for j in joins):
+        if any(not isinstance(j.this, (exp.Unnest, exp.Explode)) and not (
+            isinstance(j.this, exp.Lateral) and isinstance(j.this.this, (exp.Unnest, exp.Explode))
+        ) and not (
+            isinstance(j.this, exp.Table) and is_tsquery_function(j.this.this)
+        ) for j in joins):
             return
         outputs = self.names.outputs.get(id(select), [])
         if any(name == "id" for name, _ in outputs) or any(isinstance(p, exp.Star) for p in select.expressions):
@@ -550,9 +566,13 @@ class _Checker:
         def item_scans(item: exp.Expr) -> int:
             item = _unparen(item)
             if isinstance(item, exp.Table):
+                if is_tsquery_function(item.this):
+                    return 0  # one row
                 cte = self.names.cte_of.get(id(item))
                 return scans(cte.this) if cte is not None else 1
-            if isinstance(item, (exp.Lateral, exp.Subquery)):
+            if isinstance(item, exp.Lateral) and isinstance(item.this, (exp.Unnest, exp.Explode)):
+                item = item.this
+            elif isinstance(item, (exp.Lateral, exp.Subquery)):
                 return scans(item.this)
             # unnest(...) of one row's array, or of ARRAY(SELECT ...): a subquery there is a scan
             return sum(scans(sub) for sub in _top_queries(item))

@@ -74,7 +74,8 @@ _ALLOWED_NODES: tuple[type[exp.Expr], ...] = (
     exp.DataTypeParam, exp.Array, exp.ArrayContainsAll, exp.ArrayContainedBy,
     exp.ArrayOverlaps, exp.Bracket, exp.Any, exp.All, exp.Window, exp.WindowSpec, exp.Tuple,
     exp.Lateral, exp.DPipe, exp.Filter, exp.WithinGroup, exp.Exists, exp.Var, VectorOp,
-    EmbedParam, exp.Collate, exp.MatchAgainst, exp.ArrayContains,
+    EmbedParam, exp.Collate, exp.MatchAgainst, exp.ArrayContains, exp.NullSafeEQ,
+    exp.NullSafeNEQ, exp.Escape,
 )
 
 # Functions by sqlglot class (what the tree holds is what gets generated).
@@ -89,7 +90,8 @@ _ALLOWED_FUNCS: tuple[type[exp.Expr], ...] = (
     exp.RowNumber, exp.Rank, exp.DenseRank, exp.PercentRank, exp.CosineDistance,
     exp.Extract, exp.CurrentDate, exp.CurrentTimestamp, exp.Rand, exp.StringToArray,
     exp.RegexpReplace, exp.TimestampTrunc, exp.ArrayRemove, exp.Reverse, exp.Lag, exp.Lead,
-    exp.FirstValue, exp.LastValue, exp.NthValue, exp.Ntile, exp.CumeDist,
+    exp.FirstValue, exp.LastValue, exp.NthValue, exp.Ntile, exp.CumeDist, exp.StartsWith,
+    exp.WidthBucket, exp.TimeToStr,
 )
 
 # Functions sqlglot does not know (exp.Anonymous), by lower-case unquoted name.
@@ -110,8 +112,10 @@ _TEXT_SEARCH_FUNCS = frozenset({
 })
 _ALLOWED_ANONYMOUS = frozenset({
     "cardinality", "every", "char_length", "character_length", "octet_length", "array_length",
-    "array_upper", "array_lower", "date_part", *_TEXT_SEARCH_FUNCS, *_VECTOR_FUNCS,
+    "array_upper", "array_lower", "date_part", "make_date", *_TEXT_SEARCH_FUNCS, *_VECTOR_FUNCS,
 })
+MAX_FORMAT_CHARS = 64
+"""Longest to_char() pattern (its output grows with the pattern, never beyond a few times it)."""
 
 _CAST_TYPES = frozenset({
     exp.DataType.Type.INT, exp.DataType.Type.BIGINT, exp.DataType.Type.SMALLINT,

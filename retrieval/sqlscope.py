@@ -38,6 +38,17 @@ _OTHER_RELATIONS = frozenset({
 })
 
 
+TSQUERY_FUNCS = frozenset({"to_tsquery", "plainto_tsquery", "phraseto_tsquery", "websearch_to_tsquery"})
+"""One-row functions a query may name in FROM, as full-text search idioms do."""
+
+
+def is_tsquery_function(node: exp.Expr | None) -> bool:
+    """Whether `node` (a Table's `this`) is a call of one of TSQUERY_FUNCS."""
+    return isinstance(node, exp.Anonymous) and isinstance(node.this, str | exp.Identifier) and (
+        norm(node.this) in TSQUERY_FUNCS and not (isinstance(node.this, exp.Identifier) and node.this.quoted)
+    )
+
+
 def is_reserved_relation(name: str) -> bool:
     """Whether `name` is (or may be) a real relation the database resolves unqualified."""
     lowered = name.lower()
@@ -215,6 +226,24 @@ class Resolver:
             item = item.this
         alias = item.args.get("alias") if isinstance(item, (exp.Table, exp.Subquery, exp.Unnest, exp.Lateral)) else None
         alias_name = norm(alias.this) if isinstance(alias, exp.TableAlias) and alias.this else ""
+        if isinstance(item, exp.Lateral) and isinstance(item.this, (exp.Unnest, exp.Explode)):
+            # LATERAL unnest(...) AS a(x) is unnest(...) AS a(x): a function in FROM is lateral anyway
+            return self._unnest(item.this, alias, alias_name, scope, ctes)
+        if isinstance(item, exp.Table) and is_tsquery_function(item.this):
+            # a one-row function in FROM: its column is named by the alias (or the function)
+            fn = item.this
+            for arg in fn.expressions:
+                if not (isinstance(arg, exp.Literal) and arg.is_string):
+                    raise UnsafeSQL(
+                        f"{norm(fn.this)}() in FROM takes quoted text only, for example "
+                        f"FROM movies, {norm(fn.this)}('english', 'bank heist') AS q."
+                    )
+            if isinstance(alias, exp.TableAlias) and alias.columns:
+                raise UnsafeSQL(f"Column lists on a table alias ({alias_name}(...)) are not allowed; write AS {alias_name or 'q'}.")
+            name = alias_name or norm(fn.this)
+            if name == "embedding":
+                raise UnsafeSQL("The name embedding is reserved for the embedding column; choose another alias.")
+            return Source(name, {name: None})
         if isinstance(item, exp.Table):
             if isinstance(alias, exp.TableAlias) and alias.columns:
                 raise UnsafeSQL(
@@ -245,24 +274,27 @@ class Resolver:
             cols = self.query(body, ctes, scope if lateral else parent)
             return Source(alias_name, {n: k for n, k in cols if n})
         if isinstance(item, (exp.Unnest, exp.Explode)):
-            for arg in item.expressions:
-                self.expression(arg, scope, ctes)  # a function in FROM sees earlier items
-            names: list[str] = []
-            if isinstance(alias, exp.TableAlias):
-                names = [norm(c) for c in alias.columns]
-                if not names and alias_name:
-                    names = [alias_name]  # `unnest(x) AS g`: g names the table and its column
-            if not names:
-                names = ["unnest"]
-            offset = item.args.get("offset")
-            if isinstance(offset, exp.Identifier):
-                names.append(norm(offset))
-            elif offset:
-                names.append("ordinality")
-            if "embedding" in names or alias_name == "embedding":
-                raise UnsafeSQL("The name embedding is reserved for the embedding column; choose another alias.")
-            return Source(alias_name or "unnest", dict.fromkeys(names))
+            return self._unnest(item, alias, alias_name, scope, ctes)
         raise UnsafeSQL("Only movies, WITH queries, subqueries and unnest(...) can be used in FROM.")
+
+    def _unnest(self, item: exp.Expr, alias: exp.Expr | None, alias_name: str, scope: Scope, ctes: dict[str, exp.CTE]) -> Source:
+        for arg in item.expressions:
+            self.expression(arg, scope, ctes)  # a function in FROM sees earlier items
+        names: list[str] = []
+        if isinstance(alias, exp.TableAlias):
+            names = [norm(c) for c in alias.columns]
+            if not names and alias_name:
+                names = [alias_name]  # `unnest(x) AS g`: g names the table and its column
+        if not names:
+            names = ["unnest"]
+        offset = item.args.get("offset")
+        if isinstance(offset, exp.Identifier):
+            names.append(norm(offset))
+        elif offset:
+            names.append("ordinality")
+        if "embedding" in names or alias_name == "embedding":
+            raise UnsafeSQL("The name embedding is reserved for the embedding column; choose another alias.")
+        return Source(alias_name or "unnest", dict.fromkeys(names))
 
     def _star(self, proj: exp.Expr, scope: Scope) -> list[tuple[str | None, str | None]]:
         table = norm(proj.args.get("table")) if isinstance(proj, exp.Column) else ""

@@ -183,6 +183,47 @@ def test_limits_inside_and_after_parentheses_are_refused() -> None:
     assert _reason("(SELECT title FROM movies) LIMIT 51") == "LIMIT 51 is more than the 50 rows allowed; use LIMIT 50 or less."
 
 
+# -- functions in FROM and LATERAL unnest ---------------------------------------------------------
+
+
+def test_a_text_search_query_in_from_is_one_row_of_quoted_text() -> None:
+    fts = "SELECT q FROM plainto_tsquery('english', 'heist') AS q"
+    assert check_sql(fts).readable == "SELECT q FROM PLAINTO_TSQUERY('english', 'heist') AS q LIMIT 50"  # no id: not movies
+    assert _reason("SELECT title FROM movies, to_tsquery(title) AS q") == (
+        "to_tsquery() in FROM takes quoted text only, for example FROM movies, to_tsquery('english', 'bank heist') AS q."
+    )
+    assert _reason("SELECT title FROM movies, websearch_to_tsquery((SELECT min(summary) FROM movies)) AS q").startswith(
+        "websearch_to_tsquery() in FROM takes quoted text only"
+    )
+    assert _reason("SELECT 1 AS one FROM movies, plainto_tsquery('x') AS embedding") == (
+        "The name embedding is reserved for the embedding column; choose another alias."
+    )
+    assert _reason("SELECT title FROM movies, ts_debug('x') AS d") == "TS_DEBUG('x') AS d cannot be used as a table; select from movies."
+
+
+@pytest.mark.parametrize(
+    "draft",
+    [
+        "SELECT v::text AS t FROM movies AS m CROSS JOIN LATERAL unnest(ARRAY[m.embedding]) AS v",
+        "SELECT v FROM movies CROSS JOIN LATERAL unnest(ARRAY(SELECT e FROM (SELECT embedding AS e FROM movies) AS z)) AS v",
+    ],
+)
+def test_lateral_unnest_never_carries_the_embedding_out(draft: str) -> None:
+    assert _reason(draft).startswith("The raw embedding column may only be compared with a pgvector operator")
+
+
+def test_lateral_unnest_of_a_subquery_counts_as_a_scan() -> None:
+    assert _reason(
+        "SELECT count(*) AS n FROM movies AS a, movies AS b CROSS JOIN LATERAL unnest(ARRAY(SELECT c.id FROM movies AS c)) AS x"
+    ) == "The query joins movies with itself more than once, which is too expensive; use at most one self-join."
+
+
+def test_to_char_needs_a_short_quoted_pattern() -> None:
+    assert _reason("SELECT to_char(avg_rating, title) AS r FROM movies") == (
+        "to_char() needs a quoted pattern of at most 64 characters, for example to_char(avg_rating, 'FM9.00')."
+    )
+
+
 # -- id for citations -------------------------------------------------------------------------------
 
 
