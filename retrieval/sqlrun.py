@@ -282,7 +282,7 @@ def run_readonly(
     """
     import psycopg
     from psycopg import sql as pgsql
-    from psycopg_pool import PoolTimeout
+    from psycopg_pool import PoolClosed, PoolTimeout
 
     from retrieval.database import DatabaseError, describe_url
 
@@ -306,10 +306,12 @@ def run_readonly(
                 query: Any = _capped_query(sql, columns) if columns else sql
                 return _fetch(conn.cursor(), query, bound, max(0, int(row_cap)), columns)
             except psycopg.OperationalError as exc:
-                if exc.sqlstate is None:
+                if exc.sqlstate is None or _connection_lost(exc):
                     raise
                 raise _run_error(exc, timeout_ms) from exc
             except psycopg.Error as exc:
+                if _connection_lost(exc):
+                    raise
                 raise _run_error(exc, timeout_ms) from exc
             finally:
                 if not conn.closed and conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
@@ -322,10 +324,30 @@ def run_readonly(
             f"Could not connect to {describe_url(db)} as {READER_ROLE} for read-only SQL; create the "
             "role as docs/sql-reader.md describes or set MOVIE_RAG_SQL_READER_URL."
         ) from exc
-    except psycopg.OperationalError as exc:
-        if isinstance(exc, psycopg.errors.QueryCanceled) or getattr(exc, "sqlstate", None):
+    except PoolClosed as exc:  # close_pools() ran while this query waited (shutdown, a test)
+        raise DatabaseError(LOST_CONNECTION) from exc
+    except psycopg.Error as exc:
+        if not _connection_lost(exc) and (isinstance(exc, psycopg.errors.QueryCanceled) or getattr(exc, "sqlstate", None)):
             raise _run_error(exc, timeout_ms) from exc
-        raise DatabaseError(f"Lost the read-only connection to {describe_url(db)}: {exc}".strip()) from exc
+        # the driver's words go to the log; the person (and the answer's note) get one sentence
+        log.info("read-only connection to %s lost: %s", describe_url(db), str(exc).strip().splitlines()[:1])
+        raise DatabaseError(LOST_CONNECTION) from exc
+
+
+LOST_CONNECTION = (
+    "The catalog database closed the connection for read-only SQL (it is restarting or shutting "
+    "down); ask again in a moment."
+)
+"""What a query cut off by a restart says: the database's own words are for the log."""
+
+# Connection exceptions (class 08) and the server going away (admin / crash shutdown, cannot
+# connect now): the query was not refused, the server was.
+_LOST_SQLSTATES = ("08", "57P01", "57P02", "57P03")
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    state = getattr(exc, "sqlstate", None)
+    return isinstance(state, str) and state.startswith(_LOST_SQLSTATES)
 
 
 def _run_error(exc: Exception, timeout_ms: int) -> SQLRunError:
@@ -345,6 +367,7 @@ def _run_error(exc: Exception, timeout_ms: int) -> SQLRunError:
 
 __all__ = [
     "APPLICATION_NAME",
+    "LOST_CONNECTION",
     "DEFAULT_ROW_CAP",
     "DEFAULT_TIMEOUT_MS",
     "LLM_SCHEMA",

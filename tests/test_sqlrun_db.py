@@ -17,6 +17,7 @@ from retrieval.schema import check_pgvector
 from retrieval.sqlguard import is_reserved_relation
 from retrieval.sqlrun import (
     APPLICATION_NAME,
+    LOST_CONNECTION,
     MAX_RESULT_BYTES,
     MAX_ROW_BYTES,
     MAX_VALUE_BYTES,
@@ -98,6 +99,31 @@ def test_too_many_columns_are_refused(db: str) -> None:
     cols = ", ".join(f"{i} AS c{i}" for i in range(sqlrun.MAX_RESULT_COLUMNS + 1))
     with pytest.raises(SQLRunError, match=r"^The query returns 33 columns, more than the 32 allowed; select fewer columns\.$"):
         run_readonly(f"SELECT {cols}", {}, db=db)
+
+
+def test_a_query_cut_off_by_a_server_shutdown_says_one_plain_sentence(db: str) -> None:
+    """A restart ends reader backends with 57P01 ("terminating connection due to administrator
+    command"): that is the server going away, not the query being refused, and no driver text."""
+    outcome: list[BaseException] = []
+
+    def ask() -> None:
+        try:
+            run_readonly("SELECT pg_sleep(5) AS slept", {}, db=db, timeout_ms=10_000)
+        except BaseException as exc:  # noqa: BLE001 - the test inspects whatever came out
+            outcome.append(exc)
+
+    worker = threading.Thread(target=ask)
+    worker.start()
+    time.sleep(0.8)
+    with psycopg.connect(db, autocommit=True) as owner:  # what a fast shutdown does to each backend
+        owner.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE usename = 'movie_rag_reader' AND datname = current_database()"
+        )
+    worker.join(10)
+    assert len(outcome) == 1 and isinstance(outcome[0], DatabaseError)
+    assert str(outcome[0]) == LOST_CONNECTION
+    assert run_readonly("SELECT 1 AS one", {}, db=db) == [{"one": 1}]  # the pool recovers
 
 
 # -- reader isolation ------------------------------------------------------------------------------
