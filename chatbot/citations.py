@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +42,9 @@ class KnownNames:
     """Catalog titles the question itself named (the anchor of "movies like X")."""
     not_films: frozenset[str] = frozenset()
     """Names the catalog knows as something else: genres, people, countries, languages."""
+    titles_in: Callable[[str], Sequence[str]] | None = field(default=None, compare=False)
+    """Catalog titles a text names, any row of the catalog (the catalog's find_titles); None:
+    the usability gate judges only the answer's own presentation (bold, quotes, list heads)."""
 
 
 def _norm(text: str) -> str:
@@ -121,7 +125,8 @@ def check_citations(
     for title in (t for t in catalog_titles or [] if len(_norm(t)) >= 3):
         # a catalog title inside a row's title ("Jaws" in "Jaws 2") is that row, not a new name
         inside_a_row = any(_mentions(t, title) for t in known)
-        if _norm(title) not in known and not inside_a_row and title not in flagged:
+        if _norm(title) not in known and not inside_a_row and title not in flagged \
+                and _presented_as_title(answer, title, others):
             flagged.append(title)
     def seen(name: str) -> bool:
         return any(_norm(name) in _norm(f) or _norm(f) in _norm(name) for f in flagged)
@@ -143,6 +148,53 @@ def check_citations(
     for name in flagged:
         text = re.sub(rf"(?<!\w){re.escape(name)}(?!\w)(?:\*\*|\*|\"|”)?", lambda m: m.group(0) + FLAG, text, count=1)
     return CitationCheck(answer=text, cited=cited, flagged=flagged)
+
+
+def _strip_accents(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+_SENTENCE_START = re.compile(r"(?:^|[.!?]\s|\n)\s*[\"“'(]?$")
+_LIST_HEAD = re.compile(r"(?:^|\n)\s*(?:\d+[.)]|[-*•])\s+$")
+
+
+def _presented_as_title(answer: str, title: str, not_films: set[str]) -> bool:
+    """Whether a catalog title found in the answer's words is written as a title there: its
+    words capitalised as a name is ("the alien creature" is not the film Alien), not inside the
+    name of a person, genre or place the catalog knows ("Paula Patton" is not the film Patton),
+    and — for a one-word title — not merely the first word of a sentence ("Gravity pulls…"),
+    unless a list head or a "(year)" presents it."""
+    text, name = _strip_accents(answer), _strip_accents(title)
+    words = re.findall(r"[^\W_]+", name)
+    if not words:
+        return False
+    variants = [words]
+    if len(words) > 1 and words[0].casefold() in {"the", "a", "an"}:
+        variants.append(words[1:])  # "Godfather" for The Godfather
+    key = _norm(title)
+    around = [n for n in not_films if key in n and n != key and re.search(rf"(?<!\w){re.escape(key)}(?!\w)", n)]
+    for ws in variants:
+        pattern = re.compile(r"(?<![^\W_])" + r"[\W_]+".join(re.escape(w) for w in ws) + r"(?![^\W_])", re.I)
+        for m in pattern.finditer(text):
+            found = re.findall(r"[^\W_]+", m.group(0))
+            heads = [w for i, w in enumerate(found) if i == 0 or (w.casefold() not in _SMALL_WORDS and len(w) > 1)]
+            if not all(w[:1].isupper() or w[:1].isdigit() for w in heads):
+                continue
+            if any(_inside_name(text, m.start(), m.end(), n) for n in around):
+                continue
+            before, year_after = text[: m.start()], _YEAR_AFTER.match(text, m.end()) is not None
+            one_word = len(found) == 1
+            if one_word and _SENTENCE_START.search(before) and not _LIST_HEAD.search(before) and not year_after:
+                continue
+            return True
+    return False
+
+
+def _inside_name(text: str, start: int, end: int, name_norm: str) -> bool:
+    """Whether text[start:end] lies inside an occurrence of the (normalised) name."""
+    words = name_norm.split()
+    pattern = re.compile(r"(?<![^\W_])" + r"[\W_]+".join(re.escape(w) for w in words) + r"(?![^\W_])", re.I)
+    return any(m.start() <= start and end <= m.end() for m in pattern.finditer(text))
 
 
 def _looks_like_title(name: str) -> bool:

@@ -1,9 +1,11 @@
 """Is a drafted SQL statement about *this* question? The guard (retrieval.sqlguard) says whether a
 draft is safe; this says whether it is on-question. A draft is rejected when it reproduces a
 few-shot example written for another question, drops or contradicts a constraint the rules
-already found (person, title, year range, genre, duration, country, language), puts a genre
-where a person belongs (`director ILIKE '%war%'`), or — as a repair — repeats the SQL that was
-just rejected. Pure functions: the draft node calls `draft_problem` after the guard's check.
+already found (person, title, year range, genre, duration, country, language), mixes up columns
+(a genre where a person belongs, `director ILIKE '%war%'`; years where minutes belong,
+`duration_min BETWEEN 1980 AND 2015`; a country in `language`), or — as a repair — repeats the
+SQL that was just rejected. Pure functions: the draft node calls `draft_problem` after the
+guard's check; `plan_problem` holds an LLM-filled query plan to the same rule.
 """
 
 from __future__ import annotations
@@ -51,16 +53,15 @@ def draft_problem(
     copied = next(
         (q for q, ex in examples if norm == normalize_sql(ex) and words(q) != words(question)), None
     )
-    if filters is not None:
-        try:
-            tree = sqlglot.parse_one(sql, read="postgres")
-        except sqlglot.errors.ParseError:
-            return None  # the guard words parse errors
-        facts = _Facts(tree)
-        for check in (_people, _genres, _years, _durations, _places, _title):
-            problem = check(filters, facts)
-            if problem:
-                return f"{problem} (it copies the example for {copied!r})" if copied else problem
+    try:
+        tree = sqlglot.parse_one(sql, read="postgres")
+    except sqlglot.errors.ParseError:
+        return None  # the guard words parse errors
+    facts = _Facts(tree)
+    for check in (_people, _genres, _places_mixed, _numbers_mixed, _years, _durations, _places, _title):
+        problem = check(filters or Filters(), facts)
+        if problem:
+            return f"{problem} (it copies the example for {copied!r})" if copied else problem
     if copied is not None and (filters is None or filters == Filters()):
         # an example that keeps every constraint the rules found may be the right answer
         return f"it copies the example for {copied!r}"
@@ -169,8 +170,8 @@ def _people(f: Filters, facts: _Facts) -> str | None:
             if not any(_mentions(name, [v]) for v in placed):
                 # the name is there, but compared with another person column ("director ILIKE
                 # '%tom hanks%'" for an actor)
-                elsewhere = next((c for c in ("director", "actors", "writers") if c != column
-                                  and any(_mentions(name, [v]) for v in facts.by_column.get(c, []))), None)
+                elsewhere = next((c for c in facts.by_column if c != column
+                                  and any(_mentions(name, [v]) for v in facts.by_column[c])), None)
                 if elsewhere:
                     return f"it looks for the {column.rstrip('s')} {name} in {elsewhere}"
     for name in _names(f.people):
@@ -182,6 +183,52 @@ def _people(f: Filters, facts: _Facts) -> str | None:
             if value in genres:
                 return f"it matches the genre {value!r} against {column}"
     return None
+
+
+# --- an LLM-filled query plan ---------------------------------------------------------------
+
+
+def plan_problem(llm: Filters, rules: Filters) -> str | None:
+    """Why an LLM's filters do not keep what the rules found (every person in the role the rules
+    gave, genre, title, country, language, year and duration range), or None when they do.
+    An LLM fills a plan when the rules are unsure; it may add to their reading, not undo it."""
+    roles = (("director", rules.directors, llm.directors), ("actor", rules.actors, llm.actors),
+             ("writer", rules.writers, llm.writers))
+    anyone = {" ".join(words(n)) for n in (*_names(llm.directors), *_names(llm.actors), *_names(llm.writers),
+                                          *_names(llm.people))}
+    for label, want, got in roles:
+        held = {" ".join(words(n)) for n in _names(got)}
+        for name in want.all_of:
+            key = " ".join(words(name))
+            if key in held:
+                continue
+            return f"it looks for the {label} {name} in another role" if key in anyone else f"it drops the {label} {name}"
+    for name in rules.people.all_of:
+        if " ".join(words(name)) not in anyone:
+            return f"it drops {name}"
+    for label, want, got in (("genre", rules.genres, llm.genres), ("country", rules.countries, llm.countries),
+                             ("language", rules.languages, llm.languages)):
+        held = {_fold(v) for v in (*got.all_of, *got.any_of)}
+        for value in want.all_of:
+            if _fold(value) not in held:
+                return f"it drops the {label} {value}"
+    if rules.title and (llm.title is None or _fold(rules.title) not in _fold(llm.title)):
+        return f"it drops the title {rules.title!r}"
+    for label, need, have, slack in (("year", rules.year, llm.year, YEAR_SLACK),
+                                     ("duration", rules.duration_min, llm.duration_min, DURATION_SLACK)):
+        if need.is_empty():
+            continue
+        if have.is_empty():
+            return f"it drops the {label} constraint"
+        need_span = (_or(need.min, -math.inf), _or(need.max, math.inf))
+        have_span = (_or(have.min, -math.inf), _or(have.max, math.inf))
+        if any(abs(_clip(w) - _clip(h)) > slack for w, h in zip(need_span, have_span, strict=True)):
+            return f"its {label} range {_show(*have_span)} contradicts {_show(*need_span)}"
+    return None
+
+
+def _or(v: float | None, default: float) -> float:
+    return default if v is None else v
 
 
 def _genres(f: Filters, facts: _Facts) -> str | None:
@@ -214,6 +261,40 @@ def _show(lo: float, hi: float) -> str:
         return "…" if math.isinf(v) else f"{v:g}"
 
     return f"{one(lo)}–{one(hi)}"
+
+
+COLUMN_SPANS: dict[str, tuple[str, float, float]] = {
+    "year": ("a year", 1800, 2200),
+    "duration_min": ("a running time in minutes", 1, 1000),
+    "avg_rating": ("a rating", 0, 5),
+}
+"""What a number compared with each numeric column can mean. A bound outside its column's span
+is a column mix-up (`duration_min BETWEEN 1980 AND 2015`: years where minutes belong)."""
+
+
+def _numbers_mixed(f: Filters, facts: _Facts) -> str | None:
+    for column, (_, lo, hi) in COLUMN_SPANS.items():
+        for v in sorted({x for span in facts.bounds.get(column, []) for x in span if not math.isinf(x)}):
+            if lo <= v <= hi:
+                continue
+            meant = next((what for c, (what, a, b) in COLUMN_SPANS.items() if c != column and a <= v <= b), None)
+            return f"it compares {column} with {v:g}" + (f", which reads as {meant}" if meant else "")
+    return None
+
+
+def _places_mixed(f: Filters, facts: _Facts) -> str | None:
+    """A country, language or genre the rules found, compared with another column only."""
+    found = (("country", "country", f.countries), ("language", "language", f.languages), ("genre", "genres", f.genres))
+    for label, column, names in found:
+        for value in _names(names):
+            v = _fold(value)
+            if any(v in x for x in facts.by_column.get(column, [])):
+                continue
+            elsewhere = next((c for c, xs in facts.by_column.items()
+                              if c not in (column, "title", "summary") and any(v == x for x in xs)), None)
+            if elsewhere:
+                return f"it looks for the {label} {value} in {elsewhere}"
+    return None
 
 
 def _years(f: Filters, facts: _Facts) -> str | None:

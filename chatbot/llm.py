@@ -510,7 +510,7 @@ class ChatCascade:
             raise _Failed("reply ended early")
         full = "".join(parts)
         if gate is not None:
-            problem = gate.final(full)
+            problem = await asyncio.to_thread(gate.final, full) if gate.scans_catalog else gate.final(full)
             if problem:
                 raise _Failed(f"unusable answer: {problem}")
         elif not full.strip():

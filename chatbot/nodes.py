@@ -19,7 +19,7 @@ from chatbot.answer import Fallback
 from chatbot.citations import KnownNames
 from chatbot.citations import check_citations as _check_citations
 from chatbot.deps import Deps
-from chatbot.drafts import REPEATED, draft_problem
+from chatbot.drafts import REPEATED, draft_problem, plan_problem
 from chatbot.extractive import NO_LLM_CONFIGURED_NOTE, extractive_answer
 from chatbot.llm import NO_LLM_NOTE
 from chatbot.plans import SORT_WORDS, checked_plan, is_vague, needs_vector, route_of
@@ -179,7 +179,11 @@ async def fill_plan(deps: Deps, question: str, rules: QueryPlan, vocab: Vocabula
     llm = prompting.parse_plan(done.text, done.data)
     if llm is None:
         return rules, [*done.fallbacks, Fallback(model=done.model, reason="reply is not a query plan")]
-    return checked_plan(llm, rules, vocab), list(done.fallbacks)
+    plan = checked_plan(llm, rules, vocab)
+    off = plan_problem(plan.filters, rules.filters)  # it may add to the rules' reading, not undo it
+    if off is not None:
+        return rules, [*done.fallbacks, Fallback(model=done.model, reason=f"off-question plan: {off}")]
+    return plan, list(done.fallbacks)
 
 
 def after_understand(state: State) -> Literal["generate", "draft_sql", "retrieve"]:
@@ -420,14 +424,16 @@ def after_run(state: State) -> Literal["generate", "retrieve"]:
 # --- generate / check_citations ------------------------------------------------------------
 
 
-def _known_names(state: State, vocab: Vocabulary) -> KnownNames:
+def _known_names(state: State, vocab: Vocabulary, catalog: Any = None) -> KnownNames:
     """What the citation check (and the answer gate) knows besides the rows: the question's
-    anchors, and the catalog's genres, people, countries and languages, which are not films."""
+    anchors, the catalog's genres, people, countries and languages, which are not films, and
+    (for the gate) how to find the catalog titles an answer names."""
     people = {p for r in state.hits for p in (*(r.get("actors") or ()), *(r.get("director") or "").split(", ")) if p}
     return KnownNames(
         allowed=tuple(a["title"] for a in (*state.anchors, *state.alternatives)),
         not_films=frozenset((*vocab.genres, *vocab.directors, *vocab.actors, *vocab.writers, *vocab.countries,
                              *vocab.languages, *people)),
+        titles_in=None if catalog is None else (lambda text: [t for _, t, _ in catalog.find_titles(text)]),
     )
 
 
@@ -469,7 +475,7 @@ async def _generate(state: State, deps: Deps, write: Any, on_token: Any, on_rest
     if state.llm_up and deps.chat is not None:
         messages = prompting.chitchat_messages(state.question) if state.route == "chitchat" else prompting.answer_messages(state)
         try:
-            names = None if state.route == "chitchat" else _known_names(state, await _vocabulary(deps))
+            names = None if state.route == "chitchat" else _known_names(state, await _vocabulary(deps), deps.catalog)
             done = await deps.chat.stream(messages, on_token=on_token, on_restart=on_restart, names=names)
             return {"answer": done.text, "model": done.model, "fallbacks": list(done.fallbacks)}
         except LLMUnavailable as exc:

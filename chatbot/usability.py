@@ -11,6 +11,7 @@ streaming answer as early as it can (the prefix) and again when it is complete.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -20,6 +21,8 @@ from langchain_core.messages import BaseMessage
 
 from chatbot.citations import KnownNames, check_citations
 from retrieval.text import fold
+
+log = logging.getLogger(__name__)
 
 NGRAM = 7
 """Seven words in a row shared with the prompt's own text is recitation, not coincidence."""
@@ -160,14 +163,26 @@ class AnswerGate:
             return self._mostly_flagged(text)
         return None
 
-    def _mostly_flagged(self, text: str) -> str | None:
-        """Most title-shaped mentions (bold, quoted, list heads, "Name (year)") are not rows.
+    @property
+    def scans_catalog(self) -> bool:
+        """Whether `final` looks the answer's words up in the catalog (run it off the event loop)."""
+        return self.names is not None and self.names.titles_in is not None
 
-        Only the answer's own presentation is judged here (no catalog scan: the gate does no I/O);
-        rows named anywhere in the text count for the answer."""
+    def _mostly_flagged(self, text: str) -> str | None:
+        """Most title-shaped mentions (bold, quoted, list heads, "Name (year)", and catalog titles
+        written as titles in prose when `names.titles_in` can look them up) are not rows; rows
+        named anywhere in the text count for the answer."""
         names = self.names or KnownNames()
         rows = [{"id": i, "title": t} for i, t in enumerate(self.titles or ())]
-        checked = check_citations(text, rows, allowed=list(names.allowed), not_films=names.not_films)
+        catalog: list[str] | None = None
+        if names.titles_in is not None:
+            try:
+                catalog = list(names.titles_in(text))
+            except Exception:  # a catalog that cannot be read must not make the answer unusable
+                log.warning("could not look up the titles an answer names", exc_info=True)
+        checked = check_citations(
+            text, rows, catalog_titles=catalog, allowed=list(names.allowed), not_films=names.not_films,
+        )
         flagged, named = len(checked.flagged), len(checked.cited)
         if flagged >= MIN_FLAGGED and flagged > named:
             return "mostly titles not among the rows"

@@ -82,3 +82,22 @@ def test_genres_and_people_in_bold_are_not_films():
 def test_sql_rows_without_an_id_are_not_flagged_but_cannot_be_cited():
     r = check_citations("**Heat** (1995).", [{"title": "Heat", "year": 1995}])
     assert r.flagged == [] and r.cited == []
+
+
+def test_catalog_titles_in_prose_are_judged_only_where_written_as_titles():
+    rows = [{"id": 1, "title": "Jaws", "year": 1975}]
+    found = ["Patton", "Alien", "Gravity", "Titanic", "The Godfather", "Schindler's List"]
+    people = ["Paula Patton", "Roy Scheider"]
+
+    def flagged(text):
+        return check_citations(text, rows, catalog_titles=found, not_films=people).flagged
+
+    # a common word, a word inside a catalog person's name, a one-word title opening a sentence
+    assert flagged("Jaws has an alien feel. Paula Patton is not in it. Gravity pulls the boat down.") == []
+    assert flagged("the godfather of shark films, schindler's list of victims") == []
+    # written as titles: flagged, also without the article and with an apostrophe
+    assert flagged("Jaws, like Titanic, is about the sea; Alien too.") == ["Alien", "Titanic"]
+    assert flagged("Jaws beats Godfather and Schindler's List.") == ["The Godfather", "Schindler's List"]
+    # a list head or a year presents even a sentence-opening one-word title
+    assert flagged("1. Jaws\n2. Gravity") == ["Gravity"]
+    assert flagged("Gravity (2013) is not Jaws.") == ["Gravity"]

@@ -68,3 +68,48 @@ def test_example_copies_without_constraints_and_repeated_repairs():
         "the repair repeats the rejected SQL"
     )
     assert normalize_sql(" SELECT  1 ;") == "select 1"
+
+
+@pytest.mark.parametrize(
+    ("where", "filters", "problem"),
+    [
+        # years where minutes belong, with the years the rules found kept elsewhere or not at all
+        ("director ILIKE '%spielberg%' AND duration_min BETWEEN 1990 AND 1999 AND 'Drama' = ANY(genres)",
+         SPIELBERG_90S_DRAMAS, "it compares duration_min with 1990, which reads as a year"),
+        ("duration_min > 1980", None, "it compares duration_min with 1980, which reads as a year"),
+        # minutes where a year belongs, a year where a rating belongs
+        ("year < 90", Filters(), "it compares year with 90, which reads as a running time in minutes"),
+        ("avg_rating >= 2001", Filters(), "it compares avg_rating with 2001, which reads as a year"),
+        ("duration_min BETWEEN 90 AND 120 AND year >= 1990 AND avg_rating > 3.5", Filters(), None),
+        # a country in language, a genre in country
+        ("language ILIKE '%france%'", Filters(countries=Names(all_of=("France",))), "it looks for the country France in language"),
+        ("country = 'Comedy'", Filters(genres=Names(all_of=("Comedy",))), "it looks for the genre Comedy in country"),
+        ("country ILIKE '%france%' AND language = 'French'", Filters(countries=Names(all_of=("France",))), None),
+        # a person the rules found as director, matched against the title
+        ("title ILIKE '%spielberg%'", Filters(directors=Names(all_of=("Steven Spielberg",))),
+         "it looks for the director Steven Spielberg in title"),
+    ],
+)
+def test_column_mix_ups_are_off_question(where, filters, problem):
+    assert draft_problem(sql(where), question="q", filters=filters) == problem
+
+
+def test_an_llm_plan_keeps_what_the_rules_found():
+    from chatbot.drafts import plan_problem
+
+    rules = SPIELBERG_90S_DRAMAS
+    assert plan_problem(rules, rules) is None
+    more = rules.model_copy(update={"duration_min": Range(max=120), "countries": Names(all_of=("USA",))})
+    assert plan_problem(more, rules) is None  # it may add to the rules' reading
+    assert plan_problem(rules.model_copy(update={"year": Range(min=1989, max=2000)}), rules) is None  # slack
+    assert plan_problem(rules.model_copy(update={"year": Range(min=1980)}), rules) == (
+        "its year range 1980–… contradicts 1990–1999")
+    assert plan_problem(rules.model_copy(update={"year": Range()}), rules) == "it drops the year constraint"
+    assert plan_problem(rules.model_copy(update={"genres": Names(any_of=("Drama", "War"))}), rules) is None
+    assert plan_problem(rules.model_copy(update={"genres": Names()}), rules) == "it drops the genre Drama"
+    swapped = rules.model_copy(update={"directors": Names(), "actors": Names(all_of=("Steven Spielberg",))})
+    assert plan_problem(swapped, rules) == "it looks for the director Steven Spielberg in another role"
+    assert plan_problem(rules.model_copy(update={"directors": Names()}), rules) == "it drops the director Steven Spielberg"
+    titled = Filters(title="Alien")
+    assert plan_problem(Filters(), titled) == "it drops the title 'Alien'"
+    assert plan_problem(Filters(title="alien"), titled) is None

@@ -82,3 +82,27 @@ def test_mostly_flagged_titles_are_unusable(answer, names, problem):
 def test_mostly_flagged_needs_rows():
     messages = [SystemMessage(CHITCHAT_SYSTEM), HumanMessage("hello, how are you today?")]
     assert answer_problem("Try **Inception** (2010) or **Heat** (1995).", messages) is None
+
+
+def test_the_gate_looks_prose_titles_up_in_the_catalog_when_it_can():
+    catalog = ["Jaws", "Deep Blue Sea", "Titanic", "Alien", "The Abyss"]
+    lookups: list[str] = []
+
+    def titles_in(text):
+        lookups.append(text)
+        return [t for t in catalog if t.casefold() in text.casefold()]
+
+    names = KnownNames(titles_in=titles_in)
+    drifting = "Jaws is fine, but Titanic, Alien and The Abyss are the real sea films."
+    assert answer_problem(drifting, MESSAGES) is None  # without the lookup: no title-shaped mention
+    assert answer_problem(drifting, MESSAGES, names=names) == "mostly titles not among the rows"
+    assert lookups == [drifting]
+    # one other catalog film is flagged later, not refused; an alien shark is not the film Alien
+    assert answer_problem("Jaws and Deep Blue Sea, not Titanic.", MESSAGES, names=names) is None
+    assert answer_problem("Jaws has an alien feel, like Deep Blue Sea.", MESSAGES, names=names) is None
+
+    def broken(text):
+        raise OSError("catalog restarting")
+
+    # a lookup that fails judges the answer as it is presented
+    assert answer_problem(drifting, MESSAGES, names=KnownNames(titles_in=broken)) is None
