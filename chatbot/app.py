@@ -22,7 +22,7 @@ import chainlit as cl
 import chainlit.server as cl_server
 from chainlit.input_widget import Select, Slider, Switch, TextInput
 
-from chatbot import landing, render
+from chatbot import compare_view, landing, render
 from chatbot.answer import Answer, AnswerEvent, StepEvent, TokenEvent
 from chatbot.settings import Settings, SettingsError
 from retrieval.types import METRICS
@@ -194,11 +194,28 @@ METRIC_HELP = (
 )
 
 
-def _settings_widgets(current: dict[str, Any], llm_up: bool, llm_line: str) -> list[Any]:
-    """The settings panel; what needs an LLM is disabled, with the reason, while none is up."""
+PROFILE_HELP = (
+    "Whose vectors rank 'movies like X' and plot searches: minilm is the default; the others are "
+    "listed by `movie-rag profiles list` (compare them with 'Compare profiles for <title>')."
+)
+
+
+def _settings_widgets(
+    current: dict[str, Any], llm_up: bool, llm_line: str, profiles: tuple[str, ...] = (),
+) -> list[Any]:
+    """The settings panel; what needs an LLM is disabled, with the reason, while none is up. The
+    profile picker shows only when a profile besides the default has vectors (`profiles`)."""
     s = SETTINGS or Settings()
     why_off = f"Off: {llm_line}" if not llm_up else None
-    return [
+    picker = []
+    if profiles:
+        from retrieval.profiles import DEFAULT_PROFILE
+
+        names = [DEFAULT_PROFILE, *(p for p in profiles if p != DEFAULT_PROFILE)]
+        chosen = str(current.get("profile") or DEFAULT_PROFILE)
+        picker.append(Select(id="profile", label="Embedding profile", values=names,
+                             initial_value=chosen if chosen in names else DEFAULT_PROFILE, description=PROFILE_HELP))
+    return [*picker,
         Slider(id="k", label="Rows to retrieve (k)", initial=int(current.get("k", s.k)), min=1, max=50, step=1,
                description="How many nearest films a similarity or plot search shows."),
         Select(id="metric", label="Similarity metric", values=list(METRICS),
@@ -218,7 +235,9 @@ def _settings_widgets(current: dict[str, Any], llm_up: bool, llm_line: str) -> l
 
 async def _send_settings(current: dict[str, Any]) -> None:
     llm_up, llm_line = await RUNTIME.llm_state(tuple(cl.user_session.get("models") or ()))
-    values = await cl.ChatSettings(_settings_widgets(current, llm_up, llm_line)).send()
+    facts = await RUNTIME.catalog_facts()
+    widgets = _settings_widgets(current, llm_up, llm_line, facts.profiles if facts else ())
+    values = await cl.ChatSettings(widgets).send()
     _remember_settings(values)
 
 
@@ -295,6 +314,9 @@ async def _on_message(message: cl.Message) -> None:
         return
     facts = RUNTIME.facts
     seed = landing.follow_up_seed(facts) if facts else None
+    if (title := compare_view.compare_request(question)) is not None:
+        await _compare(title)
+        return
     if question == landing.FOLLOW_UP and seed and not cl.user_session.get("turns"):
         await cl.Message(content=f"*Nothing to follow up on yet, so first:* **{render.escape_markdown(seed)}**",
                          author=AUTHOR).send()
@@ -352,6 +374,7 @@ async def _answer(question: str) -> bool:
     elements = await _answer_elements(answer, (turn.details.get("retrieve") or {}).get("total"))
     msg.content = render.answer_markdown(answer, sources=not elements, view=render.presentation(answer))
     msg.elements = elements
+    msg.actions = _compare_actions(answer, (turn.details.get("understand") or {}).get("anchors") or [])
     msg.metadata = {
         "question": question, "sql": _accepted_draft(answer), "executed_sql": answer.sql,
         "route": answer.route, "model": answer.model,
@@ -418,6 +441,48 @@ async def _answer_elements(answer: Answer, total: Any = None) -> list[Any]:
 def _accepted_draft(answer: Answer) -> str | None:
     """The model's draft the guard accepted and that ran (a thumbs-up keeps it in the guard's form)."""
     return answer.sql_draft if answer.sql else None
+
+
+# --- embedding profiles side by side (chatbot/compare_view.py) ------------------------------------
+
+
+def _compare_actions(answer: Answer, anchors: list[dict[str, Any]]) -> list[cl.Action]:
+    """A "Compare embedding profiles" button under a "movies like X" answer, when a profile
+    besides the default has vectors."""
+    facts = RUNTIME.facts
+    if answer.route != "similar" or len(anchors) != 1 or not (facts and facts.profiles):
+        return []
+    anchor = anchors[0]
+    return [cl.Action(name="compare_profiles", label="Compare embedding profiles", icon="chart-column",
+                      payload={"title": anchor.get("title"), "year": anchor.get("year")},
+                      tooltip="The most, median and least similar film per profile and metric, with charts")]
+
+
+@cl.action_callback("compare_profiles")
+async def _compare_action(action: cl.Action) -> None:
+    payload = action.payload or {}
+    if isinstance(payload.get("title"), str):
+        year = payload.get("year")
+        await _compare(payload["title"], year if isinstance(year, int) else None)
+
+
+async def _compare(title: str, year: int | None = None) -> None:
+    """The course's table and charts for one title, as a message with the PNGs inline."""
+    from retrieval.types import AmbiguousTitle, UnknownTitle
+
+    try:
+        engine = await asyncio.to_thread(RUNTIME.ui_engine)
+        view, pngs = await asyncio.to_thread(compare_view.compare_pngs, engine, title, year=year)
+    except (UnknownTitle, AmbiguousTitle) as exc:
+        await cl.Message(content=render.escape_markdown(str(exc)), author=AUTHOR).send()
+        return
+    except Exception as exc:
+        log.warning("compare failed for %r", title, exc_info=True)
+        await _send_error(exc)
+        return
+    images = [cl.Image(content=data, name=name, mime="image/png", display="inline", size="large")
+              for name, data in pngs]
+    await cl.Message(content=view.markdown, elements=images, author=AUTHOR).send()
 
 
 # --- a person's own stars (retrieval/users.py: person_ratings) ------------------------------------

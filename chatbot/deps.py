@@ -12,6 +12,7 @@ from langchain_core.messages import BaseMessage
 from chatbot.citations import KnownNames
 from chatbot.llm import Completion
 from retrieval.plan import QueryPlan, Vocabulary
+from retrieval.profiles import DEFAULT_PROFILE
 from retrieval.types import Catalog, Embedder, Metric, MovieHit
 
 
@@ -98,11 +99,40 @@ class Deps:
     """The most rows free-form SQL returns."""
     set_cap: int = 500
     """The most rows a plan's set returns (the answer states the cap when it is hit)."""
+    profile: str | None = None
+    """Embedding profile whose vectors rank similar titles and plot searches (None: the default,
+    minilm). Plans ranked by a phrase still use `movies.embedding` (retrieval/compile.py)."""
 
     def with_options(self, options: Mapping[str, Any] | None) -> Deps:
-        """These deps with one question's UI settings (k, metric, sql_mode, hybrid) applied."""
+        """These deps with one question's UI settings (k, metric, sql_mode, hybrid, profile) applied."""
         known = {k: v for k, v in (options or {}).items() if k in OPTION_NAMES and v is not None}
-        return replace(self, **known) if known else self
+        if not known:
+            return self
+        deps = replace(self, **known)
+        if known.get("profile") not in (None, self.profile):
+            base = self.catalog.catalog if isinstance(self.catalog, ProfileCatalog) else self.catalog
+            chosen = known["profile"]
+            deps = replace(deps, catalog=base if chosen == DEFAULT_PROFILE else ProfileCatalog(base, chosen))
+        return deps
 
 
-OPTION_NAMES = ("k", "metric", "sql_mode", "hybrid", "llm_routing", "owner")
+OPTION_NAMES = ("k", "metric", "sql_mode", "hybrid", "llm_routing", "owner", "profile")
+
+
+class ProfileCatalog:
+    """A catalog whose `similar` and `search` rank by one embedding profile's vectors; every
+    other call goes to the catalog as it is (`retrieval.search.PgCatalog` takes `profile=`)."""
+
+    def __init__(self, catalog: Any, profile: str):
+        self.catalog, self.profile = catalog, profile
+
+    def similar(self, title: str, **kw: Any) -> list[MovieHit]:
+        return self.catalog.similar(title, **kw, profile=self.profile)  # type: ignore[no-any-return]
+
+    def search(self, text: str, **kw: Any) -> list[MovieHit]:
+        # The graph embedded the question with the default model: the profile embeds it itself.
+        kw.pop("vector", None)
+        return self.catalog.search(text, **kw, profile=self.profile)  # type: ignore[no-any-return]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.catalog, name)

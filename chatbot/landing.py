@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, text
 
+from chatbot.compare_view import starter as compare_starter
+from retrieval.profiles import PROFILES
+
 APP_NAME = "Marquee"
 """The chat app's own name (Chainlit's header, avatar, page title)."""
 
@@ -55,13 +58,16 @@ _PROFILE_TABLES = text("""
     WHERE n.nspname = current_schema() AND c.relkind = 'r' AND c.relname LIKE 'profile\\_%' ORDER BY 1
 """)
 
+_PROFILE_OF_TABLE = {p.table: p.name for p in PROFILES.values()}
+
 
 def catalog_facts(engine: Engine) -> CatalogFacts:
     """Read what the landing page states about the catalog (blocking)."""
     with engine.connect() as conn:
         row = conn.execute(_FACTS).one()
         popular = conn.execute(_POPULAR).all()
-        profiles = tuple(name.removeprefix("profile_") for name in conn.execute(_PROFILE_TABLES).scalars())
+        tables = conn.execute(_PROFILE_TABLES).scalars()
+        profiles = tuple(_PROFILE_OF_TABLE.get(t, t.removeprefix("profile_")) for t in tables)
     first = popular[0] if popular else None
     # the plot starter describes another film than the similar starter, when there is one
     plot_row = popular[1] if len(popular) > 1 else first
@@ -114,6 +120,8 @@ def starters(facts: CatalogFacts) -> list[tuple[str, str]]:
     if facts.director:
         questions.append(f"{facts.director} films")
         questions.append(FOLLOW_UP)
+    if facts.profiles and facts.popular:
+        questions.append(compare_starter(f"{facts.popular} ({facts.popular_year})" if facts.popular_year else facts.popular))
     return [(q, q) for q in questions]
 
 

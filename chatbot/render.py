@@ -526,7 +526,7 @@ def movie_cards(rows: Sequence[Mapping[str, Any]], numbers: Mapping[int, int] | 
 
 
 def parse_chat_settings(values: Mapping[str, Any], *, default_models: Sequence[str]) -> tuple[dict[str, Any], tuple[str, ...]]:
-    """Graph options (k, metric, sql_mode, hybrid; debug for the UI) and the model order from the chat-settings
+    """Graph options (k, metric, sql_mode, hybrid, profile; debug for the UI) and the model order from the chat-settings
     panel; ValueError with a sentence naming the setting when one is unusable."""
     from retrieval.types import METRICS
 
@@ -546,6 +546,12 @@ def parse_chat_settings(values: Mapping[str, Any], *, default_models: Sequence[s
     for key in ("sql_mode", "hybrid", "debug"):
         if values.get(key) is not None:
             options[key] = bool(values[key])
+    if values.get("profile") is not None:
+        from retrieval.profiles import PROFILES
+
+        if values["profile"] not in PROFILES:
+            raise ValueError(f"Embedding profile {values['profile']!r} is unknown; use one of {', '.join(PROFILES)}.")
+        options["profile"] = values["profile"]
     models = tuple(default_models)
     if values.get("models") is not None:
         models = tuple(m.strip() for m in str(values["models"]).split(",") if m.strip())

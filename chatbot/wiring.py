@@ -130,6 +130,7 @@ async def open_deps(settings: Settings):  # type: ignore[no-untyped-def]
 
     from chatbot.deps import Deps
     from chatbot.examples import examples_for
+    from retrieval.profiles import EmbedderCache
     from retrieval.recommend import recommend_hits
     from retrieval.search import PgCatalog
     from retrieval.users import rate, ratings_of
@@ -148,7 +149,7 @@ async def open_deps(settings: Settings):  # type: ignore[no-untyped-def]
     checkpointer, close_pool = await open_checkpointer(url)
     closers.append(close_pool)
     deps = Deps(
-        catalog=PgCatalog(router.engine, emb),
+        catalog=PgCatalog(router.engine, emb, embedders=EmbedderCache(settings.home, emb)),
         embedder=emb,
         chat=chat,
         sql=GuardAdapter(
