@@ -51,6 +51,11 @@ def _norm(text: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"[^\w\s]", " ", text.casefold())).strip()
 
 
+def _bare(norm: str) -> str:
+    """A normalised title without its leading article ("the incredibles" -> "incredibles")."""
+    return re.sub(r"^(?:the|a|an) ", "", norm)
+
+
 def _mentions(answer_norm: str, title: str) -> bool:
     t = _norm(title)
     return bool(t) and re.search(rf"(?<!\w){re.escape(t)}(?!\w)", answer_norm) is not None
@@ -115,9 +120,12 @@ def check_citations(
     known = row_titles | {_norm(t) for t in allowed or []}
     others = {_norm(n) for n in not_films} - known
 
+    bare_known = {_bare(t) for t in known}
+
     def is_row(name: str) -> bool:
-        # "Jaws (1975)" names the row Jaws; "Jaws 2" does not
-        return _norm(re.sub(r"\s*\((?:19|20)\d\d\)\s*$", "", name)) in known
+        # "Jaws (1975)" names the row Jaws; "Jaws 2" does not; "Incredibles" names The Incredibles
+        plain = _norm(re.sub(r"\s*\((?:19|20)\d\d\)\s*$", "", name))
+        return plain in known or _bare(plain) in bare_known
 
     flagged: list[str] = []
     # Very short catalog titles ("M", "Up") match initials and words in plain prose; they are
@@ -133,7 +141,10 @@ def check_citations(
 
     for span in _TITLE_SPANS:
         for m in span.finditer(answer):
-            name = m.group(1).strip().rstrip(",.;:")
+            raw = m.group(1).strip()
+            if raw.endswith(":"):
+                continue  # **Best match:**, **Why:** a label, not a film
+            name = raw.rstrip(",.;")
             with_year = _YEAR_AFTER.match(answer, m.end()) is not None
             if _norm(name) in others and not with_year:
                 continue  # **Action**, **Robin Williams**: a genre or a person, not a film

@@ -36,7 +36,8 @@ INJECTION = re.compile(
     re.I,
 )
 REFUSAL = re.compile(
-    r"\b(?:no|none of the|not any)\s+(?:film|films|movie|movies|rows?)\b|\bnot in (?:your|the) catalog\b"
+    r"\b(?:no|not any)\s+(?:film|films|movie|movies|rows?)\b|\bnone of (?:the|these|those|them|your)\b"
+    r"|\bnot in (?:your|the) catalog\b"
     r"|\b(?:do|does|can)\s*n[o']t\s+(?:answer|find|contain)|\bcannot\s+(?:answer|find)\b",
     re.I,
 )
@@ -101,6 +102,16 @@ def row_titles(messages: Sequence[BaseMessage]) -> list[str]:
         if isinstance(row, dict) and isinstance(row.get("title"), str):
             titles.append(row["title"])
     return titles
+
+
+def _spellings(title: str) -> list[str]:
+    """A title's words, and without a leading article when the rest is distinctive enough
+    ("incredibles" for The Incredibles, but not "thing" for The Thing)."""
+    full = " ".join(words(title))
+    if not full:
+        return []
+    bare = re.sub(r"^(?:the|a|an) ", "", full)
+    return [full, bare] if bare != full and (" " in bare or len(bare) >= 6) else [full]
 
 
 def _repeats(tokens: list[str]) -> bool:
@@ -189,10 +200,9 @@ class AnswerGate:
         return None
 
     def _uses_a_row(self, text: str) -> bool:
+        """Some row is named, also without its leading article ("Incredibles")."""
         said = " " + " ".join(words(text)) + " "
-        return any(
-            (t := " ".join(words(title))) and f" {t} " in said for title in self.titles or ()
-        )
+        return any(f" {t} " in said for title in self.titles or () for t in _spellings(title))
 
 
 def answer_problem(

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-SECTIONS = ("catalog", "sqlguard", "graph", "plan", "real_llm", "profiles", "recs")
+SECTIONS = ("catalog", "sqlguard", "graph", "plan", "gate", "real_llm", "profiles", "recs")
 OPTIONAL_SECTIONS = ("scale",)
 """Sections only `--section NAME` runs (minutes of work: section `scale` builds 100k rows)."""
 

@@ -651,3 +651,19 @@ class PgCatalog:
         with self._connect() as conn:
             row = conn.execute(_PERSON_ROLES, {"name": _like(name)}).one()
         return {"director": int(row.director), "actor": int(row.actor)}
+
+
+class StaticTitles:
+    """`find_titles` over a fixed list of (id, title, year): PgCatalog's matching without a
+    database, for benches and tests that judge answers against a known catalog."""
+
+    def __init__(self, rows: Sequence[tuple[int, str, int | None]]):
+        self._index = _TitleIndex(rows)
+
+    def _titles(self) -> _TitleIndex:
+        return self._index
+
+    _narrow_by_year = staticmethod(PgCatalog._narrow_by_year)
+
+    def find_titles(self, text_: str) -> list[tuple[int, str, int | None]]:
+        return PgCatalog.find_titles(self, text_)  # type: ignore[arg-type]
