@@ -30,8 +30,12 @@ TRANSITIVE = {
 OURS = {"chatbot", "retrieval", "eval", "prompts", "tests"}
 
 
+def _canonical(distribution: str) -> str:
+    return re.sub(r"[-_.]+", "-", distribution).lower()  # PEP 503: llama_cpp_python = llama-cpp-python
+
+
 def _name(requirement: str) -> str:
-    return re.split(r"[\s\[<>=!~;]", requirement, maxsplit=1)[0].lower()
+    return _canonical(re.split(r"[\s\[<>=!~;]", requirement, maxsplit=1)[0])
 
 
 def _imported(*folders: str) -> set[str]:
@@ -73,7 +77,7 @@ def _undeclared(imported: set[str], requirements: list[str], local: set[str] = f
         if top in sys.stdlib_module_names or top in OURS or top in local or top in TRANSITIVE:
             continue
         if top in by_module:
-            known = bool({d.lower() for d in by_module[top]} & declared)
+            known = bool({_canonical(d) for d in by_module[top]} & declared)
         else:  # an extra not installed here: its module is named after the distribution
             known = any(d.replace("-", "_").startswith(top) for d in declared)
         if not known:
