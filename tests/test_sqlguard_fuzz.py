@@ -43,7 +43,11 @@ value = st.recursive(
         _binary(inner),
         inner.map(lambda e: f"({e})"),
         inner.map(lambda e: f"NOT {e}"),
-        st.builds(lambda f, e: f"{f}({e})", st.sampled_from(["lower", "length", "coalesce", "array_agg", "count", "max"]), inner),
+        st.builds(lambda f, e: f"{f}({e})", st.sampled_from(["lower", "length", "coalesce", "array_agg", "count", "max",
+                                                               "row_to_json", "to_jsonb", "string_agg", "format"]), inner),
+        inner.map(lambda e: f"ARRAY[{e}]"),
+        inner.map(lambda e: f"({e})[1]"),
+        inner.map(lambda e: f"{e}::text"),
         st.builds(lambda a, b: f"{a} AND {b}", inner, inner),
         st.builds(lambda a, b: f"{a} OR {b}", inner, inner),
     ),
@@ -74,6 +78,9 @@ from_item = st.recursive(
         st.builds(lambda a, b: f"{a}, {b}", inner, inner),
         st.builds(lambda a, b, c: f"{a} JOIN {b} ON {c}", inner, inner, value),
         st.builds(lambda a, g: f"{a}, unnest(genres) AS {g}", inner, name),
+        st.builds(lambda a, g, e: f"{a} CROSS JOIN LATERAL unnest(ARRAY[{e}]) AS {g}", inner, name, value),
+        st.builds(lambda a, g: f"{a}, plainto_tsquery('english', 'heist') AS {g}", inner, name),
+        st.builds(lambda a, s, g: f"{a}, LATERAL ({s}) AS {g}", inner, _select(inner), name),
     ),
     max_leaves=3,
 )
@@ -83,6 +90,10 @@ query = st.one_of(
     st.builds(lambda n, body, main: f"WITH {n} AS ({body}) {main}", st.sampled_from(["picks", "q", *NAMES]),
               _select(from_item), _select(from_item)),
     st.builds(lambda a, b: f"{a} UNION {b}", _select(from_item), _select(from_item)),
+    st.builds(lambda a, b, o: f"(({a}) EXCEPT ({b})){o}", _select(from_item), _select(from_item),
+              st.sampled_from(["", " ORDER BY 1", " LIMIT 3", " ORDER BY 1 LIMIT 2 OFFSET 1"])),
+    st.builds(lambda n, m, body, main: f"SELECT * FROM (WITH {n} AS ({body}) {main}) AS {m}",
+              st.sampled_from(["picks", "q", *NAMES]), name, _select(from_item), _select(from_item)),
 )
 
 
