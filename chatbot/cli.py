@@ -68,6 +68,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "movie-rag sql check \"SELECT id, title FROM movies WHERE year < 1950\"",
         "movie-rag sql run \"SELECT title, duration_min FROM movies ORDER BY duration_min DESC LIMIT 3\"",
         "movie-rag sql run \"SELECT id, title FROM movies ORDER BY embedding <=> embed('heist') LIMIT 5\" --json",
+        "movie-rag sql examples --promote 3",
     ),
     "chat": ("movie-rag chat", "movie-rag chat --port 8001", "movie-rag chat --host 0.0.0.0 --port 8000"),
     "eval": (

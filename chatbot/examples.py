@@ -50,6 +50,10 @@ _FOR = text(f"""
     WHERE owner = :owner OR promoted
     ORDER BY (owner = :owner) DESC, created_at DESC, id DESC LIMIT :limit
 """)
+_ALL = text(f"""
+    SELECT id, owner, promoted, question, sql, created_at FROM {SCHEMA}.sql_examples
+    ORDER BY promoted DESC, created_at DESC, id DESC LIMIT :limit
+""")
 _PROMOTED = text(f"""
     SELECT question, sql FROM {SCHEMA}.sql_examples WHERE promoted
     ORDER BY created_at DESC, id DESC LIMIT :limit
@@ -103,6 +107,18 @@ def promote(engine: Engine, example_id: int, *, promoted: bool = True) -> bool:
     """An admin's decision: show (or stop showing) one example in every person's prompt."""
     with engine.begin() as conn:
         return bool(conn.execute(_PROMOTE, {"id": example_id, "promoted": promoted}).rowcount)
+
+
+def list_examples(engine: Engine, limit: int = 200) -> list[dict[str, object]]:
+    """Every kept example (promoted first, newest first), for the admin who decides what to
+    promote; [] before the table exists."""
+    from sqlalchemy.exc import ProgrammingError
+
+    try:
+        with engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(_ALL, {"limit": limit})]
+    except ProgrammingError:
+        return []
 
 
 def examples_for(engine: Engine, owner: str | None, limit: int = 5) -> list[tuple[str, str]]:

@@ -4,6 +4,7 @@ comes back whole (messages, steps, cards, thumbs) — history resume without a b
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import uuid
@@ -70,6 +71,26 @@ def test_examples_are_per_person_until_promoted(ui_db):
     assert examples.examples_for(engine, None) == [("Heists before 1970", kept)]
     with pytest.raises(ValueError):
         examples.save_example(engine, owner="user:ann", question=" ", sql="SELECT 1")
+
+
+def test_an_admin_lists_and_promotes_examples_from_the_cli(ui_db, monkeypatch, capsys):
+    from chatbot.cli import UserError, main
+    from chatbot.commands.sql import run_examples
+
+    url, engine = ui_db
+    monkeypatch.setenv("DATABASE_URL", url)
+    kept = examples.save_example(engine, owner="user:ann", question="Heists before 1970", sql=DRAFT, step_id="s1")
+    assert main(["sql", "examples", "--json"]) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert {k: row[k] for k in ("owner", "promoted", "question", "sql")} == {
+        "owner": "user:ann", "promoted": False, "question": "Heists before 1970", "sql": kept}
+    assert main(["sql", "examples", "--promote", str(row["id"])]) == 0
+    assert capsys.readouterr().out == f"example {row['id']} promoted: every person sees it\n"
+    assert examples.examples_for(engine, "user:bob") == [("Heists before 1970", kept)]
+    assert main(["sql", "examples", "--unpromote", str(row["id"])]) == 0
+    assert examples.examples_for(engine, "user:bob") == []
+    with pytest.raises(UserError, match="there is no verified example 999999"):
+        run_examples(argparse.Namespace(promote=999999, unpromote=None, json=False))
 
 
 def test_examples_without_tables_is_empty(new_database):

@@ -26,6 +26,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="row cap (default MOVIE_RAG_SQL_ROW_CAP, and never above it)")
     r.set_defaults(handler=run_run)
 
+    e = actions.add_parser(
+        "examples", help="list the verified SQL examples thumbs-ups kept (per person), or promote one to everyone"
+    )
+    which = e.add_mutually_exclusive_group()
+    which.add_argument("--promote", type=positive_int, metavar="ID", help="show example ID in every person's prompt")
+    which.add_argument("--unpromote", type=positive_int, metavar="ID", help="show example ID to its owner only again")
+    e.add_argument("--json", action="store_true", help="print only a JSON list of examples")
+    e.set_defaults(handler=run_examples)
+
 
 def _check(sql: str, row_cap: int) -> Any:
     from retrieval.sqlguard import UnsafeSQL, check_sql
@@ -76,6 +85,28 @@ def run_run(args: argparse.Namespace) -> int:
         print_json(rows)
     else:
         print(format_table(rows))
+    return EXIT_OK
+
+
+def run_examples(args: argparse.Namespace) -> int:
+    """An admin's view of the shared few-shot channel: what each person's thumbs-up kept, and
+    which examples (promoted) every person's drafting prompt shows."""
+    from chatbot import examples, wiring
+    from chatbot.settings import Settings
+
+    engine = wiring.engine(Settings.from_env())
+    examples.ensure_examples_schema(engine)
+    example_id = args.promote or args.unpromote
+    if example_id is not None:
+        if not examples.promote(engine, example_id, promoted=args.promote is not None):
+            raise UserError(f"there is no verified example {example_id}; run 'movie-rag sql examples' to list them")
+        print(f"example {example_id} {'promoted: every person' if args.promote else 'unpromoted: its owner only'} sees it")
+        return EXIT_OK
+    rows = examples.list_examples(engine)
+    if args.json:
+        print_json(rows)
+    else:
+        print(format_table([{k: r[k] for k in ("id", "owner", "promoted", "question", "sql")} for r in rows]))
     return EXIT_OK
 
 
