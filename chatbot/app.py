@@ -305,6 +305,18 @@ async def _chat_resume(thread: Any) -> None:
 
 @cl.on_message
 async def _on_message(message: cl.Message) -> None:
+    """Anything that escapes a turn is one sentence too (Chainlit alone would show str(exc): the
+    driver's words, mid-restart)."""
+    try:
+        await _handle_message(message)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        log.warning("message failed: %r", message.content, exc_info=True)
+        await _send_error(exc)
+
+
+async def _handle_message(message: cl.Message) -> None:
     question = (message.content or "").strip()
     if not question:
         await cl.Message(content="Ask something about your movies.", author=AUTHOR).send()
@@ -497,9 +509,15 @@ def _owner() -> str:
 
 
 def _stars() -> dict[int, float]:
+    """The person's own stars for the cards; none (the cards still show) when the database is
+    away: stars decorate an answer, they must not fail it or show the driver's words."""
     from retrieval.users import ratings_of
 
-    return ratings_of(RUNTIME.ui_engine(), _owner())
+    try:
+        return ratings_of(RUNTIME.ui_engine(), _owner())
+    except Exception as exc:
+        log.warning("cards shown without the person's stars: %s", render.describe_error(exc))
+        return {}
 
 
 @cl.action_callback("rate_movie")
