@@ -85,8 +85,9 @@ eval-course: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/movie-rag bench
 
-# Concurrency + faults against the real embedded server and loopback Ollama fakes (minutes; not
-# part of `make test`). Figures: bench/soak.json. SOAK_ARGS="--sessions 8 --questions 5" for less.
+# Concurrency + faults: chat sessions over the real Chainlit app's websocket against the embedded
+# server and loopback Ollama fakes, a Postgres restart and a killed host mid-run (minutes; not part
+# of `make test`). Figures: bench/soak.json. SOAK_ARGS="--sessions 8 --questions 5" for less.
 soak: $(STAMP)
 	$(BIN)/python tests/soak_run.py $(SOAK_ARGS)
 

@@ -3,17 +3,22 @@
 Not a test (pytest does not collect it) and not part of `make test`: it takes minutes. It starts
 its own embedded PostgreSQL (tests/sql_corpus/catalog.yaml, embedded with the real model) and two
 loopback Ollama fakes (a slow primary that sometimes hangs, a fast fallback), then runs
-SESSIONS concurrent threads × QUESTIONS questions through `chatbot.Chatbot` twice:
+SESSIONS concurrent sessions × QUESTIONS questions twice:
 
 1. steady: everything up;
 2. faults: the embedded PostgreSQL is restarted once mid-run and one fake Ollama host is killed.
 
-Afterwards every thread's persisted checkpoint history must hold every question it answered,
-with an answer, and every thread must resume (one more question on a freshly opened Chatbot).
-Figures (answered / failed / p50 / p95 / max per phase, history and resume checks) go to
-bench/soak.json. Exit status 1 when anything was lost.
+`--via chainlit` (the default): the real app (`movie-rag chat`) runs as a subprocess and each
+session is a socket.io client on its websocket, as the browser is (tests/soak_ws.py). Afterwards
+every question and every answer a client was shown must be in the app's persisted history under
+the ids the client sent and saw, and every thread must resume (a new connection with its thread
+id gets `resume_thread` and answers one more question). `--via api`: the same sessions through
+`chatbot.Chatbot` in this process, checked against the checkpoint history.
 
-    python tests/soak_run.py [--sessions 32] [--questions 20]
+Figures (answered / failed / p50 / p95 / max per phase, history and resume checks) go to
+bench/soak.json. Exit status 1 when anything was lost or a thread did not resume.
+
+    python tests/soak_run.py [--sessions 32] [--questions 20] [--via chainlit|api]
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -147,11 +153,137 @@ async def _verify(settings: Settings, asked: dict[str, list[str]]) -> dict[str, 
             "lost": lost[:20], "lost_count": len(lost), "not_resumed": not_resumed[:20]}
 
 
+def _run_api(args: argparse.Namespace, url: str, work: Path, pgdata: Path, report: dict[str, Any]) -> None:
+    report["via"] = "chatbot.Chatbot"
+    with OllamaFake() as first, OllamaFake() as second:
+        _script(first, primary_hangs=False)
+        _script(second, primary_hangs=True)  # the second host's primary hangs now and then
+        settings = Settings(
+            database_url=url, home=work, ollama_base_url=f"{first.base_url},{second.base_url}",
+            models=(PRIMARY, FALLBACK), llm="ollama", first_token_timeout_s=2.0, llm_timeout_s=10.0,
+            llm_cooldown_s=2.0, ollama_parallel=4,
+        )
+        asked: dict[str, list[str]] = {}
+        steady = [f"soak-a-{uuid.uuid4().hex[:8]}" for _ in range(args.sessions)]
+        asked.update({t: [] for t in steady})
+        report["steady"] = asyncio.run(_phase(settings, steady, args.questions, asked))
+
+        def faults() -> None:
+            second.close()  # one Ollama host gone for good
+            close_pools()
+            # restart in place (same socket and port, as a crash-and-recover would leave it)
+            _embedded().pg_ctl(["-w", "-m", "fast", "restart"], pgdata=pgdata, user=_server_user(), timeout=60)
+
+        faulty = [f"soak-b-{uuid.uuid4().hex[:8]}" for _ in range(args.sessions)]
+        asked.update({t: [] for t in faulty})
+        report["faults"] = asyncio.run(_phase(settings, faulty, args.questions, asked, fault=faults))
+        report["history"] = asyncio.run(_verify(settings, asked))
+
+
+# --- through the Chainlit app's websocket -------------------------------------------------------------
+
+
+_DRIVER_WORDS = re.compile(
+    r"psycopg|OperationalError|connection to server|terminating connection|server closed|FATAL|Traceback", re.I
+)
+
+
+def _app_env(url: str, work: Path, first: OllamaFake, second: OllamaFake) -> dict[str, str]:
+    from ui_fixtures import app_env
+
+    return app_env(
+        DATABASE_URL=url, MOVIE_RAG_HOME=str(work / "home"), OLLAMA_BASE_URL=f"{first.base_url},{second.base_url}",
+        MOVIE_RAG_MODELS=f"{PRIMARY},{FALLBACK}", MOVIE_RAG_LLM="ollama", MOVIE_RAG_FIRST_TOKEN_TIMEOUT_S="2",
+        MOVIE_RAG_LLM_TIMEOUT_S="10", MOVIE_RAG_LLM_COOLDOWN_S="2", MOVIE_RAG_OLLAMA_PARALLEL="4",
+    )
+
+
+async def _ws_phase(app: str, sessions: int, n: int, fault: Any = None) -> tuple[dict[str, Any], list[Any]]:
+    from soak_ws import WsSession
+
+    clients = [WsSession(app) for _ in range(sessions)]
+    await asyncio.gather(*(c.open() for c in clients))
+    latencies: list[float] = []
+    errors: list[str] = []
+    driver_text: list[str] = []
+
+    async def run(client: WsSession, k: int) -> None:
+        for i in range(n):
+            turn = await client.ask(f"{QUESTIONS[(k + i) % len(QUESTIONS)]} (#{i})")
+            latencies.append(turn.seconds)
+            driver_text.extend(text[:200] for text in turn.shown if _DRIVER_WORDS.search(text))
+            if turn.error:
+                errors.append(f"{client.thread_id}: {turn.answer[:160] or 'no answer shown'} [{' '.join(turn.events[-12:])}]")
+
+    tasks = [asyncio.create_task(run(c, k)) for k, c in enumerate(clients)]
+    if fault is not None:
+        await asyncio.sleep(3.0)
+        await asyncio.to_thread(fault)
+    await asyncio.gather(*tasks)
+    await asyncio.gather(*(c.close() for c in clients))
+    # what a person was shown must never carry the driver's or the server's own words
+    return _figures(latencies, errors, sessions * n) | {"driver_text": driver_text[:10]}, clients
+
+
+async def _ws_verify(app: str, url: str, clients: list[Any]) -> dict[str, Any]:
+    from soak_ws import WsSession, persisted
+
+    async def settled(sessions: list[Any]) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for _ in range(30):  # writes go in after the turn (and after the restart, once it is back)
+            found = await asyncio.to_thread(persisted, url, sessions)
+            if found["lost_count"] == 0:
+                break
+            await asyncio.sleep(1.0)
+        return found
+
+    history = await settled(clients)
+    not_resumed: list[str] = []
+    again: list[Any] = []
+    for client in clients:
+        if client.thread_id is None:
+            not_resumed.append("a session that never got a thread id")
+            continue
+        back = WsSession(app)
+        try:
+            await back.open(resume=client.thread_id)
+            turn = await back.ask("hello again")
+            if not back.resumed or turn.error:
+                not_resumed.append(f"{client.thread_id}: resumed={back.resumed} answer={turn.answer[:80]!r} "
+                                   f"[{' '.join(turn.events[-12:])}]")
+            again.append(back)
+        finally:
+            await back.close()
+    resumed_history = await settled(again)
+    return {"threads": len(clients), "answered_turns": sum(1 for c in clients for t in c.turns if not t.error),
+            "checked_ids": history["checked"], "lost": (history["lost"] + resumed_history["lost"])[:20],
+            "lost_count": history["lost_count"] + resumed_history["lost_count"], "not_resumed": not_resumed[:20]}
+
+
+def _run_chainlit(args: argparse.Namespace, url: str, work: Path, pgdata: Path, report: dict[str, Any]) -> None:
+    from ui_fixtures import running_app
+
+    with OllamaFake() as first, OllamaFake() as second:
+        _script(first, primary_hangs=False)
+        _script(second, primary_hangs=True)
+        with running_app(_app_env(url, work, first, second), work, timeout=180) as app:
+            report["via"] = "chainlit websocket"
+            report["steady"], steady = asyncio.run(_ws_phase(app, args.sessions, args.questions))
+
+            def faults() -> None:
+                second.close()  # one Ollama host gone for good
+                _embedded().pg_ctl(["-w", "-m", "fast", "restart"], pgdata=pgdata, user=_server_user(), timeout=60)
+
+            report["faults"], faulty = asyncio.run(_ws_phase(app, args.sessions, args.questions, fault=faults))
+            report["history"] = asyncio.run(_ws_verify(app, url, steady + faulty))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=32)
     parser.add_argument("--questions", type=int, default=20)
     parser.add_argument("--out", type=Path, default=HERE.parent / "bench" / "soak.json")
+    parser.add_argument("--via", choices=("chainlit", "api"), default="chainlit")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     work = Path(tempfile.mkdtemp(prefix="movie-rag-soak-"))
@@ -160,29 +292,10 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {"sessions": args.sessions, "questions_per_session": args.questions}
     try:
         _seed(url)
-        with OllamaFake() as first, OllamaFake() as second:
-            _script(first, primary_hangs=False)
-            _script(second, primary_hangs=True)  # the second host's primary hangs now and then
-            settings = Settings(
-                database_url=url, home=work, ollama_base_url=f"{first.base_url},{second.base_url}",
-                models=(PRIMARY, FALLBACK), llm="ollama", first_token_timeout_s=2.0, llm_timeout_s=10.0,
-                llm_cooldown_s=2.0, ollama_parallel=4,
-            )
-            asked: dict[str, list[str]] = {}
-            steady = [f"soak-a-{uuid.uuid4().hex[:8]}" for _ in range(args.sessions)]
-            asked.update({t: [] for t in steady})
-            report["steady"] = asyncio.run(_phase(settings, steady, args.questions, asked))
-
-            def faults() -> None:
-                second.close()  # one Ollama host gone for good
-                close_pools()
-                # restart in place (same socket and port, as a crash-and-recover would leave it)
-                _embedded().pg_ctl(["-w", "-m", "fast", "restart"], pgdata=pgdata, user=_server_user(), timeout=60)
-
-            faulty = [f"soak-b-{uuid.uuid4().hex[:8]}" for _ in range(args.sessions)]
-            asked.update({t: [] for t in faulty})
-            report["faults"] = asyncio.run(_phase(settings, faulty, args.questions, asked, fault=faults))
-            report["history"] = asyncio.run(_verify(settings, asked))
+        if args.via == "chainlit":
+            _run_chainlit(args, url, work, pgdata, report)
+        else:
+            _run_api(args, url, work, pgdata, report)
     finally:
         close_pools()
         stop_embedded(pgdata)
@@ -190,7 +303,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps({k: v for k, v in report.items() if k != "history"} | {
         "lost": report["history"]["lost_count"], "not_resumed": len(report["history"]["not_resumed"])}, indent=2))
-    ok = report["history"]["lost_count"] == 0 and not report["history"]["not_resumed"]
+    ok = report["history"]["lost_count"] == 0 and not report["history"]["not_resumed"] and not any(
+        report[phase].get("driver_text") for phase in ("steady", "faults"))
     return 0 if ok else 1
 
 
