@@ -196,22 +196,25 @@ METRIC_HELP = (
 
 PROFILE_HELP = (
     "Whose vectors rank 'movies like X' and plot searches: minilm is the default; the others are "
-    "listed by `movie-rag profiles list` (compare them with 'Compare profiles for <title>')."
+    "listed by `movie-rag profiles list` (compare them with 'Compare profiles for <title>'). "
+    "blend: 'movies like X' by content, genres and what the same MovieLens users liked."
 )
 
 
 def _settings_widgets(
-    current: dict[str, Any], llm_up: bool, llm_line: str, profiles: tuple[str, ...] = (),
+    current: dict[str, Any], llm_up: bool, llm_line: str, profiles: tuple[str, ...] = (), *, rated: bool = False,
 ) -> list[Any]:
     """The settings panel; what needs an LLM is disabled, with the reason, while none is up. The
-    profile picker shows only when a profile besides the default has vectors (`profiles`)."""
+    profile picker shows only when a profile besides the default has vectors (`profiles`) or
+    MovieLens ratings are loaded (`rated`: the blend)."""
     s = SETTINGS or Settings()
     why_off = f"Off: {llm_line}" if not llm_up else None
     picker = []
-    if profiles:
+    if profiles or rated:
+        from chatbot.deps import BLEND
         from retrieval.profiles import DEFAULT_PROFILE
 
-        names = [DEFAULT_PROFILE, *(p for p in profiles if p != DEFAULT_PROFILE)]
+        names = [DEFAULT_PROFILE, *(p for p in profiles if p != DEFAULT_PROFILE), *([BLEND] if rated else [])]
         chosen = str(current.get("profile") or DEFAULT_PROFILE)
         picker.append(Select(id="profile", label="Embedding profile", values=names,
                              initial_value=chosen if chosen in names else DEFAULT_PROFILE, description=PROFILE_HELP))
@@ -236,7 +239,7 @@ def _settings_widgets(
 async def _send_settings(current: dict[str, Any]) -> None:
     llm_up, llm_line = await RUNTIME.llm_state(tuple(cl.user_session.get("models") or ()))
     facts = await RUNTIME.catalog_facts()
-    widgets = _settings_widgets(current, llm_up, llm_line, facts.profiles if facts else ())
+    widgets = _settings_widgets(current, llm_up, llm_line, facts.profiles if facts else (), rated=bool(facts and facts.rated))
     values = await cl.ChatSettings(widgets).send()
     _remember_settings(values)
 

@@ -101,7 +101,9 @@ class Deps:
     """The most rows a plan's set returns (the answer states the cap when it is hit)."""
     profile: str | None = None
     """Embedding profile whose vectors rank similar titles and plot searches (None: the default,
-    minilm). Plans ranked by a phrase still use `movies.embedding` (retrieval/compile.py)."""
+    minilm), or `BLEND`: similar titles by retrieval/profiles_blend.py (content + genre +
+    co-liking), plot searches as by default. Plans ranked by a phrase still use
+    `movies.embedding` (retrieval/compile.py)."""
 
     def with_options(self, options: Mapping[str, Any] | None) -> Deps:
         """These deps with one question's UI settings (k, metric, sql_mode, hybrid, profile) applied."""
@@ -117,19 +119,29 @@ class Deps:
 
 
 OPTION_NAMES = ("k", "metric", "sql_mode", "hybrid", "llm_routing", "owner", "profile")
+BLEND = "blend"
+"""The `profile` option that ranks similar titles by the blend instead of one profile's vectors."""
 
 
 class ProfileCatalog:
-    """A catalog whose `similar` and `search` rank by one embedding profile's vectors; every
-    other call goes to the catalog as it is (`retrieval.search.PgCatalog` takes `profile=`)."""
+    """A catalog whose `similar` and `search` rank by one embedding profile's vectors (or whose
+    `similar` is the blend); every other call goes to the catalog as it is
+    (`retrieval.search.PgCatalog` takes `profile=`)."""
 
     def __init__(self, catalog: Any, profile: str):
         self.catalog, self.profile = catalog, profile
 
     def similar(self, title: str, **kw: Any) -> list[MovieHit]:
+        if self.profile == BLEND:  # one ranking of its own: no metric, no filters
+            from retrieval.profiles_blend import blended_similar
+
+            anchor, _, _ = self.catalog.resolve(title, kw.get("year"))
+            return blended_similar(self.catalog.engine, anchor, k=int(kw.get("k", 10)))
         return self.catalog.similar(title, **kw, profile=self.profile)  # type: ignore[no-any-return]
 
     def search(self, text: str, **kw: Any) -> list[MovieHit]:
+        if self.profile == BLEND:
+            return self.catalog.search(text, **kw)  # type: ignore[no-any-return]
         # The graph embedded the question with the default model: the profile embeds it itself.
         kw.pop("vector", None)
         return self.catalog.search(text, **kw, profile=self.profile)  # type: ignore[no-any-return]

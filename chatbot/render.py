@@ -549,8 +549,8 @@ def parse_chat_settings(values: Mapping[str, Any], *, default_models: Sequence[s
     if values.get("profile") is not None:
         from retrieval.profiles import PROFILES
 
-        if values["profile"] not in PROFILES:
-            raise ValueError(f"Embedding profile {values['profile']!r} is unknown; use one of {', '.join(PROFILES)}.")
+        if values["profile"] not in (*PROFILES, "blend"):
+            raise ValueError(f"Embedding profile {values['profile']!r} is unknown; use one of {', '.join(PROFILES)} or blend.")
         options["profile"] = values["profile"]
     models = tuple(default_models)
     if values.get("models") is not None:

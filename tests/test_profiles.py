@@ -249,7 +249,62 @@ def test_compare_on_the_course_catalog(wordllama_db, tmp_path):
     assert f"| wordllama | cosine | {nearest.title} ({nearest.year}) |" in (tmp_path / "compare.md").read_text()
 
 
+@pytest.mark.integration
+def test_the_chat_compare_view_and_profile_setting_on_the_course_catalog(wordllama_db):
+    from chatbot.compare_view import compare_pngs
+    from chatbot.deps import Deps
+    from retrieval.search import PgCatalog
+    from retrieval.types import UnknownTitle
+
+    engine, emb, _ = wordllama_db
+    view, pngs = compare_pngs(engine, "the incredibles")
+    assert view.label == "The Incredibles (2004)"
+    rows = [line for line in view.markdown.splitlines() if line.startswith(("| minilm |", "| wordllama |"))]
+    assert [r.split(" | ")[:2] for r in rows] == [["| minilm", "cosine"], ["| minilm", "hamming"],
+                                                 ["| wordllama", "cosine"], ["| wordllama", "hamming"]]
+    assert [name for name, _ in pngs] == ["top_k", "histogram", "metrics"]
+    assert all(data[:8] == b"\x89PNG\r\n\x1a\n" for _, data in pngs)
+    assert not any(p.exists() for p in view.charts)  # read into memory, nothing left on disk
+    with pytest.raises(UnknownTitle):
+        compare_pngs(engine, "The Incredibles 9")
+    # the settings panel's profile: the graph's similar and search calls rank by its vectors
+    catalog = PgCatalog(engine, emb, embedders=lambda name: emb)
+    deps = Deps(catalog=catalog, embedder=emb).with_options({"profile": "wordllama"})  # type: ignore[arg-type]
+    assert [h.id for h in deps.catalog.similar("The Incredibles", k=5)] == \
+        [h.id for h in catalog.similar("The Incredibles", k=5, profile="wordllama")]
+    assert [h.id for h in deps.catalog.search("clownfish ocean", mode="dense", k=3, vector=[0.0] * 384)] == \
+        [h.id for h in catalog.search("clownfish ocean", mode="dense", k=3, profile="wordllama")]
+    from retrieval.profiles_blend import blended_similar
+
+    blend = Deps(catalog=catalog, embedder=emb).with_options({"profile": "blend"})  # type: ignore[arg-type]
+    anchor, _, _ = catalog.resolve("The Incredibles")
+    assert [h.id for h in blend.catalog.similar("The Incredibles", k=5)] == \
+        [h.id for h in blended_similar(engine, anchor, k=5)]
+
+
 # --- the similarity benchmark and the blend ----------------------------------------------------
+
+
+def test_co_liking_shrinkage_trusts_many_people_over_a_few():
+    import numpy as np
+
+    from retrieval.profiles_blend import DEFAULT_WEIGHTS, Likes
+
+    # film 1: liked by users 0-51; 50 of them (0-49) also like film 2, which 2,000 others like too;
+    # film 3 is liked by two people only (50, 51), both fans of film 1
+    pairs = [(u, 1) for u in range(52)] + [(u, 2) for u in range(50)] + [(u, 2) for u in range(1000, 3000)]
+    pairs += [(50, 3), (51, 3)]
+    likes = Likes.from_pairs(pairs, np.array([1, 2, 3, 4]))
+    raw = likes.co(1)
+    assert raw.tolist() == pytest.approx([52 / 52, 50 / math.sqrt(52 * 2050), 2 / math.sqrt(52 * 2), 0.0])
+    assert raw[2] > raw[1]  # two people outweigh fifty on the cosine alone
+    shrunk = likes.co(1, shrink=20)
+    assert shrunk.tolist() == pytest.approx([raw[0] * 52 / 72, raw[1] * 50 / 70, raw[2] * 2 / 22, 0.0])
+    assert shrunk[1] > shrunk[2]
+    assert likes.co_counts(1).tolist() == [52, 50, 2, 0] and likes.co(4).tolist() == [0, 0, 0, 0]
+    assert DEFAULT_WEIGHTS.shrink > 0 and DEFAULT_WEIGHTS.to_json() == {
+        "content": DEFAULT_WEIGHTS.content, "genre": DEFAULT_WEIGHTS.genre, "co": DEFAULT_WEIGHTS.co,
+        "shrink": DEFAULT_WEIGHTS.shrink}
 
 
 def test_title_stems_group_series():

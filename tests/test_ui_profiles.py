@@ -69,6 +69,12 @@ class RecordingCatalog:
         self.calls.append(("get", ids, {}))
         return []
 
+    engine = "the engine"
+
+    def resolve(self, title, year=None):
+        self.calls.append(("resolve", title, {"year": year}))
+        return 7, title, year
+
 
 def test_the_settings_profile_ranks_similar_and_search_by_its_vectors():
     catalog = RecordingCatalog()
@@ -96,5 +102,22 @@ def test_the_settings_panel_profile_is_checked():
     with pytest.raises(ValueError) as bad:
         parse_chat_settings({"profile": "bert"}, default_models=("m",))
     assert str(bad.value) == (
-        "Embedding profile 'bert' is unknown; use one of minilm, minilm-course, minilm-plot, mpnet, wordllama."
+        "Embedding profile 'bert' is unknown; use one of minilm, minilm-course, minilm-plot, mpnet, wordllama or blend."
     )
+
+
+def test_the_blend_setting_ranks_similar_titles_by_the_blend(monkeypatch):
+    from retrieval import profiles_blend
+
+    blended = []
+    monkeypatch.setattr(profiles_blend, "blended_similar", lambda engine, anchor, *, k: blended.append((engine, anchor, k)) or [])
+    catalog = RecordingCatalog()
+    deps = Deps(catalog=catalog, embedder=None).with_options({"profile": "blend"})  # type: ignore[arg-type]
+    deps.catalog.similar("Alien", year=1979, metric="cosine", k=24)
+    deps.catalog.search("a crew meets a creature", mode="hybrid", k=8, vector=[0.1])
+    assert blended == [("the engine", 7, 24)]
+    assert catalog.calls == [  # plot searches stay as they are, with the graph's vector
+        ("resolve", "Alien", {"year": 1979}),
+        ("search", "a crew meets a creature", {"mode": "hybrid", "k": 8, "vector": [0.1]}),
+    ]
+    assert parse_chat_settings({"profile": "blend"}, default_models=("m",))[0] == {"profile": "blend"}
