@@ -4,9 +4,10 @@ The LLM is an untrusted user. `check_sql` bounds the draft's size and nesting, p
 pgvector-aware sqlglot dialect (`retrieval.pgvector_sql`), resolves every name as PostgreSQL
 would (`retrieval.sqlscope`: CTE scoping, column lineage through derived tables), walks every
 node against allow-lists (statement shape, relations, functions by name *and* sqlglot class,
-casts, LIMIT, where a vector may appear, cost) and regenerates the SQL from the checked tree,
-with each `embed('phrase')` turned into a bound parameter `%(embed_N)s::vector` and `id` added
-to a plain SELECT over movies so its rows can be cited.
+casts, LIMIT, where a vector may appear, cost, values grown again level after level) and
+regenerates the SQL from the checked tree, with each `embed('phrase')` turned into a bound
+parameter `%(embed_N)s::vector` and `id` added to a plain SELECT over movies so its rows can be
+cited.
 
 Running it is `retrieval.sqlrun.run_readonly` (re-exported here), which trusts none of this;
 docs/sql-reader.md says what the database holds and what a DBA sets up on an external server.
@@ -64,6 +65,7 @@ from retrieval.sqlrun import (
     vector_literal,
 )
 from retrieval.sqlscope import (
+    GROWTH,
     VECTOR,
     Resolver,
     UnsafeSQL,
@@ -137,6 +139,7 @@ class _Checker:
                 embeds.append(node)
             self._check_node(node)
         self._check_cost()
+        self._check_growth(nodes)
         for node in embeds:
             self._bind_embed(node)
         self._add_id()
@@ -517,6 +520,36 @@ class _Checker:
             n = _int_literal(offset.expression)
             if n is None or n > MAX_INNER_LIMIT:
                 raise UnsafeSQL(f"OFFSET must be a whole number up to {MAX_INNER_LIMIT}.")
+
+    def _check_growth(self, nodes: list[exp.Expr]) -> None:
+        """A WITH query or subquery may build a longer value (||, concat, replace, string_agg,
+        ...) only from values nobody built before: chained level after level, s || s doubles a
+        value per level and regexp_replace's \\& multiplies it, without bound. The query that
+        returns the rows may do it once more (its result is cut by the byte caps)."""
+        outer = self._result_selects()
+        for node in nodes:
+            if not isinstance(node, GROWTH) or id(node.find_ancestor(exp.Select)) in outer:
+                continue
+            if self.names.uses_grown(node):
+                raise UnsafeSQL(
+                    f"{_snippet(node)} makes a value longer from one a WITH query or subquery already "
+                    "built by concatenation, replace or aggregation; chained, that grows without bound. "
+                    "Build the text once, in the outer SELECT."
+                )
+
+    def _result_selects(self) -> set[int]:
+        """The SELECTs whose rows are the result: the root, or each branch of a root UNION."""
+        found: set[int] = set()
+        stack: list[exp.Expr] = [self.tree]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, exp.Subquery):
+                stack.append(node.this)
+            elif isinstance(node, exp.SetOperation):
+                stack += [node.this, node.expression]
+            elif isinstance(node, exp.Select):
+                found.add(id(node))
+        return found
 
     def _check_cost(self) -> None:
         memo: dict[int, int] = {}

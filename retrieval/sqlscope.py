@@ -6,7 +6,9 @@ The checker (`retrieval.sqlguard`) then judges what each name really is instead 
 called: a CTE is visible only in its own WITH's body and later siblings (never itself: recursive
 WITH is refused), a name that no visible CTE answers to is a real relation (and only `movies`
 is allowed), a column renamed in a derived table is still the embedding, and an unquoted
-`user` or `current_role` is the role name, never a column.
+`user` or `current_role` is the role name, never a column. Lineage also says which columns a
+lower level built by concatenation, replace or aggregation (`grown`), so the checker can refuse
+growing them again.
 """
 
 from __future__ import annotations
@@ -27,6 +29,12 @@ SPECIAL_VALUES = frozenset({
     "current_schema", "current_date", "current_time", "current_timestamp", "localtime",
     "localtimestamp",
 })
+
+GROWTH: tuple[type[exp.Expr], ...] = (
+    exp.DPipe, exp.Concat, exp.ConcatWs, exp.Replace, exp.RegexpReplace, exp.GroupConcat, exp.ArrayAgg,
+    exp.ArrayToString, exp.Array,
+)
+"""What makes a value longer than its inputs (the byte caps cut the result; these bound the work)."""
 
 SYSTEM_COLUMNS = frozenset({"ctid", "xmin", "xmax", "cmin", "cmax", "tableoid", "oid"})
 
@@ -56,6 +64,10 @@ def is_reserved_relation(name: str) -> bool:
     return lowered.startswith("pg_") or lowered in tables or lowered in _OTHER_RELATIONS
 
 
+def _names(cols: list[tuple[str | None, str | None]], grown: list[bool]) -> frozenset[str]:
+    return frozenset(n for (n, _), g in zip(cols, grown, strict=False) if n and g)
+
+
 class UnsafeSQL(ValueError):
     """The draft breaks a rule; str() is one sentence for a person or for the LLM's repair try."""
 
@@ -83,6 +95,8 @@ class Source:
     columns: Columns
     movies: bool = False
     """True for the real `movies` relation (not a CTE or derived table)."""
+    grown: frozenset[str] = frozenset()
+    """Columns built by concatenation, replace or aggregation in a WITH query or subquery."""
 
 
 @dataclass
@@ -130,6 +144,10 @@ class Resolver:
         """id(Table) -> the CTE it names; a Table not here is the real movies relation."""
         self.outputs: dict[int, list[tuple[str | None, str | None]]] = {}
         """id(query) -> its output columns (name or None when unnamed, kind)."""
+        self.grown: dict[int, list[bool]] = {}
+        """id(query) -> per output column: built by GROWTH (or from a column that was)."""
+        self.grown_refs: set[int] = set()
+        """id(Column) of references to a grown column of a WITH query, subquery or unnest."""
 
     # -- queries ------------------------------------------------------------------------------
 
@@ -146,7 +164,9 @@ class Resolver:
             if len(left) != len(right):
                 raise UnsafeSQL("Each side of a UNION, INTERSECT or EXCEPT must select the same number of columns.")
             out = [(name, VECTOR if VECTOR in (lk, rk) else None) for (name, lk), (_, rk) in zip(left, right, strict=True)]
-            scope = Scope(parent=parent, sources=[Source("", {n: k for n, k in out if n})])
+            grown = [a or b for a, b in zip(self._grown_of(inner.this), self._grown_of(inner.expression), strict=True)]
+            self.grown[id(inner)] = grown
+            scope = Scope(parent=parent, sources=[Source("", {n: k for n, k in out if n}, grown=_names(out, grown))])
             for key in ("order", "limit", "offset"):
                 if inner.args.get(key) is not None:
                     self.expression(inner.args[key], scope, ctes)
@@ -157,7 +177,40 @@ class Resolver:
         self.outputs[id(inner)] = out
         if inner is not node:
             self.outputs[id(node)] = out
+            self.grown[id(node)] = self.grown[id(inner)]
         return out
+
+    def _grown_of(self, query: exp.Expr) -> list[bool]:
+        while isinstance(query, (exp.Paren, exp.Subquery)) and id(query) not in self.grown:
+            query = query.this
+        return self.grown.get(id(query), [])
+
+    def uses_grown(self, node: exp.Expr) -> bool:
+        """Whether `node` uses a column (or a nested query's output) already built by GROWTH."""
+        for found in nested_queries(node):
+            if isinstance(found, exp.Column):
+                if id(found) in self.grown_refs:
+                    return True
+            elif any(self._grown_of(found)):
+                return True
+        return False
+
+    def is_grown(self, node: exp.Expr) -> bool:
+        """Whether `node` builds a longer value (GROWTH outside nested queries) or uses one."""
+        if self.uses_grown(node):
+            return True
+        stack = [node]
+        while stack:
+            current = stack.pop()
+            if isinstance(current, GROWTH):
+                return True
+            if isinstance(current, (exp.Select, exp.SetOperation)):
+                continue
+            for value in current.args.values():
+                for child in value if isinstance(value, list) else [value]:
+                    if isinstance(child, exp.Expr):
+                        stack.append(child)
+        return False
 
     def _with(self, with_: exp.With, ctes: dict[str, exp.CTE], parent: Scope | None) -> dict[str, exp.CTE]:
         if with_.args.get("recursive"):
@@ -206,12 +259,19 @@ class Resolver:
                 if join.args.get("on") is not None:
                     self.expression(join.args["on"], scope, ctes)
         out: list[tuple[str | None, str | None]] = []
+        grown: list[bool] = []
         for proj in select.expressions:
             if isinstance(proj, exp.Star) or (isinstance(proj, exp.Column) and isinstance(proj.this, exp.Star)):
-                out += self._star(proj, scope)
+                expanded = self._star(proj, scope)
+                out += expanded
+                table = norm(proj.args.get("table")) if isinstance(proj, exp.Column) else ""
+                big = {n for s in scope.sources if not table or s.name == table for n in s.grown}
+                grown += [n in big for n, _ in expanded]
                 continue
             self.expression(proj, scope, ctes)
             out.append((self._output_name(proj), self.kind_of(proj.this if isinstance(proj, exp.Alias) else proj)))
+            grown.append(self.is_grown(proj.this if isinstance(proj, exp.Alias) else proj))
+        self.grown[id(select)] = grown
         names = {n: k for n, k in out if n}
         for key, value in select.args.items():
             if key in ("expressions", "from_", "joins", "with_") or value is None:
@@ -255,7 +315,7 @@ class Resolver:
             if cte is not None:
                 self.cte_of[id(item)] = cte
                 cols = self.outputs[id(cte.this)]
-                return Source(alias_name or name, {n: k for n, k in cols if n})
+                return Source(alias_name or name, {n: k for n, k in cols if n}, grown=_names(cols, self._grown_of(cte.this)))
             # Anything no visible CTE answers to is a real relation: movies, or refused.
             if name != "movies":
                 if name.startswith("pg_") or name == "information_schema":
@@ -272,7 +332,7 @@ class Resolver:
                     "columns with AS inside the subquery instead."
                 )
             cols = self.query(body, ctes, scope if lateral else parent)
-            return Source(alias_name, {n: k for n, k in cols if n})
+            return Source(alias_name, {n: k for n, k in cols if n}, grown=_names(cols, self._grown_of(body)))
         if isinstance(item, (exp.Unnest, exp.Explode)):
             return self._unnest(item, alias, alias_name, scope, ctes)
         raise UnsafeSQL("Only movies, WITH queries, subqueries and unnest(...) can be used in FROM.")
@@ -294,7 +354,8 @@ class Resolver:
             names.append("ordinality")
         if "embedding" in names or alias_name == "embedding":
             raise UnsafeSQL("The name embedding is reserved for the embedding column; choose another alias.")
-        return Source(alias_name or "unnest", dict.fromkeys(names))
+        big = any(self.is_grown(arg) for arg in item.expressions)
+        return Source(alias_name or "unnest", dict.fromkeys(names), grown=frozenset(names) if big else frozenset())
 
     def _star(self, proj: exp.Expr, scope: Scope) -> list[tuple[str | None, str | None]]:
         table = norm(proj.args.get("table")) if isinstance(proj, exp.Column) else ""
@@ -388,6 +449,8 @@ class Resolver:
     def _resolved(self, col: exp.Column, kind: str | None, source: Source) -> None:
         self.kinds[id(col)] = kind
         self.sources[id(col)] = source
+        if norm(col.this) in source.grown:
+            self.grown_refs.add(id(col))
 
     @staticmethod
     def _has(source: Source) -> str:

@@ -224,6 +224,47 @@ def test_to_char_needs_a_short_quoted_pattern() -> None:
     )
 
 
+# -- values grown level after level ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("draft", "grows"),
+    [
+        ("WITH a AS (SELECT director || director AS s FROM movies), b AS (SELECT s || s AS s FROM a) SELECT s FROM b", "s || s"),
+        ("SELECT t FROM (SELECT concat(w, w) AS t FROM (SELECT lower(title || title) AS w FROM movies) AS x) AS y", "CONCAT(w, w)"),
+        ("WITH a AS (SELECT regexp_replace(summary, 'e', '\\&\\&\\&', 'g') AS s FROM movies),"
+         " b AS (SELECT regexp_replace(s, 'e', '\\&\\&\\&', 'g') AS s FROM a) SELECT length(s) AS n FROM b",
+         "REGEXP_REPLACE(s, 'e', '\\&\\&\\&', 'g')"),
+        ("WITH a AS (SELECT string_agg(title, '') AS s FROM movies), b AS (SELECT string_agg(a.s, '') AS s FROM a, movies)"
+         " SELECT length(s) AS n FROM b", "STRING_AGG(a.s, '')"),
+        ("WITH a AS (SELECT title || title AS s FROM movies UNION ALL SELECT director FROM movies),"
+         " b AS (SELECT * FROM a) SELECT (SELECT string_agg(s, '') FROM b) AS t", "STRING_AGG(s, '')"),
+    ],
+)
+def test_a_value_grown_in_one_level_is_not_grown_again_in_another(draft: str, grows: str) -> None:
+    assert _reason(draft) == (
+        f"{grows} makes a value longer from one a WITH query or subquery already built by concatenation, "
+        "replace or aggregation; chained, that grows without bound. Build the text once, in the outer SELECT."
+    )
+
+
+@pytest.mark.parametrize(
+    ("draft", "runs"),
+    [
+        ("WITH x AS (SELECT title || ' (' || year || ')' AS label FROM movies) SELECT string_agg(label, ', ') AS labels FROM x",
+         "WITH x AS (SELECT title || ' (' || year || ')' AS label FROM movies) SELECT STRING_AGG(label, ', ') AS labels FROM x LIMIT 50"),
+        ("WITH x AS (SELECT title || '!' AS label FROM movies), y AS (SELECT upper(label) AS l FROM x) SELECT l FROM y",
+         "WITH x AS (SELECT title || '!' AS label FROM movies), y AS (SELECT UPPER(label) AS l FROM x) SELECT l FROM y LIMIT 50"),
+        ("SELECT title FROM movies WHERE id IN (SELECT id FROM movies WHERE title || ' ' || director ILIKE '%x%')",
+         "SELECT title, id FROM movies WHERE id IN (SELECT id FROM movies WHERE title || ' ' || director ILIKE '%x%') LIMIT 50"),
+        ("SELECT g, count(*) AS n FROM (SELECT unnest(genres || actors) AS g FROM movies) AS x GROUP BY g",
+         "SELECT g, COUNT(*) AS n FROM (SELECT UNNEST(genres || actors) AS g FROM movies) AS x GROUP BY g LIMIT 50"),
+    ],
+)
+def test_growing_once_or_only_in_the_outer_select_is_fine(draft: str, runs: str) -> None:
+    assert check_sql(draft).readable == runs
+
+
 # -- id for citations -------------------------------------------------------------------------------
 
 
