@@ -136,13 +136,50 @@ def parse_plan(text: str, data: dict[str, Any] | None) -> QueryPlan | None:
 # --- the answer ---------------------------------------------------------------------------------
 
 
-def rows_block(rows: Sequence[dict[str, Any]]) -> str:
+def rows_block(rows: Sequence[dict[str, Any]], fields: Sequence[str] | None = PROMPT_FIELDS) -> str:
+    """One JSON line per row with `fields` (None: every column a drafted query returned, its
+    computed ones too, but never the embedding)."""
     lines = []
     for r in rows:
+        keys = [k for k in r if k != "embedding"] if fields is None else [k for k in fields if k in r]
         # every text value cut (chatbot.fields), as the UI's cards and table cut them
-        shown = cut_row({k: r[k] for k in PROMPT_FIELDS if k in r and r[k] not in (None, [], ())})
+        shown = cut_row({k: r[k] for k in keys if r[k] not in (None, [], ())})
         lines.append(json.dumps(shown, ensure_ascii=False, default=str))
     return "\n".join(lines)
+
+
+_FILTER_FIELDS: dict[str, tuple[str, ...]] = {
+    "year": ("year",), "duration_min": ("duration_min",), "avg_rating": ("avg_rating",),
+    "num_ratings": ("num_ratings",), "genres": ("genres",), "directors": ("director",), "actors": ("actors",),
+    "writers": ("writers",), "people": ("director", "actors", "writers"), "countries": ("country",),
+    "languages": ("language",),
+}
+DESCRIBED_INTENTS = ("similar", "search", "recommend")
+"""Answers that say why a film fits: they get the plot and cast."""
+
+
+def prompt_fields(state: State) -> tuple[str, ...] | None:
+    """The row fields this question needs in the answer prompt, so long sets fit the context:
+    always id, title, year, director and genres; the fields the plan asks for, filters on or
+    sorts by; plot and cast only where the answer says why a film fits (similar, plot search,
+    recommendations) or for facts about named titles. None: a drafted query's rows, whose
+    columns were chosen for the question (counts and averages included)."""
+    if state.sql:
+        return None
+    plan = state.plan
+    if plan is None or (plan.intent == "fact" and not plan.fields):
+        return PROMPT_FIELDS
+    wanted: list[str] = ["id", "title", "year", "director", "genres", *plan.fields]
+    if plan.sort is not None:
+        wanted.append(plan.sort.key)
+    for f in (plan.filters, *plan.filters.either):
+        for name, columns in _FILTER_FIELDS.items():
+            value = getattr(f, name)
+            if not value.is_empty():
+                wanted.extend(columns)
+    if plan.intent in DESCRIBED_INTENTS or plan.semantic or state.route in ("similar", "semantic"):
+        wanted.extend(("summary", "actors", "duration_min"))
+    return tuple(dict.fromkeys(k for k in wanted if k in PROMPT_FIELDS or k == "writers"))
 
 
 def answer_context(state: State) -> list[str]:
@@ -176,7 +213,8 @@ def answer_messages(state: State) -> list[BaseMessage]:
     if len(state.hits) > len(shown):
         notes.append(f"Only the first {len(shown)} of {len(state.hits)} rows are shown to you; name only those.")
     context_note = ("Context: " + " ".join(notes) + "\n") if notes else ""
-    user = ANSWER_USER.format(question=state.question, context_note=context_note, count=len(shown), rows=rows_block(shown))
+    user = ANSWER_USER.format(question=state.question, context_note=context_note, count=len(shown),
+                              rows=rows_block(shown, prompt_fields(state)))
     return [SystemMessage(ANSWER_SYSTEM), HumanMessage(user)]
 
 
