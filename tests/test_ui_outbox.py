@@ -20,6 +20,7 @@ class Writer:
         self.down = False
         self.rows: list[tuple[str, dict]] = []
         self.refuse: set[str] = set()
+        self.batches: list[int] = []
 
     async def run(self, query: str, params: dict) -> int:
         if self.down:
@@ -28,6 +29,15 @@ class Writer:
             raise ValueError(f"duplicate key in {query}")
         self.rows.append((query, params))
         return 1
+
+    async def run_batch(self, writes: list[tuple[str, dict]]) -> None:
+        """All or nothing, as one transaction is."""
+        if self.down:
+            raise ConnectionRefusedError("[Errno 111] Connect call failed")
+        if any(query in self.refuse for query, _ in writes):
+            raise ValueError("duplicate key in the batch")
+        self.batches.append(len(writes))
+        self.rows += writes
 
 
 async def test_outbox_writes_at_once_while_the_database_is_up():
@@ -65,6 +75,29 @@ async def test_outbox_drops_a_kept_write_the_database_refuses_and_goes_on():
     db.down, db.refuse = False, {"INSERT bad"}
     assert await box.flush() is True
     assert db.rows == [("INSERT good", {})]
+
+
+async def test_a_backlog_drains_in_batches_in_order():
+    db = Writer()
+    box = Outbox(db.run, run_batch=db.run_batch, batch_size=4, first_retry_s=60)
+    db.down = True
+    for n in range(10):
+        await box.write("INSERT step", {"n": n})
+    db.down = False
+    assert await box.flush() is True
+    assert db.batches == [4, 4, 2] and [p["n"] for _, p in db.rows] == list(range(10))
+
+
+async def test_a_refused_batch_is_retried_one_by_one_dropping_only_the_refused_write():
+    db = Writer()
+    box = Outbox(db.run, run_batch=db.run_batch, batch_size=3, first_retry_s=60)
+    db.down = True
+    for query in ("INSERT a", "INSERT bad", "INSERT c", "INSERT d", "INSERT e"):
+        await box.write(query, {})
+    db.down, db.refuse = False, {"INSERT bad"}
+    assert await box.flush() is True
+    # the first three one at a time (no half-written batch), then the rest as one batch again
+    assert [q for q, _ in db.rows] == ["INSERT a", "INSERT c", "INSERT d", "INSERT e"] and db.batches == [2]
 
 
 async def test_outbox_passes_other_errors_to_the_caller():
