@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from chatbot.render import escape_markdown
+from chatbot.markup import escape_markdown
 
 UI_METRICS: tuple[str, ...] = ("cosine", "hamming")
 """Metrics the chat shows: the default and its binary-quantized counterpart (the CLI shows all)."""

@@ -98,24 +98,24 @@ STRUCTURAL = [
 
 @pytest.mark.parametrize("text", STRUCTURAL)
 def test_safe_markdown_inserted_code_spans_always_close(text):
-    from chatbot.render import _safe_markdown, live_markup
+    from chatbot.markup import _safe_markdown, live_markup
 
     assert live_markup(_safe_markdown(text)) == []  # the defusing itself holds, not only the net
     assert live_markup(safe_markdown(text)) == []
 
 
 def test_safe_markdown_falls_back_to_escaping_every_line_when_anything_stays_live(monkeypatch):
-    from chatbot import render
+    from chatbot import markup
 
-    monkeypatch.setattr(render, "_safe_markdown", lambda text: text)  # a defusing that does nothing
-    out = render.safe_markdown("**b** ![p](https://evil.example/p.png)\n<img src=https://evil.example/i.png>")
+    monkeypatch.setattr(markup, "_safe_markdown", lambda text: text)  # a defusing that does nothing
+    out = markup.safe_markdown("**b** ![p](https://evil.example/p.png)\n<img src=https://evil.example/i.png>")
     assert out == ("\\*\\*b\\*\\* \\!\\[p\\]\\(`https://evil.example/p.png`\\)\n"
                    "\\<img src=`https://evil.example/i.png`\\>")
-    assert render.live_markup(out) == []
+    assert markup.live_markup(out) == []
 
 
 def test_live_markup_names_what_would_render():
-    from chatbot.render import live_markup
+    from chatbot.markup import live_markup
 
     assert live_markup("![p](https://e.example/p.png)") == ["image"]
     assert sorted(live_markup("<b>x</b> www.e.example")) == ["autolink", "html_inline", "html_inline"]
