@@ -13,8 +13,9 @@ index from serving ORDER BY ... LIMIT.)
     fact         the anchors' rows (in the order named), narrowed by any filters; with no anchors
                  but a phrase, the rows nearest to it ("who directed the one about the shark?")
     count        SELECT count(*)
-    superlative  rows with the sort key set, first `limit` (default 1) with ties kept; with only a
-                 phrase, among the SEMANTIC_POOL rows nearest to it
+    superlative  rows with the sort key set, first `limit` (default 1) with ties kept; with a
+                 `rank`, the rows holding the rank-th distinct value; with only a phrase, among
+                 the SEMANTIC_POOL rows nearest to it
     search       nearest to the query vector among the filtered rows (k of them)
     similar      nearest to the mean embedding of the anchors, anchors excluded (k of them)
     recommend    as similar with anchors, as search with a vector, else the best rated
@@ -308,6 +309,17 @@ def compile_plan(
             notes.append("ranked by average rating (no titles to start from)")
     if sort is not None and limit is not None:
         conditions.append(f"{_sort_expr(sort.key)} IS NOT NULL")
+    pooled = qvec is not None and bool(plan.semantic) and sort is not None and not filtered
+    if intent == "superlative" and plan.rank is not None and pooled:
+        notes.append(f"the top rows, not the one ranked {plan.rank} (among the films closest to a phrase)")
+    elif intent == "superlative" and sort is not None and plan.rank is not None:
+        # "the second longest": the rows holding the rank-th distinct value among the filtered ones
+        expr, where = _sort_expr(sort.key), _where(conditions).replace("\n", " ")
+        offset = p.add("rank_offset", plan.rank - 1)
+        conditions.append(
+            f"{expr} = (SELECT DISTINCT {expr} FROM movies m{where} "
+            f"ORDER BY {expr}{' DESC' if sort.desc else ''} OFFSET {offset} LIMIT 1)"
+        )
 
     select = _SELECT
     semantic = qvec is not None and bool(plan.semantic)
@@ -328,7 +340,7 @@ def compile_plan(
         keys.append("distance")
     vector_k: int | None = None
     vector_where = ""
-    if semantic and sort is not None and not filtered:
+    if pooled:
         # "the longest film about space": a phrase alone selects no exact set, so the sort and
         # limit apply to the SEMANTIC_POOL rows closest to it.
         pool_conditions = [*conditions, "m.embedding IS NOT NULL"]

@@ -131,6 +131,12 @@ class QueryPlan(_Strict):
     """Keep the first N rows after sorting ("top 5", "the three longest"); superlatives default to 1."""
     ties: bool = True
     """With a limit, rows tied with the last kept row on the sort key are kept too."""
+    rank: int | None = Field(default=None, ge=2)
+    """A superlative's place below the top ("the second longest": 2): the rows holding the
+    rank-th distinct value of the sort key (ties kept)."""
+    position: int | None = None
+    """A follow-up's pick by its place in the previous answer's list ("the third one": 3, "the
+    last one": -1); applied to the previous ids before the plan runs."""
     fields: tuple[FieldName, ...] = ()
     """What the question asks about the rows (a fact question's answer; list columns)."""
     semantic: str | None = None
@@ -141,6 +147,14 @@ class QueryPlan(_Strict):
     """Conditions the reader understood but could not apply, in the user's words (said in the answer)."""
     confidence: float = Field(default=1.0, ge=0.0, le=1.0)
     """How sure the reader is; a low value lets a reachable LLM fill the plan instead."""
+
+    @model_validator(mode="after")
+    def _placed(self) -> QueryPlan:
+        if self.position == 0:
+            raise ValueError("position counts from 1 (the first film) or from -1 (the last one), never 0")
+        if self.rank is not None and self.sort is None:
+            raise ValueError("a rank ('the second longest') needs a sort key")
+        return self
 
 
 @dataclass(frozen=True)

@@ -146,6 +146,21 @@ def test_superlative_keeps_ties(engine, films) -> None:
     assert len(run_plan(engine, plan.model_copy(update={"ties": False})).rows) == 1
 
 
+def test_a_rank_below_the_top_is_the_nth_distinct_value(engine, films) -> None:
+    durations = sorted({f["duration"] for f in films if f["duration"]}, reverse=True)
+    second = run_plan(engine, QueryPlan(intent="superlative", sort=Sort(key="duration_min", desc=True), rank=2))
+    assert keys(second) == where(films, lambda f: f["duration"] == durations[1])
+    # among the filtered rows, ties on the value kept: the third distinct year of Kubrick's films
+    kubrick_years = sorted({f["year"] for f in films if "Stanley Kubrick" in f["directors"]})
+    plan = QueryPlan(intent="superlative", filters=Filters(directors=Names(any_of=("Stanley Kubrick",))),
+                     sort=Sort(key="year"), rank=3)
+    assert keys(run_plan(engine, plan)) == where(
+        films, lambda f: "Stanley Kubrick" in f["directors"] and f["year"] == kubrick_years[2])
+    # a rank past the last distinct value finds nothing
+    past = plan.model_copy(update={"rank": len(kubrick_years) + 1})
+    assert run_plan(engine, past).rows == []
+
+
 def test_top_n_by_duration(engine, films) -> None:
     ordered = sorted((f for f in films if f["duration"]), key=lambda f: -f["duration"])
     cutoff = ordered[2]["duration"]

@@ -475,7 +475,10 @@ CASES: list[tuple[str, tuple, bool, QueryPlan]] = [
     ("short comedies under 95 min", (), False, plan("list", genres=all_("Comedy"), duration_min=span(hi=94))),
     ("the two newest Pixar films", (), False,
      plan("superlative", sort=NEWEST, limit=2, unapplied=("Pixar",), confidence=0.6)),
-    ("second longest movie", (), False, plan("superlative", sort=LONGEST, limit=2, unapplied=("second",), confidence=0.6)),
+    ("second longest movie", (), False, plan("superlative", sort=LONGEST, limit=1, rank=2)),
+    ("what's the 3rd oldest western?", (), False, plan("superlative", genres=all_("Western"), sort=OLDEST, limit=1, rank=3)),
+    ("the second-best horror film", (), False, plan("superlative", genres=all_("Horror"), sort=BEST, limit=1, rank=2)),
+    ("fourth most popular comedy", (), False, plan("superlative", genres=all_("Comedy"), sort=POPULAR, limit=1, rank=4)),
     ("which films did Spielberg and Tom Hanks make together", (), False,
      plan("list", directors=all_("Steven Spielberg"), actors=all_("Tom Hanks"))),
     ("non-American films", (), False, plan("list", countries=none_("USA"))),
@@ -553,7 +556,13 @@ CASES: list[tuple[str, tuple, bool, QueryPlan]] = [
     ("sort by length", (), True, plan("list", scope="previous", sort=SHORTEST)),
     ("now just the ones with Harrison Ford", (), True, plan("list", scope="previous", actors=all_("Harrison Ford"))),
     ("only the dramas among them", (), True, plan("list", scope="previous", genres=all_("Drama"))),
-    ("Tell me more about the first one", (), True, plan("fact", scope="previous", limit=1)),
+    ("Tell me more about the first one", (), True, plan("fact", scope="previous", position=1)),
+    # a pick by place in the previous list, however it is written
+    ("and the third one?", (), True, plan("fact", scope="previous", position=3)),
+    ("who directed the last film you listed?", (), True, plan("fact", scope="previous", position=-1, fields=("director",))),
+    ("what about number 4", (), True, plan("fact", scope="previous", position=4)),
+    ("how long is #2?", (), True, plan("fact", scope="previous", position=2, fields=("duration_min",))),
+    ("what year was the fifth movie in the list", (), True, plan("fact", scope="previous", position=5, fields=("year",))),
     # "what about X" may narrow the last answer or replace it: the rules cannot tell, so they say so
     ("what about the comedies?", (), True, plan("list", genres=all_("Comedy"), confidence=0.6)),
     ("Which is the highest rated drama?", (), True, plan("superlative", genres=all_("Drama"), sort=BEST, limit=1)),
@@ -568,6 +577,40 @@ CASES: list[tuple[str, tuple, bool, QueryPlan]] = [
 @pytest.mark.parametrize(("question", "titles", "previous", "expected"), CASES, ids=[c[0] for c in CASES])
 def test_reads_the_exact_plan(question: str, titles: tuple, previous: bool, expected: QueryPlan) -> None:
     assert read_plan(question, VOCAB, titles=titles, has_previous=previous) == expected
+
+
+def test_a_title_inside_a_persons_name_or_used_as_the_persons_name_yields_to_the_person() -> None:
+    cruise = (21, "The Cruise", 1998)
+    hitchcock = (22, "Hitchcock", 2012)
+    assert read_plan("Tom Cruise movies", VOCAB, titles=(cruise,)) == plan("list", actors=all_("Tom Cruise"))
+    assert read_plan("the best Hitchcock movie", VOCAB, titles=(hitchcock,)) == plan(
+        "superlative", directors=all_("Alfred Hitchcock"), sort=BEST, limit=1)
+    assert read_plan("films directed by Hitchcock", VOCAB, titles=(hitchcock,)) == plan(
+        "list", directors=all_("Alfred Hitchcock"))
+    # the film itself, named as a film
+    assert read_plan("who directed Hitchcock?", VOCAB, titles=(hitchcock,)) == plan(
+        "fact", anchors=(22,), fields=("director",))
+
+
+def test_a_lower_case_preposition_after_a_film_noun_is_not_a_title_that_opens_with_it() -> None:
+    about_time = (23, "About Time", 2013)
+    assert read_plan("movies about time travel", VOCAB, titles=(about_time,)) == plan(
+        "search", semantic="time travel")
+    assert read_plan("Who directed About Time?", VOCAB, titles=(about_time,)) == plan(
+        "fact", anchors=(23,), fields=("director",))
+
+
+def test_where_the_story_goes_and_what_its_people_own_are_plot_words_not_filters() -> None:
+    trip = "a boy left at home when his family flies to France for Christmas"
+    assert read_plan(trip, VOCAB) == plan("search", semantic=trip, confidence=0.6)
+    general = "a Roman general whose family was murdered"
+    assert read_plan(general, VOCAB) == plan("search", semantic=general, confidence=0.6)
+    assert read_plan("a man travels to Japan to find his brother", VOCAB) == plan(
+        "search", semantic="a man travels to Japan to find his brother", confidence=0.6)
+    # where a film was made, and the genre as a genre, still filter
+    assert read_plan("family movies from Italy", VOCAB) == plan(
+        "list", genres=all_("Family"), countries=any_("Italy"))
+    assert read_plan("films made in Japan", VOCAB) == plan("list", countries=any_("Japan"))
 
 
 def test_a_surname_shared_by_people_with_no_credits_to_tell_them_apart_is_not_guessed() -> None:

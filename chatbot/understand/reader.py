@@ -20,7 +20,7 @@ from chatbot.understand.numbers import (
     read_num_ratings,
     read_years,
 )
-from chatbot.understand.people import PeopleIndex, build_index
+from chatbot.understand.people import PeopleIndex, build_index, name_tokens
 from chatbot.understand.text import GAP, Question
 from chatbot.understand.words import (
     merge_people,
@@ -89,12 +89,23 @@ FILLER_PHRASES = re.compile(
     r"by any chance|in (?:the|your|my) (?:catalog|catalogue|collection|database|library|list)|you (?:have|got|know of)|"
     r"(?:on|at|from|according to) (?:movielens|imdb|rotten tomatoes))\b"
 )
-ORDINAL = re.compile(r"\b(second|third|fourth|fifth|2nd|3rd|4th|5th)[- ]?(?=\x00)")
-ORDINAL_N = {"second": 2, "third": 3, "fourth": 4, "fifth": 5, "2nd": 2, "3rd": 3, "4th": 4, "5th": 5}
+ORDINAL_N = {
+    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
+    "ninth": 9, "tenth": 10, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4, "5th": 5, "6th": 6, "7th": 7,
+    "8th": 8, "9th": 9, "10th": 10, "last": -1, "final": -1,
+}
+_RANKS = "|".join(k for k, n in ORDINAL_N.items() if n > 1)
+ORDINAL = re.compile(rf"\b({_RANKS})[- ]?(?:most[- ]?)?(?=\x00)")
+"""A rank before a superlative word the sort pass took ("the second longest", "3rd oldest")."""
+_PLACE = "|".join(ORDINAL_N)
 POSITION = re.compile(
-    r"\b(?:tell me (?:more )?about |more (?:on|about) |what about |and )?the (first|1st|second|2nd|third|3rd|last|fourth|fifth) "
-    r"(?:one|result|title|(?:movie|film)(?=\W*$| (?:you|in|on|from) (?:listed|mentioned|showed|the list|that list)))\b"
+    r"(?<![\w#])(?:tell me (?:more )?about |more (?:on|about) |what about |and |how about )?"
+    rf"(?:the (?P<ord>{_PLACE}) (?:one|result|title|entry|pick|item|(?:movie|film)(?=\W*$|\W+(?:you|in|on|from|of|that)\b))"
+    r"(?: (?:you|that you|that) (?:listed|mentioned|showed|named|gave|suggested|found)| (?:in|on|from|of) (?:the|that|your) (?:list|answer|results))?"
+    r"|(?:number|no\.?|#) ?(?P<num>\d{1,3})(?=\W*$|\W+(?:you|in|on|from|of|that|please)\b))\b"
 )
+"""A pick from the previous answer's list by place ("the third one", "the last film you
+listed", "number 4"): `position` 3, -1, 4."""
 COMPARATIVES: tuple[tuple[str, FieldName], ...] = (
     (r"\b(?:longer|shorter)\b", "duration_min"),
     (r"\b(?:older|newer|earlier|later|more recent)\b", "year"),
@@ -219,8 +230,7 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
         CHANGE_REQUEST if _CHANGE.match(q.orig[m.start() : m.end()]) else q.orig[m.start() : m.end()]
         for m in q.take(UNAPPLIED)
     ]
-    if ordinal := q.take_first(ORDINAL):  # "the second longest": the top rows, the rank not picked
-        unapplied.append(q.orig[ordinal.start() : ordinal.end()].strip())
+    ordinal = q.take_first(ORDINAL)  # "the second longest": a rank below the top
     limit = read_limit(q)
     if limit is not None and re.search(r"\btop\b", v):  # "top 5", "top 3 westerns by rating"
         sort, superlative = sort or Sort(key="avg_rating", desc=True), True
@@ -259,7 +269,7 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
             and not (residual or anchors or fields or q.semantic_cued):
         scope = "previous"  # "how many are there?", "and the oldest?" ask about the last answer
     confidence = 1.0
-    if unknown.unknown or unapplied or (has_previous and re.match(r"\W*(?:what|how) about\b", v)):
+    if unknown.unknown or unapplied or (has_previous and not position and re.match(r"\W*(?:what|how) about\b", v)):
         confidence = MEDIUM
 
     intent: Intent
@@ -293,11 +303,6 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
         intent = "fact"
         if position:
             semantic = None
-            if position.group(1) in ("first", "1st"):
-                limit = 1
-            else:
-                unapplied.append(q.orig[position.start() : position.end()])
-                confidence = MEDIUM
     elif superlative and sort:
         intent = "superlative"
         if limit is None:
@@ -327,16 +332,27 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
             unapplied.append(residual)
             confidence = min(confidence, MEDIUM)
         semantic = None
-    if ordinal and intent == "superlative":
-        limit = max(limit or 1, ORDINAL_N[ordinal.group(1)])
+    rank = None
+    if ordinal and intent == "superlative" and sort is not None:
+        rank, limit = ORDINAL_N[ordinal.group(1)], 1
+    elif ordinal:
+        unapplied.append(q.orig[ordinal.start() : ordinal.end()].strip())
     if intent not in ("list", "search", "superlative", "recommend", "similar"):
         sort = None
     return QueryPlan(
         intent=intent, filters=filters, scope=scope if intent not in ("recommend", "similar") else "catalog",  # type: ignore[arg-type]
-        sort=sort, limit=limit, fields=tuple(dict.fromkeys(fields)), semantic=semantic or None,
+        sort=sort, limit=limit, rank=rank, position=_position(position) if intent == "fact" else None,
+        fields=tuple(dict.fromkeys(fields)), semantic=semantic or None,
         anchors=tuple(anchors) if intent in ("fact", "similar", "recommend", "aggregate") else (),
         unapplied=tuple(dict.fromkeys(unapplied)), confidence=confidence,
     )
+
+
+def _position(m: re.Match[str] | None) -> int | None:
+    if m is None:
+        return None
+    n = int(m.group("num")) if m.group("num") else ORDINAL_N[m.group("ord")]
+    return n or None
 
 
 CHECKED_FIELDS: tuple[tuple[str, FieldName], ...] = (
@@ -366,6 +382,8 @@ def _read_titles(q: Question, titles: Sequence[Title], people: PeopleIndex) -> t
             if pos < 0 or not k.strip():
                 continue
             end = pos + len(k)
+            if _names_a_person(q, pos, end, people) or _reads_as_words(q, pos, end, title):
+                break
             longer = re.match(r" ([A-Z][\w'’-]*)", q.orig[end:])
             if longer and fold(longer.group(1)) not in FILLER | _QUESTION_WORDS and not _is_name_word(people, longer.group(1)):
                 break  # "The Dark Knight Rises" is another film than "The Dark Knight"
@@ -384,6 +402,48 @@ def _read_titles(q: Question, titles: Sequence[Title], people: PeopleIndex) -> t
                 anchors.append(tid)
             break
     return anchors, title_filter, soft
+
+
+_PREPOSITIONS = frozenset({
+    "about", "after", "against", "among", "around", "at", "before", "behind", "beyond", "between",
+    "by", "for", "from", "in", "inside", "into", "like", "near", "of", "off", "on", "out",
+    "outside", "over", "through", "to", "toward", "under", "up", "with", "within", "without",
+})
+
+
+def _names_a_person(q: Question, pos: int, end: int, people: PeopleIndex) -> bool:
+    """Whether the title's words at q.view[pos:end] are a catalog person's: part of a longer full
+    name ("The Cruise" inside "Tom Cruise"), or a name used as one ("the best Hitchcock movie",
+    "films by Hitchcock" are about the director, not the film "Hitchcock")."""
+    spans = [(m.start(), m.end()) for m in re.finditer(r"[^\W_]+", q.low)]
+    for i in range(len(spans)):
+        for n in range(2, people.longest + 1):
+            window = spans[i : i + n]
+            if len(window) < n:
+                break
+            lo, hi = window[0][0], window[-1][1]
+            if hi <= pos or lo >= end or (lo >= pos and hi <= end):
+                continue  # no overlap, or inside the title
+            if tuple(q.low[a:b] for a, b in window) in people.full:
+                return True
+    key = name_tokens(q.low[pos:end])
+    if key not in people.full and key not in people.tails:
+        return False
+    return bool(
+        re.match(r"\s*(?:'s\s+)?(?:movies?|films?|pictures?|flicks?|westerns?|comedies|dramas|thrillers)\b", q.low[end:])
+        or re.search(r"\b(?:by|starring|with|featuring|directed by|written by)\s+$", q.low[:pos])
+    )
+
+
+def _reads_as_words(q: Question, pos: int, end: int, title: str) -> bool:
+    """A title opening with a preposition, written in lower case after a film noun, is the
+    preposition: "movies about time travel" do not name "About Time"."""
+    words = title.split()
+    written = q.orig[pos:end]
+    return (
+        bool(words) and fold(words[0]) in _PREPOSITIONS and written == written.lower() and title != title.lower()
+        and bool(re.search(r"\b(?:movies?|films?|pictures?|flicks?|something|anything|ones?|stuff)\s+$", q.low[:pos]))
+    )
 
 
 def _is_name_word(people: PeopleIndex, word: str) -> bool:

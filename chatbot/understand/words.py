@@ -140,6 +140,11 @@ def _genre_table(vocab: Vocabulary) -> tuple[dict[str, tuple[tuple[str, ...], ..
     return table, re.compile(rf"(?<![\w'])({alt})(?:'s)?(?![\w'])(?!-(?:minute|hour))")
 
 
+_OWNED = re.compile(r"\b(?:his|her|their|its|whose|my|your|our)\s+$")
+"""A genre word owned by someone ("his family", "whose family") is a noun of the story, not a genre."""
+_FILM_NOUN_AFTER = re.compile(r"\s*(?:movies?|films?|pictures?|flicks?|titles?|ones?)\b")
+
+
 def read_genres(q: Question, vocab: Vocabulary) -> Names:
     hits: list[_Hit] = []
     table, pattern = per_vocabulary(vocab, "genres", lambda: _genre_table(vocab))
@@ -148,6 +153,8 @@ def read_genres(q: Question, vocab: Vocabulary) -> Names:
         if any(s < m.end() and m.start() < e for s, e in taken):
             continue
         if m.group(1) == "war" and re.search(r"\bworld war|\bwar (?:ii|2|i|one|two)\b|\bcivil war\b|\bstar wars?", q.view[max(0, m.start() - 6): m.end() + 4]):
+            continue
+        if _OWNED.search(q.view[max(0, m.start() - 8) : m.start()]) and not _FILM_NOUN_AFTER.match(q.view[m.end() :]):
             continue
         taken.append((m.start(), m.end()))
         values = tuple(pick(c, vocab.genres) if vocab.genres else c[0] for c in table[m.group(1)])
@@ -190,6 +197,15 @@ def _place_tables(vocab: Vocabulary) -> _PlaceTables:
     return lang_words, country_words, lang_re, re.compile(lang_alt), country_re, nat_re
 
 
+SETTING = re.compile(
+    r"\b(?:to|into|towards?|across|around|through(?:out)?|visits?|visiting|set in|takes? place in|taking place in|"
+    r"(?:travel|travels|travelled|traveled|flies|fly|flew|moves?|moved|returns?|returned|escapes?|escaped|"
+    r"trip|journey|voyage|holiday|vacation|flight)(?: back)? (?:to|in|from))\s+(?:the\s+)?$"
+)
+"""Words before a country that make it where the story goes, not where the film was made ("his
+family flies to France", "set in Japan"): the country stays in the plot phrase."""
+
+
 def read_places(q: Question, vocab: Vocabulary) -> tuple[Names, Names, tuple[Filters, ...], list[str]]:
     """(countries, languages, either-groups, unapplied): "Italian movies" is made in Italy or in Italian."""
     countries, languages = Mentions(), Mentions()
@@ -227,7 +243,7 @@ def read_places(q: Question, vocab: Vocabulary) -> tuple[Names, Names, tuple[Fil
             add(languages, values, m.start(), m.end())
     # countries named as countries: "from Italy", "made in Japan", "French-made"
     for m in list(country_re.finditer(q.view)):
-        if GAP in q.view[m.start() : m.end()]:
+        if GAP in q.view[m.start() : m.end()] or SETTING.search(q.view[max(0, m.start() - 30) : m.start()]):
             continue
         if m.group(1):
             values = choose(country_words[m.group(1)], vocab.countries)
