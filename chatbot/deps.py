@@ -91,7 +91,7 @@ class Deps:
     """Let the LLM draft free-form SQL for what a plan cannot express."""
     hybrid: bool = True
     """Plot searches mix keyword and vector ranking (False: vector only)."""
-    llm_routing: bool = False
+    llm_routing: bool = True
     """Let a reachable LLM fill the query plan when the rules' reading is empty or unsure."""
     owner: str | None = None
     """Whose stored stars (person_ratings) seed recommendations (the UI sets it per person)."""

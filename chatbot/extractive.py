@@ -10,6 +10,9 @@ from chatbot.plans import SORT_WORDS, conditions
 from retrieval.plan import QueryPlan
 
 NO_LLM_CONFIGURED_NOTE = "Answering from the catalog without an LLM."
+FACT_ROWS = 5
+"""A follow-up fact ("how long is it?", "when did they come out?") is a sentence per film up to
+this many films; past it, the films are listed with their details."""
 
 # (sort key, descending) -> the superlative ("the longest film")
 _SUPERLATIVES = {
@@ -23,6 +26,10 @@ _SUPERLATIVES = {
 
 def _films(n: int) -> str:
     return f"{n} film{'s' if n != 1 else ''}"
+
+
+def _users(n: int) -> str:
+    return f"{n} user{'s' if n != 1 else ''}"
 
 
 def _names(values: Sequence[str], limit: int | None = None) -> str:
@@ -46,7 +53,7 @@ def describe_row(row: dict[str, Any]) -> str:
     if row.get("duration_min"):
         bits.append(f"{row['duration_min']} min")
     if row.get("avg_rating") is not None and row.get("num_ratings"):
-        bits.append(f"rated {row['avg_rating']:.1f}/5 by {row['num_ratings']} users")
+        bits.append(f"rated {row['avg_rating']:.1f}/5 by {_users(row['num_ratings'])}")
     if row.get("actors"):
         bits.append("with " + ", ".join(list(row["actors"])[:2]))
     return title_of(row) + (" — " + "; ".join(bits) if bits else "")
@@ -72,7 +79,7 @@ def _fact(row: dict[str, Any], name: str) -> str | None:
         spelled = f" ({hours} h {minutes:02d} min)" if hours else ""
         return f"runs {value} minutes{spelled}"
     if name == "avg_rating":
-        votes = f" by {row['num_ratings']} users" if row.get("num_ratings") else ""
+        votes = f" by {_users(row['num_ratings'])}" if row.get("num_ratings") else ""
         return f"is rated {float(value):.1f}/5{votes}"
     template = _FACT_CLAUSES.get(name)
     if template is None:
@@ -101,8 +108,20 @@ def _conditions(plan: QueryPlan | None) -> str:
     return ", ".join(found)
 
 
+_ORDINALS = {2: "second", 3: "third", 4: "fourth", 5: "fifth", 6: "sixth", 7: "seventh", 8: "eighth",
+             9: "ninth", 10: "tenth"}
+
+
+def _ordinal(n: int) -> str:
+    return _ORDINALS.get(n) or f"{n}th"
+
+
 def nothing_found(plan: QueryPlan | None) -> str:
     """Said plainly: which conditions found nothing."""
+    if plan is not None and plan.position is not None:
+        if plan.position > 0:
+            return f"The previous answer has no film number {plan.position}."
+        return "The previous answer listed no films to pick from."
     conds = _conditions(plan)
     if conds:
         return f"No films in your catalog match: {conds}."
@@ -112,6 +131,8 @@ def nothing_found(plan: QueryPlan | None) -> str:
 def _superlative_lead(plan: QueryPlan, rows: list[dict[str, Any]], scope: str) -> str:
     assert plan.sort is not None
     word = _SUPERLATIVES.get((plan.sort.key, plan.sort.desc), f"first by {plan.sort.key}")
+    if plan.rank is not None:
+        word = f"{_ordinal(plan.rank)} {word}"
     conds = _conditions(plan)
     among = f" {scope}" + (f" ({conds})" if conds else "")
     limit = plan.limit or 1
@@ -168,9 +189,12 @@ def extractive_answer(
                 lines.append("Not matches, but the closest by meaning:")
                 lines += [f"- {describe_row(r)}" for r in alternatives]
         return "\n".join(lines + caveat + _sql_block(sql))
-    if plan is not None and plan.intent == "fact" and plan.fields and route != "follow_up":
+    if plan is not None and plan.intent == "fact" and plan.fields and (route != "follow_up" or len(titled) <= FACT_ROWS):
         facts = [fact_sentence(r, plan.fields) for r in titled]
         return "\n".join(facts + caveat + _sql_block(sql))
+    if plan is not None and plan.position is not None:  # "tell me about the third one"
+        picked = [describe_row(r) + "." + (f" {r['summary']}" if r.get("summary") else "") for r in titled]
+        return "\n".join(picked + caveat + _sql_block(sql))
     else:
         first = lead(titled, plan=plan, route=route, anchors=anchors or [],
                      total=total if total is not None else len(titled), capped=capped, exact=exact)

@@ -232,6 +232,14 @@ async def retrieve(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
         vector = await _embed(deps, state.query)
         timings["embed"] = round((deps.clock() - t0) * 1000, 2)
     follow = state.route == "follow_up"
+    scope_ids = state.last_ids if follow else None
+    if follow and plan.position is not None:  # "the third one": that film of the last list
+        listed = state.listed_ids or state.last_ids
+        index = plan.position - 1 if plan.position > 0 else len(listed) + plan.position
+        if not 0 <= index < len(listed):
+            return {"hits": [], "exact": True, "total": 0, "timings_ms": timings,
+                    "notes": [f"The previous answer listed {len(listed)} film{'s' if len(listed) != 1 else ''}."]}
+        scope_ids = [listed[index]]
     # No condition beyond the anchors themselves: the tuned similar/search paths serve it.
     simple = plan.filters.model_copy(update={"exclude_ids": ()}).is_empty() and not plan.sort and not follow
     update: dict[str, Any] = {"sql": None, "plan_sql": None, "exact": False, "total": None, "capped": False,
@@ -252,7 +260,7 @@ async def retrieve(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
     run = plan.model_copy(update={"intent": "list"}) if plan.intent in ("count", "aggregate") else plan
     try:
         result = await asyncio.to_thread(
-            deps.catalog.run_plan, run, ids=state.last_ids if follow else None, vector=vector,
+            deps.catalog.run_plan, run, ids=scope_ids, vector=vector,
             metric=deps.metric, cap=deps.set_cap, k=deps.k,
         )
     except ValueError as exc:  # retrieval.compile.PlanError: a plan the compiler cannot express
@@ -264,7 +272,7 @@ async def retrieve(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
         # "best rated sci-fi" on a catalog without ratings: the films exist, the sort key does not.
         unsorted = run.model_copy(update={"sort": None, "intent": "list"})
         retry = await asyncio.to_thread(
-            deps.catalog.run_plan, unsorted, ids=state.last_ids if follow else None, vector=vector,
+            deps.catalog.run_plan, unsorted, ids=scope_ids, vector=vector,
             metric=deps.metric, cap=deps.set_cap, k=deps.k,
         )
         if retry.rows:
@@ -508,9 +516,11 @@ async def check_citations(state: State, runtime: Runtime[Deps]) -> dict[str, Any
     notes = ["Not among the retrieved rows, so not verified: " + ", ".join(checked.flagged) + "."] if checked.flagged else []
     chitchat = state.route == "chitchat"
     result_ids = [r["id"] for r in state.hits if isinstance(r.get("id"), int)] or [c["id"] for c in checked.cited]
+    kept = chitchat or not state.hits
     return {
         "answer": checked.answer, "citations": checked.cited, "notes": notes,
-        "last_ids": state.last_ids if chitchat or not state.hits else result_ids,
+        "last_ids": state.last_ids if kept else result_ids,
+        "listed_ids": result_ids if not kept and len(result_ids) > 1 else state.listed_ids,
         "last_query": state.query if state.route not in ("chitchat", "follow_up") else state.last_query,
         "turns": state.turns + 1,
     }

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from chatbot.answer import Route
+from chatbot.understand.reader import MEDIUM
 from retrieval.plan import Filters, Names, QueryPlan, Range, Vocabulary
 from retrieval.text import fold as fold_accents
 
@@ -51,8 +52,12 @@ def is_exact(plan: QueryPlan) -> bool:
 
 
 def is_vague(plan: QueryPlan) -> bool:
-    """The rules read nothing usable, or are unsure: worth asking a reachable LLM."""
-    return plan.confidence < LOW_CONFIDENCE or (plan.intent == "search" and plan.filters.is_empty() and not plan.sort)
+    """The rules read nothing usable, or are unsure: worth asking a reachable LLM. A plot search
+    the rules read with confidence ("movies about a heist gone wrong") is not."""
+    return plan.confidence < LOW_CONFIDENCE or (
+        plan.intent == "search" and plan.filters.is_empty() and not plan.sort and plan.confidence <= MEDIUM
+    )
+
 
 
 # --- checking an LLM's plan ---------------------------------------------------------------------

@@ -89,8 +89,9 @@ class Settings:
     """`ollama` to use the models, `none` to answer extractively without an LLM."""
     sql_mode: bool = True
     """Let the LLM draft SQL for structured questions."""
-    llm_routing: bool = False
-    """Let the LLM re-route questions the rules found no signal in (one extra model call)."""
+    llm_routing: bool = True
+    """Let a reachable LLM fill the query plan where the rules' reading is empty or unsure (one
+    extra JSON-constrained model call on those questions only; its plan is checked)."""
     k: int = 8
     """Rows retrieved per question."""
     first_token_timeout_s: float = 20.0

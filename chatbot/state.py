@@ -34,6 +34,9 @@ class State(InputState):
     last_ids: list[int] = field(default_factory=list)
     """Every row id the previous turn's plan returned (not only the cited ones): follow-ups
     apply their plan to these."""
+    listed_ids: list[int] = field(default_factory=list)
+    """The ids of the last answer that listed several films, in its order: "the third one" picks
+    from these (they outlive a pick, so "and the fourth one?" still has the list)."""
     last_query: str = ""
     """The previous turn's search text (a follow-up's semantic phrase falls back to it)."""
     turns: int = 0

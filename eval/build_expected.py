@@ -195,7 +195,9 @@ def select(films: Iterable[Film], spec: Mapping[str, Any]) -> list[tuple[str, in
 
     With `top_by` (a column: duration_min, year, avg_rating, num_ratings) only the top `top`
     rows (default 1) by that column remain, ties with the last one included; `order: asc` for
-    the smallest ("the shortest", "the oldest"), descending otherwise.
+    the smallest ("the shortest", "the oldest"), descending otherwise. With `rank: N` too, the
+    rows holding the N-th distinct value instead ("the second longest"). `position: N` keeps the
+    N-th film of the list in that order (-1: the last), as "tell me about the third one" picks it.
     """
     films = list(films)
     kept = [f for f in films if _keep(f, spec)]
@@ -205,10 +207,16 @@ def select(films: Iterable[Film], spec: Mapping[str, Any]) -> list[tuple[str, in
         valued = [(f, _value(f, column)) for f in kept if _value(f, column) is not None]
         valued.sort(key=lambda fv: fv[1] if asc else -fv[1])
         top = int(spec.get("top", 1))
-        if len(valued) > top:
+        if rank := spec.get("rank"):
+            distinct = sorted({v for _, v in valued}, reverse=not asc)
+            valued = [(f, v) for f, v in valued if len(distinct) >= rank and v == distinct[rank - 1]]
+        elif len(valued) > top:
             cutoff = valued[top - 1][1]
             valued = [(f, v) for f, v in valued if (v <= cutoff if asc else v >= cutoff)]
         kept = [f for f, _ in valued]
+    if (position := spec.get("position")) is not None:
+        index = position - 1 if position > 0 else len(kept) + position
+        kept = [kept[index]] if 0 <= index < len(kept) else []
     return [(f.title, f.year) for f in kept]
 
 

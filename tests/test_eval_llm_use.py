@@ -25,19 +25,19 @@ k: 2
 items:
   - {id: like-nemo, class: similar, question: movies like Finding Nemo, route: similar}
   - {id: like-jaws, class: similar, question: movies like Jaws, route: similar}
-  - {id: shark-town, class: plot, question: a shark terrorizes a beach town, route: any}
+  - {id: shark-town, class: plot, question: shark panic at the beach, route: any}
 """
 # The answer prompt starts "Question: <the question>"; plan-filling and drafting requests carry a
 # JSON format and get "{}" (not a plan: that stage falls back, which must not count here).
 P_REPLIES = [
     (r"\AQuestion: movies like Finding Nemo\n", "**Shark Tale** (2004) is the closest."),
     (r"\AQuestion: movies like Jaws\n", "Here are the CATALOG ROWS again."),  # recites the prompt
-    (r"\AQuestion: a shark", "CATALOG ROWS: none."),
+    (r"\AQuestion: shark panic", "CATALOG ROWS: none."),
 ]
 S_REPLIES = [
     (r"\AQuestion: movies like Jaws\n", "**Finding Nemo** (2003) has a shark in it too."),
     # one row and two inventions: mostly titles not among the rows
-    (r"\AQuestion: a shark", "**Shark Tale** (2004), **The Meg** (2018) and **Sharknado** (2013)."),
+    (r"\AQuestion: shark panic", "**Shark Tale** (2004), **The Meg** (2018) and **Sharknado** (2013)."),
 ]
 
 

@@ -251,6 +251,32 @@ async def test_follow_up_applies_to_every_previous_result(course_db, plain_bot):
     assert row_titles(a) == {(t, y) for t, y, d in rows if d == longest}
 
 
+async def test_a_follow_up_picks_a_film_by_its_place_in_the_previous_list(course_db, plain_bot):
+    listed = await plain_bot.aask("Stanley Kubrick films", thread_id="kub")
+    order = [(r["title"], r["year"]) for r in listed.rows]
+    expected = sorted(truth(course_db, "SELECT title, year FROM movies WHERE director = 'Stanley Kubrick'"),
+                      key=lambda r: (r[1], r[0].lower()))
+    assert order == expected  # the list answer, in year order
+    third = await plain_bot.aask("tell me about the third one", thread_id="kub")
+    assert third.route == "follow_up" and titles(third) == [expected[2]]
+    title, year = expected[2]
+    assert third.answer.startswith(f"**{title}** ({year})")
+    # the list outlives the pick: the last one is still the list's last
+    last = await plain_bot.aask("who directed the last one?", thread_id="kub")
+    assert titles(last) == [expected[-1]]
+    assert last.answer.startswith(f"*{expected[-1][0]}* ({expected[-1][1]}) was directed by Stanley Kubrick.")
+    past = await plain_bot.aask(f"what about number {len(expected) + 3}", thread_id="kub")
+    assert past.citations == [] and past.answer.startswith(f"The previous answer has no film number {len(expected) + 3}.")
+
+
+async def test_the_second_longest_film(course_db, plain_bot):
+    a = await plain_bot.aask("what's the second longest movie?")
+    second = truth(course_db, "SELECT title, year FROM movies WHERE duration_min = (SELECT DISTINCT duration_min "
+                              "FROM movies WHERE duration_min IS NOT NULL ORDER BY 1 DESC OFFSET 1 LIMIT 1)")
+    assert titles(a) == second
+    assert a.answer.startswith(f"The second longest film in your catalog is **{second[0][0]}** ({second[0][1]})")
+
+
 async def test_the_oldest_film_is_computed_over_the_whole_catalog(course_db, plain_bot):
     a = await plain_bot.aask("What is the oldest film in the catalog?")
     oldest = truth(course_db, "SELECT title, year FROM movies WHERE year = (SELECT min(year) FROM movies)")
@@ -319,7 +345,7 @@ async def test_llm_fills_the_plan_through_ollama_format(course_db, fake):
     fake.script(PRIMARY, queue=[json.dumps(plan)], default="**Schindler's List** (1993).")
     s = settings_for(course_db, fake, llm_routing=True, sql_mode=False)
     async with await open_bot(s) as bot:
-        a = await bot.aask("what did the man behind E.T. make about serious matters in that decade of grunge")
+        a = await bot.aask("serious work by the man behind E.T. back when grunge was big")
     first = fake.chat_requests(PRIMARY)[0]
     assert "intent" in first.format["properties"]  # the plan's own JSON schema
     assert a.route == "structured"

@@ -18,6 +18,8 @@ from retrieval.plan import Filters, Names, QueryPlan, Range, Sort
 
 
 def bot(chat=None, guard=None, catalog=None, checkpointer=None, **kw):
+    # LLM plan filling (on by default) is tested on its own below; elsewhere the fake is not asked
+    kw.setdefault("llm_routing", False)
     deps = Deps(catalog=catalog or FakeCatalog(), embedder=FakeEmbedder(), chat=chat, sql=guard, **kw)
     return Chatbot(deps, checkpointer=checkpointer)
 
@@ -326,11 +328,38 @@ async def test_an_aggregate_without_an_llm_says_what_it_could_not_compute(aggreg
 RAINY = "something for a rainy sunday afternoon"
 
 
-async def test_llm_plan_filling_is_off_by_default(scripted):
+def test_llm_plan_filling_is_on_by_default():
+    from chatbot.settings import Settings
+
+    assert Deps(catalog=FakeCatalog(), embedder=FakeEmbedder()).llm_routing is True
+    assert Settings().llm_routing is True
+
+
+async def test_llm_plan_filling_can_be_turned_off(scripted):
     scripted[RAINY] = QueryPlan(intent="search", semantic=RAINY, confidence=0.2)
     chat = FakeChat(answers=["**Jaws** (1975)."])
-    a = await bot(chat=chat).aask(RAINY)
+    a = await bot(chat=chat, llm_routing=False).aask(RAINY)
     assert a.route == "semantic" and chat.json_calls == []
+
+
+async def test_a_plot_search_the_rules_read_asks_no_llm_for_a_plan(scripted):
+    heist = "movies about a heist that goes wrong"
+    scripted[heist] = QueryPlan(intent="search", semantic="a heist that goes wrong")
+    chat = FakeChat(answers=["**Jaws** (1975)."])
+    a = await bot(chat=chat, llm_routing=True).aask(heist)
+    assert a.route == "semantic" and chat.json_calls == []
+
+
+async def test_an_llm_plan_that_drops_a_condition_the_rules_read_is_refused(scripted):
+    q = "spielberg stuff for a rainy day"
+    scripted[q] = QueryPlan(intent="search", filters=SPIELBERG, semantic="for a rainy day", confidence=0.3)
+    reply = {"intent": "list", "filters": {"genres": {"all_of": ["Drama"]}}}
+    catalog = FakeCatalog()
+    chat = FakeChat(answers=["**Jaws** (1975)."], plans=[reply])
+    a = await bot(chat=chat, catalog=catalog, llm_routing=True).aask(q)
+    _, (plan, *_) = catalog.calls[-1]
+    assert plan.filters.directors.all_of == ("Steven Spielberg",) and plan.filters.genres.is_empty()
+    assert a.fallbacks == [Fallback(model="fake:1b", reason="off-question plan: it drops the director Steven Spielberg")]
 
 
 async def test_llm_fills_the_same_plan_and_every_value_is_checked_against_the_catalog(scripted):

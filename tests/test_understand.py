@@ -212,7 +212,7 @@ CASES: list[tuple[str, tuple, bool, QueryPlan]] = [
     ("feel-good movies", (), False, plan("search", semantic="feel-good")),
     ("heist movies", (), False, plan("search", semantic="heist", confidence=0.6)),
     ("a lonely robot cleans up a deserted Earth", (), False,
-     plan("search", semantic="a lonely robot cleans up a deserted Earth", confidence=0.6)),
+     plan("search", semantic="a lonely robot cleans up a deserted Earth")),
     ("the longest movie about war", (), False, plan("superlative", sort=LONGEST, limit=1, semantic="war")),
     # --- years ---
     ("films from 1994", (), False, plan("list", year=span(1994, 1994))),
@@ -420,7 +420,7 @@ CASES: list[tuple[str, tuple, bool, QueryPlan]] = [
     ("I loved Jurassic Park. Any recommendations?", (JURASSIC,), False, plan("recommend", anchors=(19,))),
     ("What should I watch if I like sci-fi?", (), False, plan("recommend", genres=all_("Sci-Fi"))),
     ("a FedEx employee stranded on a deserted island after a plane crash", ((21, "Crash", 2004),), False,
-     plan("search", semantic="a FedEx employee stranded on a deserted island after a plane crash", confidence=0.6)),
+     plan("search", semantic="a FedEx employee stranded on a deserted island after a plane crash")),
     ("movies set in New York", (), False, plan("search", semantic="set in New York")),
     ("films where people are trapped on an island", (), False, plan("search", semantic="people are trapped on an island")),
     ("movies starring both Tom Hanks and Meg Ryan", (), False, plan("list", actors=all_("Tom Hanks", "Meg Ryan"))),
@@ -498,7 +498,7 @@ CASES: list[tuple[str, tuple, bool, QueryPlan]] = [
      plan("superlative", directors=all_("Steven Spielberg"), sort=OLDEST, limit=1)),
     ("Who directed the most movies in the catalog?", (), False, plan("aggregate", fields=("director",), confidence=0.6)),
     ("a sad movie that will make me cry", (), False,
-     plan("search", semantic="a sad movie that will make me cry", confidence=0.6)),
+     plan("search", semantic="a sad movie that will make me cry")),
     ("Show me 5 random comedies", (), False, plan("list", genres=all_("Comedy"), limit=5)),
     ("I'm looking for a scary movie from the 80s", ((22, "Scary Movie", 2000),), False,
      plan("list", genres=all_("Horror"), year=span(1980, 1989))),
@@ -602,11 +602,17 @@ def test_a_lower_case_preposition_after_a_film_noun_is_not_a_title_that_opens_wi
 
 def test_where_the_story_goes_and_what_its_people_own_are_plot_words_not_filters() -> None:
     trip = "a boy left at home when his family flies to France for Christmas"
-    assert read_plan(trip, VOCAB) == plan("search", semantic=trip, confidence=0.6)
+    assert read_plan(trip, VOCAB) == plan("search", semantic=trip)
     general = "a Roman general whose family was murdered"
-    assert read_plan(general, VOCAB) == plan("search", semantic=general, confidence=0.6)
+    assert read_plan(general, VOCAB) == plan("search", semantic=general)
     assert read_plan("a man travels to Japan to find his brother", VOCAB) == plan(
-        "search", semantic="a man travels to Japan to find his brother", confidence=0.6)
+        "search", semantic="a man travels to Japan to find his brother")
+
+
+def test_a_described_story_is_a_confident_plot_search_and_leftover_words_are_not() -> None:
+    assert read_plan("two brothers rob banks in Texas", VOCAB) == plan("search", semantic="two brothers rob banks in Texas")
+    assert read_plan("Pixar stuff", VOCAB) == plan("search", semantic="Pixar", confidence=0.6)
+    assert read_plan("a heist", VOCAB) == plan("search", semantic="a heist", confidence=0.6)
     # where a film was made, and the genre as a genre, still filter
     assert read_plan("family movies from Italy", VOCAB) == plan(
         "list", genres=all_("Family"), countries=any_("Italy"))

@@ -158,6 +158,11 @@ FIELDS: tuple[tuple[str, FieldName], ...] = (
     (r"\b(?:what|which) countr(?:y|ies)\b|\bcountr(?:y|ies) of\b|\bwhere (?:was|were|is)\b[\s\x00\w]{0,40}?\b(?:made|filmed|shot|produced|from)\b|\b(?:their|its|the) countr(?:y|ies)\b", "country"),
     (r"\b(?:what|which) languages?\b|\blanguages? (?:of|is)\b|\bin what language\b|\b(?:their|its|the) languages?\b", "language"),
 )
+DESCRIPTION = re.compile(
+    r"(?:a|an|the|two|three|four|some|someone|somebody|people|group of|young|old)\b(?:\W+[^\W\d_]+){3,}"
+)
+"""Leftover words that describe a story ("a shark terrorizes a beach town", "two brothers rob
+banks"): a plot search read as written, not words the rules failed to read."""
 SEMANTIC_CUE = re.compile(
     r"(?<!what )(?<!how )(?<!tell me )(?<!more )(?<!know )(?<!info )\b(?:about|regarding|concerning|involving|involve|involves|where|in which|wherein|set (?:in|on|during|at)|taking place|"
     r"that takes? place|dealing with|deals with|centered on|centred on|based on|on the (?:theme|subject|topic) of|"
@@ -321,8 +326,8 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
             semantic = f"{residual} {semantic}"  # "uplifting movies about friendship"
         if not semantic:
             semantic = residual
-            if not has_filters:  # nothing but leftover words: an LLM may read it better
-                confidence = min(confidence, MEDIUM)
+            if not has_filters and not DESCRIPTION.match(fold(residual or "")):
+                confidence = min(confidence, MEDIUM)  # nothing but leftover words: an LLM may read it better
     elif has_filters or sort or scope == "previous" or limit or LIST.search(v):
         intent = "list"
     else:
