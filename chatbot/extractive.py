@@ -100,6 +100,38 @@ def fact_sentence(row: dict[str, Any], fields: Sequence[str]) -> str:
     return sentence
 
 
+_COMPARED = {  # field -> (more, less, how a value reads)
+    "duration_min": ("longer than", "shorter than", lambda v: f"{int(v)} minutes"),
+    "year": ("newer than", "older than", lambda v: str(int(v))),
+    "avg_rating": ("rated higher than", "rated lower than", lambda v: f"{float(v):.2f}/5"),
+    "num_ratings": ("rated by more users than", "rated by fewer users than", lambda v: f"{int(v)} ratings"),
+}
+
+
+def comparison(rows: Sequence[dict[str, Any]], field: str, more: bool) -> str:
+    """"Yes: *Jaws* (1975) is longer than *Alien* (1979): 124 minutes against 117 minutes." — the
+    first film named against each other one, on the values the rows hold."""
+    more_word, less_word, show = _COMPARED[field]
+    first, others = rows[0], rows[1:]
+    head = f"*{first['title']}*" + (f" ({first['year']})" if first.get("year") else "")
+    label = SORT_WORDS.get(field, field)
+    out = []
+    for other in others:
+        name = f"*{other['title']}*" + (f" ({other['year']})" if other.get("year") else "")
+        a, b = first.get(field), other.get(field)
+        if a is None or b is None:
+            missing = head if a is None else name
+            out.append(f"I can't compare them: your catalog does not record the {label} of {missing}.")
+            continue
+        if a == b:
+            out.append(f"No: {head} and {name} have the same {label}, {show(a)}.")
+            continue
+        bigger = a > b
+        verdict = "Yes" if bigger == more else "No"
+        out.append(f"{verdict}: {head} is {more_word if bigger else less_word} {name}: {show(a)} against {show(b)}.")
+    return "\n".join(out)
+
+
 # --- leads ----------------------------------------------------------------------------------------
 
 
@@ -189,6 +221,8 @@ def extractive_answer(
                 lines.append("Not matches, but the closest by meaning:")
                 lines += [f"- {describe_row(r)}" for r in alternatives]
         return "\n".join(lines + caveat + _sql_block(sql))
+    if plan is not None and plan.intent == "fact" and plan.compare is not None and len(titled) > 1:
+        return "\n".join([comparison(titled, plan.compare.field, plan.compare.more), *caveat, *_sql_block(sql)])
     if plan is not None and plan.intent == "fact" and plan.fields and (route != "follow_up" or len(titled) <= FACT_ROWS):
         facts = [fact_sentence(r, plan.fields) for r in titled]
         return "\n".join(facts + caveat + _sql_block(sql))

@@ -119,6 +119,15 @@ class Sort(_Strict):
     desc: bool = False
 
 
+class Compare(_Strict):
+    """A yes/no comparison of the first named film with the others on one field ("is Jaws longer
+    than Alien?": duration_min, more)."""
+
+    field: Literal["year", "duration_min", "avg_rating", "num_ratings"]
+    more: bool = True
+    """The question asks whether the first film has more of it (longer, newer, better rated)."""
+
+
 class QueryPlan(_Strict):
     """One question, read."""
 
@@ -134,6 +143,8 @@ class QueryPlan(_Strict):
     rank: int | None = Field(default=None, ge=2)
     """A superlative's place below the top ("the second longest": 2): the rows holding the
     rank-th distinct value of the sort key (ties kept)."""
+    compare: Compare | None = None
+    """A fact question comparing the anchors ("is Jaws longer than Alien?"): answered yes or no."""
     position: int | None = None
     """A follow-up's pick by its place in the previous answer's list ("the third one": 3, "the
     last one": -1); applied to the previous ids before the plan runs."""

@@ -269,6 +269,14 @@ async def test_a_follow_up_picks_a_film_by_its_place_in_the_previous_list(course
     assert past.citations == [] and past.answer.startswith(f"The previous answer has no film number {len(expected) + 3}.")
 
 
+async def test_a_comparison_of_two_named_films_answers_yes_or_no_from_their_rows(course_db, plain_bot):
+    (jaws,), (alien,) = (truth(course_db, "SELECT duration_min FROM movies WHERE title = %s", t)[0] for t in ("Jaws", "Alien"))
+    a = await plain_bot.aask("Is Alien longer than Jaws?")
+    verdict = "Yes" if alien > jaws else "No"
+    word = "longer" if alien > jaws else "shorter"
+    assert a.answer.startswith(f"{verdict}: *Alien* (1979) is {word} than *Jaws* (1975): {alien} minutes against {jaws} minutes.")
+
+
 async def test_the_second_longest_film(course_db, plain_bot):
     a = await plain_bot.aask("what's the second longest movie?")
     second = truth(course_db, "SELECT title, year FROM movies WHERE duration_min = (SELECT DISTINCT duration_min "

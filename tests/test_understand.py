@@ -11,7 +11,7 @@ import pytest
 
 from chatbot.understand import read_plan
 from chatbot.understand.numbers import decade_span, minutes
-from retrieval.plan import Filters, Names, QueryPlan, Range, Sort, Vocabulary
+from retrieval.plan import Compare, Filters, Names, QueryPlan, Range, Sort, Vocabulary
 
 DIRECTORS = {
     "Steven Spielberg": 15, "Alfred Hitchcock": 11, "Stanley Kubrick": 9, "Quentin Tarantino": 5,
@@ -190,6 +190,13 @@ CASES: list[tuple[str, tuple, bool, QueryPlan]] = [
     ("comedies similar to Pulp Fiction", (PULP,), False,
      plan("similar", anchors=(12,), exclude_ids=(12,), genres=all_("Comedy"))),
     ("Any movies in the vein of Jaws?", (JAWS,), False, plan("similar", anchors=(11,), exclude_ids=(11,))),
+    # a comparison of the films named, first named first (whatever order the catalog found them in)
+    ("is Jaws longer than Alien?", (ALIEN, JAWS), False,
+     plan("fact", fields=("duration_min",), anchors=(11, 13), compare=Compare(field="duration_min"))),
+    ("was Alien made earlier than Jaws", (JAWS, ALIEN), False,
+     plan("fact", fields=("year",), anchors=(13, 11), compare=Compare(field="year", more=False))),
+    ("Is Pulp Fiction rated higher than Jaws?", (JAWS, PULP), False,
+     plan("fact", fields=("avg_rating",), anchors=(12, 11), compare=Compare(field="avg_rating"))),
     ("films like Jaws and Alien", (JAWS, ALIEN), False,
      plan("similar", anchors=(11, 13), exclude_ids=(11, 13))),
     # --- recommend ---
@@ -198,7 +205,7 @@ CASES: list[tuple[str, tuple, bool, QueryPlan]] = [
     ("can you suggest some 90s thrillers?", (), False,
      plan("recommend", genres=all_("Thriller"), year=span(1990, 1999))),
     ("what should I watch tonight?", (), False, plan("recommend")),
-    ("recommend 3 movies like Alien", (ALIEN,), False, plan("recommend", anchors=(13,), limit=3)),
+    ("recommend 3 movies like Alien", (ALIEN,), False, plan("similar", anchors=(13,), exclude_ids=(13,), limit=3)),
     # --- plot / mood search ---
     ("movies about a heist gone wrong", (), False, plan("search", semantic="a heist gone wrong")),
     ("a film where the hero dies at the end", (), False, plan("search", semantic="the hero dies at the end")),
@@ -408,7 +415,7 @@ CASES: list[tuple[str, tuple, bool, QueryPlan]] = [
     ("How old is Jaws?", (JAWS,), False, plan("fact", fields=("year",), anchors=(11,))),
     ("what's Jaws rated", (JAWS,), False, plan("fact", fields=("avg_rating",), anchors=(11,))),
     ("Is Jurassic Park longer than Jaws?", (JURASSIC, JAWS), False,
-     plan("fact", fields=("duration_min",), anchors=(19, 11))),
+     plan("fact", fields=("duration_min",), anchors=(19, 11), compare=Compare(field="duration_min"))),
     ("was Jaws directed by Spielberg?", (JAWS,), False,
      plan("fact", directors=all_("Steven Spielberg"), fields=("director",), anchors=(11,))),
     ("Is Pulp Fiction in the catalog?", (PULP,), False, plan("fact", anchors=(12,))),
@@ -416,7 +423,7 @@ CASES: list[tuple[str, tuple, bool, QueryPlan]] = [
      plan("fact", anchors=(11,), unapplied=("composed", "music for"), confidence=0.6)),
     ("Tell me the director and year of Pulp Fiction", (PULP,), False,
      plan("fact", fields=("director", "year"), anchors=(12,))),
-    ("recommend something similar to Pulp Fiction", (PULP,), False, plan("recommend", anchors=(12,))),
+    ("recommend something similar to Pulp Fiction", (PULP,), False, plan("similar", anchors=(12,), exclude_ids=(12,))),
     ("I loved Jurassic Park. Any recommendations?", (JURASSIC,), False, plan("recommend", anchors=(19,))),
     ("What should I watch if I like sci-fi?", (), False, plan("recommend", genres=all_("Sci-Fi"))),
     ("a FedEx employee stranded on a deserted island after a plane crash", ((21, "Crash", 2004),), False,

@@ -29,7 +29,17 @@ from chatbot.understand.words import (
     read_places,
     read_unknown_names,
 )
-from retrieval.plan import FieldName, Filters, Intent, Names, QueryPlan, Sort, SortKey, Vocabulary
+from retrieval.plan import (
+    Compare,
+    FieldName,
+    Filters,
+    Intent,
+    Names,
+    QueryPlan,
+    Sort,
+    SortKey,
+    Vocabulary,
+)
 from retrieval.text import fold
 
 Title = tuple[int, str, int | None]
@@ -62,6 +72,13 @@ SIMILAR = re.compile(
     r"\b(?:like|similar to|similar|resembl\w*|in the (?:vein|style|spirit) of|reminiscent of|same as|comparable to|"
     r"along the lines of|akin to|close to|the likes of)\b"
 )
+LIKE_TITLE = re.compile(
+    r"\b(?:(?:movies?|films?|something|anything|more|ones?|stuff|titles?|pictures?) like|similar to|in the (?:vein|style|spirit) of|"
+    r"reminiscent of|along the lines of|the likes of)[\s\x00]*\x00"
+)
+"""A film asked for by its likeness to a title the question names ("recommend me movies like
+Alien", "suggest something similar to Heat"): a similarity question, whatever verb asks it; "I
+liked Alien, what should I watch?" stays a recommendation."""
 FOLLOW_UP = re.compile(
     r"\b(?:those|these|them|they|the ones|of which|among (?:them|those|these)|that list|the list|the above|"
     r"above ones|it|its|that one|this one|the first one|the second one|the last one|previous|same ones|results?)\b"
@@ -106,12 +123,17 @@ POSITION = re.compile(
 )
 """A pick from the previous answer's list by place ("the third one", "the last film you
 listed", "number 4"): `position` 3, -1, 4."""
-COMPARATIVES: tuple[tuple[str, FieldName], ...] = (
-    (r"\b(?:longer|shorter)\b", "duration_min"),
-    (r"\b(?:older|newer|earlier|later|more recent)\b", "year"),
-    (r"\b(?:better|worse|higher|lower)(?:[- ]rated)?\b|\brated (?:higher|lower|better|worse)\b", "avg_rating"),
-    (r"\bmore (?:popular|ratings)\b", "num_ratings"),
+COMPARATIVES: tuple[tuple[str, FieldName, bool], ...] = (
+    (r"\blonger\b", "duration_min", True),
+    (r"\bshorter\b", "duration_min", False),
+    (r"\b(?:newer|later|more recent|younger)\b", "year", True),
+    (r"\b(?:older|earlier)\b", "year", False),
+    (r"\b(?:better|higher)(?:[- ]rated)?\b|\brated (?:higher|better)\b", "avg_rating", True),
+    (r"\b(?:worse|lower)(?:[- ]rated)?\b|\brated (?:lower|worse)\b", "avg_rating", False),
+    (r"\bmore (?:popular|ratings)\b", "num_ratings", True),
+    (r"\bless popular\b|\bfewer ratings\b", "num_ratings", False),
 )
+"""(pattern, field, the first film has more of it): "is Jaws longer than Alien?"."""
 
 # (pattern, key, descending): superlative words; the "kind" decides the intent.
 SUPERLATIVES: tuple[tuple[str, SortKey, bool], ...] = (
@@ -216,7 +238,7 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
     q.take(FILLER_PHRASES)
     title_filter = title_filter or _read_title_words(q)
     recommend = bool(RECOMMEND.search(v))
-    similar = bool(anchors) and bool(SIMILAR.search(q.view)) and not recommend
+    similar = bool(anchors) and bool(SIMILAR.search(q.view)) and (not recommend or bool(LIKE_TITLE.search(q.view)))
     count = bool(COUNT.search(v))
     num_ratings = read_num_ratings(q)
     avg_rating = read_avg_rating(q)
@@ -240,10 +262,14 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
     if limit is not None and re.search(r"\btop\b", v):  # "top 5", "top 3 westerns by rating"
         sort, superlative = sort or Sort(key="avg_rating", desc=True), True
     fields = _read_fields(q)
+    compare: Compare | None = None
     if len(anchors) > 1:  # "is Jaws longer than Alien?"
-        fields += [name for pattern, name in COMPARATIVES if q.take(pattern)]
+        for pattern, name, more in COMPARATIVES:
+            if q.take(pattern):
+                fields.append(name)
+                compare = compare or Compare(field=name, more=more)
     relative = [
-        q.orig[m.start() : m.end()] for pattern, _ in COMPARATIVES for m in q.take(rf"(?:{pattern}) than(?= *\x00)")
+        q.orig[m.start() : m.end()] for pattern, _, _ in COMPARATIVES for m in q.take(rf"(?:{pattern}) than(?= *\x00)")
     ] if len(anchors) == 1 else []
     semantic = _read_semantic(q)
     genres = read_genres(q, vocab)
@@ -279,7 +305,7 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
 
     intent: Intent
     has_filters = not filters.is_empty()
-    if recommend:
+    if recommend and not similar:
         intent = "recommend"
         semantic = semantic or residual
     elif similar:
@@ -346,7 +372,7 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
         sort = None
     return QueryPlan(
         intent=intent, filters=filters, scope=scope if intent not in ("recommend", "similar") else "catalog",  # type: ignore[arg-type]
-        sort=sort, limit=limit, rank=rank, position=_position(position) if intent == "fact" else None,
+        sort=sort, limit=limit, rank=rank, compare=compare if intent == "fact" else None, position=_position(position) if intent == "fact" else None,
         fields=tuple(dict.fromkeys(fields)), semantic=semantic or None,
         anchors=tuple(anchors) if intent in ("fact", "similar", "recommend", "aggregate") else (),
         unapplied=tuple(dict.fromkeys(unapplied)), confidence=confidence,
@@ -377,6 +403,7 @@ def _read_titles(q: Question, titles: Sequence[Title], people: PeopleIndex) -> t
     is a title filter ("the Star Wars movies"); by "movie"/"film" either ("the longest Star Wars
     movie" filters, "who directed the Jaws movie" names one)."""
     anchors: list[int] = []
+    at: dict[int, int] = {}  # anchor -> where the question names it
     title_filter = None
     soft = False
     for tid, title, year in titles:
@@ -405,8 +432,9 @@ def _read_titles(q: Question, titles: Sequence[Title], people: PeopleIndex) -> t
             q.consume(pos, end)
             if tid not in anchors:
                 anchors.append(tid)
+                at[tid] = pos
             break
-    return anchors, title_filter, soft
+    return sorted(anchors, key=at.__getitem__), title_filter, soft  # in the question's order
 
 
 _PREPOSITIONS = frozenset({
