@@ -34,6 +34,7 @@ FieldName = Literal[
     "country", "language", "avg_rating", "num_ratings",
 ]
 Scope = Literal["catalog", "previous"]
+CompareField = Literal["year", "duration_min", "avg_rating", "num_ratings"]
 
 
 class _Strict(BaseModel):
@@ -123,7 +124,7 @@ class Compare(_Strict):
     """A yes/no comparison of the first named film with the others on one field ("is Jaws longer
     than Alien?": duration_min, more)."""
 
-    field: Literal["year", "duration_min", "avg_rating", "num_ratings"]
+    field: CompareField
     more: bool = True
     """The question asks whether the first film has more of it (longer, newer, better rated)."""
 

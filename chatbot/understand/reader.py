@@ -31,6 +31,7 @@ from chatbot.understand.words import (
 )
 from retrieval.plan import (
     Compare,
+    CompareField,
     FieldName,
     Filters,
     Intent,
@@ -123,7 +124,7 @@ POSITION = re.compile(
 )
 """A pick from the previous answer's list by place ("the third one", "the last film you
 listed", "number 4"): `position` 3, -1, 4."""
-COMPARATIVES: tuple[tuple[str, FieldName, bool], ...] = (
+COMPARATIVES: tuple[tuple[str, CompareField, bool], ...] = (
     (r"\blonger\b", "duration_min", True),
     (r"\bshorter\b", "duration_min", False),
     (r"\b(?:newer|later|more recent|younger)\b", "year", True),
@@ -264,10 +265,10 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
     fields = _read_fields(q)
     compare: Compare | None = None
     if len(anchors) > 1:  # "is Jaws longer than Alien?"
-        for pattern, name, more in COMPARATIVES:
+        for pattern, column, more in COMPARATIVES:
             if q.take(pattern):
-                fields.append(name)
-                compare = compare or Compare(field=name, more=more)
+                fields.append(column)
+                compare = compare or Compare(field=column, more=more)
     relative = [
         q.orig[m.start() : m.end()] for pattern, _, _ in COMPARATIVES for m in q.take(rf"(?:{pattern}) than(?= *\x00)")
     ] if len(anchors) == 1 else []
