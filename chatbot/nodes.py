@@ -22,7 +22,15 @@ from chatbot.deps import Deps
 from chatbot.drafts import REPEATED, draft_problem, plan_problem
 from chatbot.extractive import NO_LLM_CONFIGURED_NOTE, extractive_answer
 from chatbot.llm import NO_LLM_NOTE
-from chatbot.plans import SORT_WORDS, checked_plan, is_vague, needs_vector, route_of
+from chatbot.plans import (
+    MIN_RATINGS,
+    SORT_WORDS,
+    checked_plan,
+    is_vague,
+    needs_vector,
+    rated_enough,
+    route_of,
+)
 from chatbot.state import State, fresh_turn
 from chatbot.understand import read_plan
 from chatbot.understand.ratings import StatedRating, confirmation, read_ratings
@@ -258,11 +266,22 @@ async def retrieve(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
         return {**update, "hits": await _search(state, deps, vector or await _embed(deps, state.query))}
     # A count lists its rows too (count(*) OVER () gives the total), so the answer can cite them.
     run = plan.model_copy(update={"intent": "list"}) if plan.intent in ("count", "aggregate") else plan
+    bounded = rated_enough(plan)
+    said: list[str] = []
     try:
         result = await asyncio.to_thread(
-            deps.catalog.run_plan, run, ids=scope_ids, vector=vector,
+            deps.catalog.run_plan, bounded or run, ids=scope_ids, vector=vector,
             metric=deps.metric, cap=deps.set_cap, k=deps.k,
         )
+        if bounded is not None and result.rows:
+            plan = run = bounded
+            said.append(f"Films rated by fewer than {MIN_RATINGS} users are left out of the top by average rating "
+                         "(ask for \"at least 1 rating\" to include them).")
+        elif bounded is not None:  # no film has that many ratings: the top of those that have any
+            result = await asyncio.to_thread(
+                deps.catalog.run_plan, run, ids=scope_ids, vector=vector,
+                metric=deps.metric, cap=deps.set_cap, k=deps.k,
+            )
     except ValueError as exc:  # retrieval.compile.PlanError: a plan the compiler cannot express
         log.info("plan not runnable (%s): %s", exc, plan)
         return {**update, "hits": await _search(state, deps, vector or await _embed(deps, state.query)),
@@ -285,7 +304,7 @@ async def retrieve(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
     if unapplied:
         plan = plan.model_copy(update={"unapplied": (*plan.unapplied, *unapplied)})
     update.update(plan=plan, hits=rows, total=result.total, capped=result.capped, plan_sql=result.readable,
-                  exact=not result.ranked)
+                  exact=not result.ranked, notes=said)
     if not rows and plan.intent != "count":
         update["alternatives"] = await _search(state, deps, vector or await _embed(deps, state.query), ALTERNATIVES)
     return update

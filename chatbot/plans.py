@@ -60,6 +60,23 @@ def is_vague(plan: QueryPlan) -> bool:
 
 
 
+MIN_RATINGS = 10
+"""A rating superlative ("the best rated", "the worst comedy") counts films rated by at least this
+many users unless the question sets its own bound: an average of one 5-star rating is not "the
+best rated" (MovieLens has hundreds of those)."""
+
+
+def rated_enough(plan: QueryPlan) -> QueryPlan | None:
+    """`plan` with the MIN_RATINGS bound, when it picks the top by average rating and names no
+    bound on the number of ratings; else None."""
+    if plan.intent != "superlative" or plan.sort is None or plan.sort.key != "avg_rating":
+        return None
+    if not plan.filters.num_ratings.is_empty():
+        return None
+    bounded = plan.filters.model_copy(update={"num_ratings": Range(min=MIN_RATINGS)})
+    return plan.model_copy(update={"filters": bounded})
+
+
 # --- checking an LLM's plan ---------------------------------------------------------------------
 
 

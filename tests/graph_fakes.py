@@ -120,6 +120,7 @@ def _plan_match(m: MovieHit, f: Filters) -> bool:
     directors = [d.strip() for d in (m.director or "").split(",") if d.strip()]
     return (
         _in(f.year, m.year) and _in(f.duration_min, m.duration_min) and _in(f.avg_rating, m.avg_rating)
+        and _in(f.num_ratings, m.num_ratings)
         and _names_match(list(m.genres), f.genres) and _names_match(directors, f.directors)
         and _names_match(list(m.actors), f.actors)
         and _names_match([*directors, *m.actors], f.people)

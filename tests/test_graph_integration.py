@@ -340,7 +340,7 @@ async def test_eight_concurrent_questions_against_a_slow_model(course_db, fake):
     fake.script(PRIMARY, default="**Jaws** (1975).", first_token_delay=0.3, max_concurrency=1)
     s = settings_for(course_db, fake, first_token_timeout_s=1.0, llm_timeout_s=20.0)
     async with await open_bot(s) as bot:
-        answers = await asyncio.gather(*(bot.aask(f"a shark terrorizes a beach town #{i}") for i in range(8)))
+        answers = await asyncio.gather(*(bot.aask(f"a shark terrorizes a beach town #{i}", thread_id=f"slow-{i}") for i in range(8)))
     assert [a.model for a in answers] == [PRIMARY] * 8
     assert all(a.fallbacks == [] for a in answers)
 

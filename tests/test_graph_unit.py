@@ -323,6 +323,27 @@ async def test_an_aggregate_without_an_llm_says_what_it_could_not_compute(aggreg
     ]
 
 
+async def test_a_rating_superlative_counts_films_enough_users_rated_and_says_so(scripted):
+    from dataclasses import replace
+
+    from chatbot.plans import MIN_RATINGS
+
+    rated = [replace(MOVIES[2], avg_rating=5.0, num_ratings=1), replace(MOVIES[3], avg_rating=4.5, num_ratings=MIN_RATINGS),
+             replace(MOVIES[4], avg_rating=4.0, num_ratings=300)]
+    best = QueryPlan(intent="superlative", sort=Sort(key="avg_rating", desc=True))
+    scripted["the best rated film"] = best
+    a = await bot(catalog=FakeCatalog(movies=rated)).aask("the best rated film")
+    assert ids(a) == [4]  # not Jaws's single 5-star rating
+    assert a.answer.startswith(f"The highest-rated film in your catalog (with ratings from {MIN_RATINGS} users or more)")
+    assert any(f"fewer than {MIN_RATINGS} users" in n for n in a.notes)
+    # a bound the question sets is kept; a catalog where no film has that many ratings gets its top
+    scripted["best with any rating"] = best.model_copy(update={"filters": Filters(num_ratings=Range(min=1))})
+    assert ids(await bot(catalog=FakeCatalog(movies=rated)).aask("best with any rating")) == [3]
+    few = [replace(m, num_ratings=2) for m in rated]
+    b = await bot(catalog=FakeCatalog(movies=few)).aask("the best rated film")
+    assert ids(b) == [3] and not any("fewer than" in n for n in b.notes)
+
+
 # --- the LLM filling the plan ----------------------------------------------------------------
 
 RAINY = "something for a rainy sunday afternoon"

@@ -87,7 +87,7 @@ FOLLOW_UP = re.compile(
     r"remove|exclude|drop|which one)\b"
 )
 AGGREGATE = re.compile(
-    r"\b(?:average|avg|mean|median|total|sum|combined|overall length|in total|per (?:genre|year|decade|director|country|language|actor)|"
+    r"(?<!highest )(?<!lowest )(?<!best )(?<!worst )(?<!top )(?<!better )(?<!worse )\b(?:average|avg|mean|median|total|sum|combined|overall length|in total|per (?:genre|year|decade|director|country|language|actor)|"
     r"for each|each (?:genre|year|decade|director|country|language)|(?:count|number|how many|group(?:ed)?|broken down|split)\b.*\b(?:by|per) (?:genre|decade|year|country|language|director)|"
     r"breakdown|distribution|who (?:directed|made|starred in|appeared in|acted in|wrote|has|had)\b.*\bthe most\b|(?:which|what) (?:director|actor|actress|writer|country|genre|year|decade|language|person)s?\b.*\bmost\b|"
     r"most (?:common|frequent|prolific|popular) (?:genre|director|actor|actress|country|language|decade|year)|"
