@@ -132,6 +132,46 @@ def comparison(rows: Sequence[dict[str, Any]], field: str, more: bool) -> str:
     return "\n".join(out)
 
 
+def _minutes(value: float) -> str:
+    hours, minutes = divmod(round(value), 60)
+    return f"{value:.0f} minutes" + (f" ({hours} h {minutes:02d} min)" if hours else "")
+
+
+_MEASURED = {  # field -> (what it is, how a value reads)
+    "duration_min": ("running time", _minutes),
+    "avg_rating": ("average rating", lambda v: f"{v:.2f}/5"),
+    "num_ratings": ("number of ratings", lambda v: f"{v:,.1f}".removesuffix(".0")),
+    "year": ("release year", lambda v: f"{v:.0f}"),
+}
+
+
+def measured(rows: Sequence[dict[str, Any]], plan: QueryPlan, total: int) -> str | None:
+    """"The average running time of the 9 films in your catalog (directed by Stanley Kubrick) is
+    137 minutes (2 h 17 min)." — computed over every matching row; None when the rows are not all
+    of them or none records the field."""
+    if plan.measure is None or not plan.fields or len(rows) < total:
+        return None
+    field = plan.fields[0]
+    values = [float(r[field]) for r in rows if r.get(field) is not None]
+    if not values:
+        return None
+    what, show = _MEASURED[field]
+    value = sum(values) if plan.measure == "sum" else sum(values) / len(values)
+    conds = _conditions(plan)
+    films = f"the {_films(len(rows))} in your catalog" + (f" ({conds})" if conds else "")
+    if len(values) < len(rows):
+        films = f"{len(values)} of {films}"
+    head = "total" if plan.measure == "sum" else "average"
+    if field == "avg_rating" and plan.measure == "avg":
+        sentence = f"The average of the average ratings of {films} is {show(value)}"
+    else:
+        sentence = f"The {head} {what} of {films} is {show(value)}"
+    missing = len(rows) - len(values)
+    if missing:
+        sentence += f"; {'the other one records' if missing == 1 else f'the other {missing} record'} no {what}"
+    return sentence + "."
+
+
 # --- leads ----------------------------------------------------------------------------------------
 
 
@@ -221,6 +261,8 @@ def extractive_answer(
                 lines.append("Not matches, but the closest by meaning:")
                 lines += [f"- {describe_row(r)}" for r in alternatives]
         return "\n".join(lines + caveat + _sql_block(sql))
+    if plan is not None and plan.intent == "aggregate" and (figure := measured(titled, plan, total or len(titled))):
+        return "\n".join([figure, *caveat, *_sql_block(sql)])
     if plan is not None and plan.intent == "fact" and plan.compare is not None and len(titled) > 1:
         return "\n".join([comparison(titled, plan.compare.field, plan.compare.more), *caveat, *_sql_block(sql)])
     if plan is not None and plan.intent == "fact" and plan.fields and (route != "follow_up" or len(titled) <= FACT_ROWS):

@@ -112,7 +112,8 @@ async def understand(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
     route = route_of(plan, has_previous=has_previous)
     if recorded and not _ASKS.search(state.question):
         route = "chitchat"  # only ratings were stated: the answer confirms them
-    use_sql = plan.intent == "aggregate" and deps.sql_mode and llm_up and deps.sql is not None
+    # an average or total of one column the plan computes itself; other aggregates draft SQL
+    use_sql = plan.intent == "aggregate" and plan.measure is None and deps.sql_mode and llm_up and deps.sql is not None
     by_id = {t[0]: t for t in titles}
     anchors = [{"id": i, "title": by_id[i][1], "year": by_id[i][2]} for i in plan.anchors if i in by_id]
     query = plan.semantic or (state.last_query if route == "follow_up" and state.last_query else state.question)
@@ -299,7 +300,7 @@ async def retrieve(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
             unapplied.append(f"the order by {label} (your catalog records no {label} for the matching films)")
             result, plan = retry, plan.model_copy(update={"sort": None, "intent": "list", "limit": None})
     rows = [_jsonable(r) for r in result.rows]
-    if plan.intent == "aggregate":
+    if plan.intent == "aggregate" and (plan.measure is None or result.capped):
         unapplied.append("the calculation asked for (it needs an LLM to draft SQL); these are the films it would be computed over")
     if unapplied:
         plan = plan.model_copy(update={"unapplied": (*plan.unapplied, *unapplied)})
@@ -499,6 +500,11 @@ async def _generate(state: State, deps: Deps, write: Any, on_token: Any, on_rest
 
     notes: list[str] = []
     fallbacks: list[Fallback] = []
+    if state.plan is not None and state.plan.measure is not None and not state.capped:
+        # an average or total computed over every matching row: stated as computed, not re-told by a model
+        text = extractive_answer(state.hits, plan=state.plan, route=state.route, total=state.total, exact=state.exact)
+        write({"token": text})
+        return {"answer": text, "model": None}
     if state.llm_up and deps.chat is not None:
         messages = prompting.chitchat_messages(state.question) if state.route == "chitchat" else prompting.answer_messages(state)
         try:

@@ -35,6 +35,7 @@ FieldName = Literal[
 ]
 Scope = Literal["catalog", "previous"]
 CompareField = Literal["year", "duration_min", "avg_rating", "num_ratings"]
+Measure = Literal["avg", "sum"]
 
 
 class _Strict(BaseModel):
@@ -144,6 +145,9 @@ class QueryPlan(_Strict):
     rank: int | None = Field(default=None, ge=2)
     """A superlative's place below the top ("the second longest": 2): the rows holding the
     rank-th distinct value of the sort key (ties kept)."""
+    measure: Measure | None = None
+    """An aggregate the plan computes itself ("the average running time of Kubrick films"): the
+    average or total of `fields[0]` over every matching row; other aggregates draft SQL."""
     compare: Compare | None = None
     """A fact question comparing the anchors ("is Jaws longer than Alien?"): answered yes or no."""
     position: int | None = None

@@ -277,6 +277,17 @@ async def test_a_comparison_of_two_named_films_answers_yes_or_no_from_their_rows
     assert a.answer.startswith(f"{verdict}: *Alien* (1979) is {word} than *Jaws* (1975): {alien} minutes against {jaws} minutes.")
 
 
+async def test_an_average_and_a_total_are_computed_over_every_matching_film(course_db, plain_bot):
+    (avg, n), = truth(course_db, "SELECT avg(duration_min), count(*) FROM movies WHERE director = 'Stanley Kubrick'")
+    a = await plain_bot.aask("what's the average running time of Kubrick films?")
+    assert a.answer.startswith(f"The average running time of the {n} films in your catalog (directed by Stanley Kubrick) "
+                               f"is {float(avg):.0f} minutes")
+    assert len(a.citations) == n
+    (total, n), = truth(course_db, "SELECT sum(duration_min), count(*) FROM movies WHERE 'Western' = ANY(genres)")
+    b = await plain_bot.aask("total running time of all the westerns")
+    assert b.answer.startswith(f"The total running time of the {n} films in your catalog (genre Western) is {total} minutes")
+
+
 async def test_the_second_longest_film(course_db, plain_bot):
     a = await plain_bot.aask("what's the second longest movie?")
     second = truth(course_db, "SELECT title, year FROM movies WHERE duration_min = (SELECT DISTINCT duration_min "

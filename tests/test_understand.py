@@ -377,7 +377,7 @@ CASES: list[tuple[str, tuple, bool, QueryPlan]] = [
     ("which of those is the longest?", (), False, plan("superlative", sort=LONGEST, limit=1)),
     # --- aggregates (beyond a plan: guarded LLM SQL) ---
     ("average length of Kubrick films", (), False,
-     plan("aggregate", directors=all_("Stanley Kubrick"), fields=("duration_min",), confidence=0.6)),
+     plan("aggregate", directors=all_("Stanley Kubrick"), measure="avg", fields=("duration_min",), confidence=0.6)),
     ("Which director has the most films?", (), False, plan("aggregate", confidence=0.6)),
     ("how many movies per decade", (), False, plan("aggregate", confidence=0.6)),
     ("what is the most common genre", (), False, plan("aggregate", confidence=0.6)),
@@ -518,7 +518,7 @@ CASES: list[tuple[str, tuple, bool, QueryPlan]] = [
     ("films with fewer than 10 ratings", (), False, plan("list", num_ratings=span(hi=9))),
     ("How many films have a rating over 4?", (), False, plan("count", avg_rating=span(4, lo_open=True))),
     ("what is the average running time of westerns?", (), False,
-     plan("aggregate", genres=all_("Western"), fields=("duration_min",), confidence=0.6)),
+     plan("aggregate", genres=all_("Western"), measure="avg", fields=("duration_min",), confidence=0.6)),
     ("films where Tom Hanks plays a lawyer", (), False, plan("search", actors=all_("Tom Hanks"), semantic="a lawyer")),
     ("Give me Japanese animated films", (), False,
      plan("list", genres=all_("Animation"), either=(Filters(countries=any_("Japan")), Filters(languages=any_("Japanese"))))),
@@ -624,6 +624,21 @@ def test_a_described_story_is_a_confident_plot_search_and_leftover_words_are_not
     assert read_plan("family movies from Italy", VOCAB) == plan(
         "list", genres=all_("Family"), countries=any_("Italy"))
     assert read_plan("films made in Japan", VOCAB) == plan("list", countries=any_("Japan"))
+
+
+def test_an_average_or_total_of_one_column_is_a_measure_the_plan_computes() -> None:
+    kubrick = all_("Stanley Kubrick")
+    assert read_plan("what's the average running time of Kubrick films?", VOCAB) == plan(
+        "aggregate", directors=kubrick, measure="avg", fields=("duration_min",), confidence=0.6)
+    assert read_plan("how long are Kubrick's movies on average", VOCAB) == plan(
+        "aggregate", directors=kubrick, measure="avg", fields=("duration_min",), confidence=0.6)
+    assert read_plan("average rating of Spielberg movies", VOCAB) == plan(
+        "aggregate", directors=all_("Steven Spielberg"), measure="avg", fields=("avg_rating",), confidence=0.6)
+    assert read_plan("total running time of the westerns", VOCAB) == plan(
+        "aggregate", genres=all_("Western"), measure="sum", fields=("duration_min",), confidence=0.6)
+    # groups and rankings of groups are SQL's: no measure
+    assert read_plan("average length per genre", VOCAB).measure is None
+    assert read_plan("which director has the highest average rating", VOCAB) == plan("aggregate", confidence=0.6)
 
 
 def test_a_surname_shared_by_people_with_no_credits_to_tell_them_apart_is_not_guessed() -> None:

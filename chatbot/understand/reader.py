@@ -35,6 +35,7 @@ from retrieval.plan import (
     FieldName,
     Filters,
     Intent,
+    Measure,
     Names,
     QueryPlan,
     Sort,
@@ -89,10 +90,20 @@ FOLLOW_UP = re.compile(
 AGGREGATE = re.compile(
     r"(?<!highest )(?<!lowest )(?<!best )(?<!worst )(?<!top )(?<!better )(?<!worse )\b(?:average|avg|mean|median|total|sum|combined|overall length|in total|per (?:genre|year|decade|director|country|language|actor)|"
     r"for each|each (?:genre|year|decade|director|country|language)|(?:count|number|how many|group(?:ed)?|broken down|split)\b.*\b(?:by|per) (?:genre|decade|year|country|language|director)|"
-    r"breakdown|distribution|who (?:directed|made|starred in|appeared in|acted in|wrote|has|had)\b.*\bthe most\b|(?:which|what) (?:director|actor|actress|writer|country|genre|year|decade|language|person)s?\b.*\bmost\b|"
+    r"breakdown|distribution|who (?:directed|made|starred in|appeared in|acted in|wrote|has|had)\b.*\bthe most\b|(?:which|what) (?:director|actor|actress|writer|country|genre|year|decade|language|person)s?\b.*\b(?:most|highest|lowest|best|worst|longest|shortest)\b|"
     r"most (?:common|frequent|prolific|popular) (?:genre|director|actor|actress|country|language|decade|year)|"
     r"how many (?:directors|actors|actresses|writers|genres|countries|languages|different|distinct|unique))"
 )
+MEASURE = re.compile(r"\b(average|avg|mean|total|combined|sum of|in total)\b")
+MEASURES: dict[str, Measure] = {
+    "average": "avg", "avg": "avg", "mean": "avg", "total": "sum", "combined": "sum", "sum of": "sum", "in total": "sum",
+}
+"""An average or total the plan computes over the matching rows (of the one numeric field asked)."""
+GROUPED = re.compile(
+    r"\b(?:per|each|for every|by (?:genre|decade|year|country|language|director|actor)|broken down|breakdown|"
+    r"distribution|grouped|most|least|highest|lowest)\b"
+)
+"""An aggregate over groups or a ranking of them ("average length per genre"): SQL, not a plan."""
 COUNT = re.compile(
     r"\bhow many\b(?! (?:minutes|hours|ratings|votes|reviews|stars|people rated|users rated))|\bnumber of (?:movies|films|titles|pictures)\b|"
     r"\bnumber of (?:[^\W\d_]+ ){0,3}?(?:movies|films|titles|pictures)\b|\bcount (?:the |of |all |how )?|\bcount$|\bhow much (?:movies|films)\b"
@@ -269,6 +280,7 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
             if q.take(pattern):
                 fields.append(column)
                 compare = compare or Compare(field=column, more=more)
+    measure = MEASURES.get(m.group(1)) if aggregate and (m := MEASURE.search(q.low)) and not GROUPED.search(q.low) else None
     relative = [
         q.orig[m.start() : m.end()] for pattern, _, _ in COMPARATIVES for m in q.take(rf"(?:{pattern}) than(?= *\x00)")
     ] if len(anchors) == 1 else []
@@ -373,11 +385,20 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
         sort = None
     return QueryPlan(
         intent=intent, filters=filters, scope=scope if intent not in ("recommend", "similar") else "catalog",  # type: ignore[arg-type]
-        sort=sort, limit=limit, rank=rank, compare=compare if intent == "fact" else None, position=_position(position) if intent == "fact" else None,
+        sort=sort, limit=limit, rank=rank, compare=compare if intent == "fact" else None,
+        measure=measure if intent == "aggregate" and _measurable(fields) else None, position=_position(position) if intent == "fact" else None,
         fields=tuple(dict.fromkeys(fields)), semantic=semantic or None,
         anchors=tuple(anchors) if intent in ("fact", "similar", "recommend", "aggregate") else (),
         unapplied=tuple(dict.fromkeys(unapplied)), confidence=confidence,
     )
+
+
+MEASURED: frozenset[FieldName] = frozenset({"duration_min", "avg_rating", "num_ratings", "year"})
+
+
+def _measurable(fields: Sequence[FieldName]) -> bool:
+    """One numeric field asked ("the average running time"): an aggregate the plan can compute."""
+    return len(set(fields)) == 1 and fields[0] in MEASURED
 
 
 def _position(m: re.Match[str] | None) -> int | None:
