@@ -262,7 +262,8 @@ def extractive_answer(
                 lines += [f"- {describe_row(r)}" for r in alternatives]
         return "\n".join(lines + caveat + _sql_block(sql))
     if plan is not None and plan.intent == "aggregate" and (figure := measured(titled, plan, total or len(titled))):
-        return "\n".join([figure, *caveat, *_sql_block(sql)])
+        listed = [f"{i}. {describe_row(r)}" for i, r in enumerate(titled, 1)]  # the films it was computed over
+        return "\n".join([f"{figure} The films it was computed over:", *caveat, *listed, *_sql_block(sql)])
     if plan is not None and plan.intent == "fact" and plan.compare is not None and len(titled) > 1:
         return "\n".join([comparison(titled, plan.compare.field, plan.compare.more), *caveat, *_sql_block(sql)])
     if plan is not None and plan.intent == "fact" and plan.fields and (route != "follow_up" or len(titled) <= FACT_ROWS):

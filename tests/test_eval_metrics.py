@@ -236,11 +236,11 @@ def test_fake_script_serves_drafts_repairs_and_answers() -> None:
     def reply(message: str) -> str | None:
         return next((r for pattern, r in replies if re.search(pattern, message, re.I)), None)
 
-    assert reply("On average, how long are the Alfred Hitchcock movies from the 50s?") == json.dumps({"sql": drafts[0]})
+    assert reply("What's the median length of the Alfred Hitchcock movies from the 50s?") == json.dumps({"sql": drafts[0]})
     repair_prompt = f"Your previous SQL was rejected: no such table\nPrevious SQL: {drafts[0]}\nWrite a corrected statement"
     assert reply(repair_prompt) == json.dumps({"sql": drafts[1]})
     # the answer prompt quotes the question but is not the bare question: no SQL for it
-    answer_prompt = "Question: On average, how long are the Alfred Hitchcock movies from the 50s?\n\nCATALOG ROWS"
+    answer_prompt = "Question: What's the median length of the Alfred Hitchcock movies from the 50s?\n\nCATALOG ROWS"
     assert reply(answer_prompt) is None
     assert reply("Question: crime films directed by Quentin Tarantino\nCATALOG ROWS") == (
         "Try **Pulp Fiction** (1994) and **Jackie Brown** (1997)."

@@ -39,7 +39,7 @@ pytestmark = [
 ]
 
 MODEL = "fake-ui:1b"
-SQL_QUESTION = "What is the average running time of Steven Spielberg films?"  # an aggregate: drafted SQL
+SQL_QUESTION = "What is the median running time of Steven Spielberg films?"  # an aggregate: drafted SQL
 DRAFTED_SQL = (
     "SELECT id, title, year, director, genres FROM movies WHERE director ILIKE '%spielberg%' "
     "AND year BETWEEN 1990 AND 1999 ORDER BY year LIMIT 50"
