@@ -489,7 +489,7 @@ async def _compare(title: str, year: int | None = None) -> None:
         engine = await asyncio.to_thread(RUNTIME.ui_engine)
         view, pngs = await asyncio.to_thread(compare_view.compare_pngs, engine, title, year=year)
     except (UnknownTitle, AmbiguousTitle) as exc:
-        await cl.Message(content=render.escape_markdown(str(exc)), author=AUTHOR).send()
+        await cl.Message(content=render.escape_markdown(compare_view.title_problem(exc)), author=AUTHOR).send()
         return
     except Exception as exc:
         log.warning("compare failed for %r", title, exc_info=True)

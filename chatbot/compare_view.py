@@ -38,6 +38,19 @@ def compare_request(message: str) -> str | None:
     return title or None
 
 
+def title_problem(exc: LookupError) -> str:
+    """What the chat says for a title the catalog cannot pin down (the CLI's --year advice does
+    not apply in a chat): the candidates, and how to ask for one."""
+    from retrieval.types import AmbiguousTitle
+
+    if isinstance(exc, AmbiguousTitle):
+        listed = "; ".join(f"{t} ({y})" if y else str(t) for _, t, y in exc.candidates)
+        _, t, y = exc.candidates[0]
+        example = starter(f"{t} ({y})" if y else str(t))
+        return f"{len(exc.candidates)} films are titled {exc.title!r}: {listed}. Say which, e.g. \u201c{example}\u201d."
+    return str(exc)
+
+
 def starter(title: str) -> str:
     """The message the chat's compare starter sends (compare_request reads it back)."""
     return f"Compare profiles for {title}"
@@ -80,7 +93,7 @@ def _film(row: dict[str, Any] | None) -> str:
     if not row:
         return "—"
     name = f"{row['title']} ({row['year']})" if row.get("year") else str(row["title"])
-    return f"{escape_markdown(name)} {row['score'] * 100:.0f} %"
+    return f"{escape_markdown(name)} {row['score'] * 100:.0f}\u00a0%"  # the % never wraps alone
 
 
 def view_markdown(label: str, result: dict[str, dict[str, Any]]) -> str:

@@ -15,13 +15,14 @@ from pathlib import Path
 import pytest
 from ollama_fake import OllamaFake
 from ui_fixtures import (
+    BROWSER_TESTS,
     app_env,
-    browser_missing,
     chromium,
     click,
     closed_port_url,
     page_text,
     running_app,
+    send_message,
     start_server_in_subprocess,
     wait_for,
 )
@@ -32,11 +33,7 @@ from retrieval.database import embedded_server, make_engine, stop_embedded
 from retrieval.ingest import ingest_demo
 from retrieval.schema import create_schema
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.browser,
-    pytest.mark.skipif(browser_missing() is not None, reason=browser_missing() or ""),
-]
+pytestmark = BROWSER_TESTS
 
 MODEL = "fake-ui:1b"
 SQL_QUESTION = "What is the median running time of Steven Spielberg films?"  # an aggregate: drafted SQL
@@ -312,24 +309,6 @@ def _sidebar_names(driver) -> list[str]:
     return [a.text.strip() for a in driver.find_elements("css selector", "a[href*='/thread/']") if a.text.strip()]
 
 
-def _send(driver, text: str, shot: Path) -> None:
-    """Type a question and send it, retrying while the page re-renders (the composer is briefly
-    replaced and its button disabled while a chat starts)."""
-
-    def attempt() -> bool:
-        box = driver.find_element("id", "chat-input")
-        if text not in (box.get_attribute("value") or box.text or ""):
-            box.send_keys(text)
-        button = driver.find_element("id", "chat-submit")
-        if not button.is_enabled():
-            return False
-        driver.execute_script("arguments[0].click();", button)
-        return True
-
-    wait_for(driver, attempt, what="question sent", screenshot=shot)
-    wait_for(driver, lambda: text in page_text(driver), what="question shown", screenshot=shot)
-
-
 def test_a_chat_begun_while_the_database_restarts_is_saved_and_resumes_whole(embedder, tmp_path):
     """Stop the database mid-chat, ask in a new chat, start it again: the person reads one plain
     sentence (no driver text, no thumbs on it), and a reload brings the thread back with every
@@ -351,7 +330,7 @@ def test_a_chat_begun_while_the_database_restarts_is_saved_and_resumes_whole(emb
             driver.get(app)
             wait_for(driver, lambda: driver.find_elements("css selector", "#starters button"), what="starters", screenshot=shot)
             time.sleep(1)  # the page settles (it re-renders once the landing line arrives)
-            _send(driver, question, shot)
+            send_message(driver, question, shot)
             wait_for(driver, lambda: driver.find_elements("css selector", ".positive-feedback-off"), what="answer",
                      screenshot=shot)
 
@@ -359,7 +338,7 @@ def test_a_chat_begun_while_the_database_restarts_is_saved_and_resumes_whole(emb
             click(driver, driver.find_element("id", "new-chat-button"))
             wait_for(driver, lambda: driver.find_elements("id", "starters"), what="new chat", screenshot=shot)
             during = f"{question}, asked while the database restarts"
-            _send(driver, during, shot)
+            send_message(driver, during, shot)
             wait_for(driver, lambda: OUTAGE in page_text(driver), timeout=90, what="the outage sentence", screenshot=shot)
             text = page_text(driver)
             assert "terminating connection" not in text and "connection" not in text.replace(OUTAGE, "")
@@ -372,7 +351,7 @@ def test_a_chat_begun_while_the_database_restarts_is_saved_and_resumes_whole(emb
             assert start_server_in_subprocess(pgdata) == url
             after = f"{question}, asked once it is back"
             time.sleep(6)  # the kept writes go in within the retry pause (at most 5 s)
-            _send(driver, after, shot)
+            send_message(driver, after, shot)
             wait_for(driver, lambda: driver.find_elements("css selector", ".positive-feedback-off"), timeout=90,
                      what="answer after the restart", screenshot=shot)
             # each answer once: the table holds the 8 films, the text gives the count, not a second list
@@ -427,7 +406,7 @@ def test_a_retracted_stream_is_replaced_by_the_fallback_answer(demo_db, tmp_path
             driver.get(app)
             wait_for(driver, lambda: driver.find_elements("css selector", "#starters button"), what="starters", screenshot=shot)
             time.sleep(1)
-            _send(driver, question, shot)
+            send_message(driver, question, shot)
             seen_streaming = False
             deadline = time.monotonic() + 90
             while time.monotonic() < deadline and not driver.find_elements("css selector", ".positive-feedback-off"):

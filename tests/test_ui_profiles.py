@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from chatbot import landing
-from chatbot.compare_view import compare_request, starter, view_markdown
+from chatbot.compare_view import compare_request, starter, title_problem, view_markdown
 from chatbot.deps import Deps, ProfileCatalog
 from chatbot.render import parse_chat_settings
 
@@ -40,15 +40,15 @@ def test_the_view_is_one_table_of_most_median_least_and_the_top_matches():
         "",
         "| profile | metric | most similar | median | least similar |",
         "|---|---|---|---|---|",
-        "| minilm | cosine | Up \\(2009\\) 76 % | The Bourne Ultimatum \\(2007\\) 53 % | Le notti di Cabiria \\(1957\\) 10 % |",
-        "| wordllama | cosine | Up \\(2009\\) 76 % | The Bourne Ultimatum \\(2007\\) 53 % | Le notti di Cabiria \\(1957\\) 10 % |",
+        "| minilm | cosine | Up \\(2009\\) 76\u00a0% | The Bourne Ultimatum \\(2007\\) 53\u00a0% | Le notti di Cabiria \\(1957\\) 10\u00a0% |",
+        "| wordllama | cosine | Up \\(2009\\) 76\u00a0% | The Bourne Ultimatum \\(2007\\) 53\u00a0% | Le notti di Cabiria \\(1957\\) 10\u00a0% |",
         "",
         "- **minilm** (all\\-MiniLM\\-L6\\-v2, cosine): Up, Cars",
         "- **wordllama** (wordllama l2\\_supercat, cosine): Up, Cars",
     ]
     # catalog text is data: a title cannot break the table or add markup
     odd = {**cell, "most": row("A|B *bold*", None, 0.5)}
-    assert "| A\\|B \\*bold\\* 50 % |" in view_markdown("x", {"minilm": {"cosine": odd}})
+    assert "| A\\|B \\*bold\\* 50\u00a0% |" in view_markdown("x", {"minilm": {"cosine": odd}})
     alone = view_markdown("Up", {"minilm": {"cosine": cell}})
     assert alone.endswith("*Only the default profile has vectors; `movie-rag profiles embed wordllama` adds another.*")
 
@@ -121,3 +121,13 @@ def test_the_blend_setting_ranks_similar_titles_by_the_blend(monkeypatch):
         ("search", "a crew meets a creature", {"mode": "hybrid", "k": 8, "vector": [0.1]}),
     ]
     assert parse_chat_settings({"profile": "blend"}, default_models=("m",))[0] == {"profile": "blend"}
+
+
+def test_a_title_the_catalog_cannot_pin_down_gets_a_chat_sentence():
+    from retrieval.types import AmbiguousTitle, UnknownTitle
+
+    twice = AmbiguousTitle("King Kong", [(1, "King Kong", 1933), (2, "King Kong", 2005)])
+    assert title_problem(twice) == ("2 films are titled 'King Kong': King Kong (1933); King Kong (2005). "
+                                    "Say which, e.g. \u201cCompare profiles for King Kong (1933)\u201d.")
+    assert compare_request("Compare profiles for King Kong (1933)") == "King Kong (1933)"
+    assert title_problem(UnknownTitle("Alein", ["Alien"])) == "No movie titled 'Alein' in the catalog. Did you mean: Alien?"

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 from ui_fixtures import (
+    BROWSER_TESTS,
     app_env,
-    browser_missing,
+    catalog_facts,
     chromium,
     click,
     closed_port_url,
@@ -21,16 +22,11 @@ from ui_fixtures import (
     wait_for,
 )
 
-from chatbot import landing
 from retrieval.database import make_engine
 from retrieval.ingest import ingest_demo
 from retrieval.schema import create_schema
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.browser,
-    pytest.mark.skipif(browser_missing() is not None, reason=browser_missing() or ""),
-]
+pytestmark = BROWSER_TESTS
 
 
 @pytest.fixture(scope="module")
@@ -75,11 +71,7 @@ def _lit(card) -> int:  # type: ignore[no-untyped-def]
 
 
 def test_stars_clicked_on_a_card_are_stored_and_shown_after_a_restart(demo_db, tmp_path):
-    engine = make_engine(demo_db)
-    try:
-        facts = landing.catalog_facts(engine)
-    finally:
-        engine.dispose()
+    facts = catalog_facts(demo_db)
     question = f"Movies like {facts.popular}"
     env = app_env(DATABASE_URL=demo_db, OLLAMA_BASE_URL=closed_port_url(), MOVIE_RAG_HOME=str(tmp_path / "home"))
     shot = tmp_path / "stars.png"

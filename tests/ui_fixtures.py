@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 MOVIE_RAG = Path(sys.executable).with_name("movie-rag")
@@ -41,6 +43,14 @@ def browser_missing() -> str | None:
     except ImportError:
         return "selenium is not installed"
     return None
+
+
+BROWSER_TESTS = [
+    pytest.mark.integration,
+    pytest.mark.browser,
+    pytest.mark.skipif(browser_missing() is not None, reason=browser_missing() or ""),
+]
+"""`pytestmark` of a browser test module: real Postgres, headless Chromium, skipped without it."""
 
 
 def free_port() -> int:
@@ -178,3 +188,33 @@ def start_server_in_subprocess(pgdata: Path) -> str:
     done = subprocess.run([sys.executable, "-c", code, str(pgdata)], capture_output=True, text=True, timeout=120,
                           check=True, cwd=Path(__file__).resolve().parents[1])
     return done.stdout.strip().splitlines()[-1]
+
+
+def send_message(driver: Any, text: str, shot: Path) -> None:
+    """Type a question and send it, retrying while the page re-renders (the composer is briefly
+    replaced and its button disabled while a chat starts)."""
+
+    def attempt() -> bool:
+        box = driver.find_element("id", "chat-input")
+        if text not in (box.get_attribute("value") or box.text or ""):
+            box.send_keys(text)
+        button = driver.find_element("id", "chat-submit")
+        if not button.is_enabled():
+            return False
+        driver.execute_script("arguments[0].click();", button)
+        return True
+
+    wait_for(driver, attempt, what="question sent", screenshot=shot)
+    wait_for(driver, lambda: text in page_text(driver), what="question shown", screenshot=shot)
+
+
+def catalog_facts(url: str) -> Any:
+    """What the app's landing page will say about the catalog at `url` (chatbot.landing)."""
+    from chatbot import landing
+    from retrieval.database import make_engine
+
+    engine = make_engine(url)
+    try:
+        return landing.catalog_facts(engine)
+    finally:
+        engine.dispose()
