@@ -42,6 +42,16 @@ REFUSAL = re.compile(
     re.I,
 )
 REFUSAL_MAX_CHARS = 300
+TURN_MARKER = re.compile(
+    r"<(?:start|end)_of_turn>|<\|(?:im_start|im_end|eot_id|start_header_id)\|>"
+    r"|^\s*(?:user|human|assistant|model|system)\s*:?\s*$|^\s*(?:user|human|assistant)\s*:", re.I | re.M)
+"""The model writing chat-template turns (its own or the person's) instead of an answer."""
+ROLE_OPENER = re.compile(r"^\W*you\s+are\s+(?:a|an|the|movie-?rag)\b", re.I)
+"""A reply with no rows that opens like a system prompt ("You are a member of the user's movie
+catalog…") is playing the prompt back, not talking to the person."""
+CHAT_MAX_CHARS = 600
+"""A reply with no rows is a greeting or "what I can do" (the prompt asks for one or two
+sentences); past this it is rambling."""
 QUESTION_LINE = re.compile(r"\s*question\s*:", re.I)
 MIN_FLAGGED = 2
 """One unknown title is flagged in the answer and shown; more than half of them, and at least two,
@@ -150,6 +160,8 @@ class AnswerGate:
         tokens = words(text)
         if _ngrams(tokens, NGRAM) & self._own:
             return "recites the prompt"
+        if TURN_MARKER.search(text):
+            return "writes chat turns"
         if INJECTION.search(text):
             return "echoes injected text"
         if _repeats(tokens):
@@ -166,6 +178,11 @@ class AnswerGate:
             return problem
         if len(tokens) >= 3 and " ".join(tokens) in self._question:
             return "repeats the question"
+        if not self.titles:  # a chit-chat reply
+            if ROLE_OPENER.search(text):
+                return "recites the prompt"
+            if len(text) > CHAT_MAX_CHARS:
+                return "rambles on"
         if self.titles and not self._uses_a_row(text):
             if len(text) <= REFUSAL_MAX_CHARS and REFUSAL.search(text):
                 return None  # a plain "none of these fit" is an answer

@@ -106,3 +106,38 @@ def test_the_gate_looks_prose_titles_up_in_the_catalog_when_it_can():
 
     # a lookup that fails judges the answer as it is presented
     assert answer_problem(drifting, MESSAGES, names=KnownNames(titles_in=broken)) is None
+
+
+# What Gemma 3 270M replied to "hello" in a real eval run (shown before these checks existed)
+GEMMA_HELLO = (
+    "You are a member of the user's movie catalog and want to know about your current movie. You can\n"
+    "do this by following up with your contact person.\n\nHello!verhaltenuser\nYou have received an email "
+    "from the user's phone number. Would you like to see all available movies?\nNo, I would not like to. "
+    "Please let me know when you are planning to watch a film.\n\nHello!verhaltenuser\nYou sent an e-mail "
+    "and your phone number. Could you send it again soon or make sure that the email\nis still there? Yes, please."
+)
+
+
+@pytest.mark.parametrize(
+    ("reply", "problem"),
+    [
+        (GEMMA_HELLO, "recites the prompt"),
+        ("Hello there! Cinema offers many pleasures, and choosing what to watch depends on mood. Some evenings "
+         "call for quiet stories; others want noise and speed. Critics disagree about almost everything, which is "
+         "part of the fun. Popcorn helps. So does a comfortable chair, good sound, and company that does not talk "
+         "over the best scenes. Rainy days suit long epics, sunny ones short comedies, and late nights belong to "
+         "thrillers watched with the lights off. Tell me what you enjoy most and I will think about it for a while, "
+         "then come back with more thoughts about films, seasons, snacks and sofas. Meanwhile the kettle boils "
+         "and the cat sleeps on the remote control, as cats do on every evening of the week.", "rambles on"),
+        ("Hi!\nuser\nhello again\nmodel\nHi!", "writes chat turns"),
+        ("Hi! <end_of_turn>", "writes chat turns"),
+        ("Hello! You are welcome to ask for films like one you love, or describe a plot.", None),
+    ],
+)
+def test_chitchat_replies_that_ramble_or_play_the_prompt_back(reply, problem):
+    messages = [SystemMessage(CHITCHAT_SYSTEM), HumanMessage("hello, how are you today?")]
+    assert answer_problem(reply, messages) == problem
+
+
+def test_chat_turns_in_an_answer_over_rows():
+    assert answer_problem("Jaws (1975) fits.\nUser: and another?\nJaws 2", MESSAGES) == "writes chat turns"
