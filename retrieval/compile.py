@@ -173,7 +173,9 @@ def _names(name: str, n: Names, prefix: str, p: _Params) -> list[str]:
             continue
         param = p.add(f"{prefix}{name}_{part}", [str(v) for v in values])
         cond = f"{expr} {op} movie_rag_fold_array(CAST({param} AS text[]))"
-        out.append(f"NOT ({cond})" if negate else cond)
+        # "not from the USA" holds for a film whose countries are known and exclude it, never for
+        # one that records none (most MovieLens rows): an unknown value meets no condition
+        out.append(f"(cardinality({expr}) > 0 AND NOT ({cond}))" if negate else cond)
     return out
 
 

@@ -57,7 +57,8 @@ def test_names_all_any_none(field: str, expr: str) -> None:
     assert sql == (
         f"{HEAD}\nWHERE {expr} @> movie_rag_fold_array(CAST(:{field}_all AS text[]))\n"
         f"  AND {expr} && movie_rag_fold_array(CAST(:{field}_any AS text[]))\n"
-        f"  AND NOT ({expr} && movie_rag_fold_array(CAST(:{field}_none AS text[])))\n{DEFAULT_TAIL}"
+        f"  AND (cardinality({expr}) > 0 AND NOT ({expr} && movie_rag_fold_array(CAST(:{field}_none AS text[]))))\n"
+        f"{DEFAULT_TAIL}"
     )
     assert params == {f"{field}_all": ["A", "B"], f"{field}_any": ["C"], f"{field}_none": ["D", "E"],
                       "cap": PLAN_ROW_CAP}
