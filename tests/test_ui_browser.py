@@ -20,6 +20,7 @@ from ui_fixtures import (
     chromium,
     click,
     closed_port_url,
+    demo_database,
     page_text,
     running_app,
     send_message,
@@ -66,14 +67,7 @@ def _reply(request) -> str:
 
 @pytest.fixture(scope="module")
 def demo_db(new_database, embedder) -> Iterator[str]:
-    url = new_database("ui_browser")
-    engine = make_engine(url)
-    try:
-        create_schema(engine)
-        ingest_demo(engine, embedder)
-    finally:
-        engine.dispose()
-    return url
+    return demo_database(new_database, embedder, "ui_browser")
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,6 @@ from collections.abc import Iterator
 import pytest
 import ui_fixtures as ui
 
-from retrieval.database import make_engine
-from retrieval.ingest import ingest_demo
-from retrieval.schema import create_schema
-
 pytestmark = ui.BROWSER_TESTS
 
 
@@ -22,15 +18,9 @@ def profiled_db(new_database, embedder, tmp_path_factory) -> Iterator[str]:
     from retrieval.profiles_models import load_wordllama
     from retrieval.profiles_store import embed_profile
 
-    url = new_database("ui_compare")
-    engine = make_engine(url)
-    try:
-        create_schema(engine)
-        ingest_demo(engine, embedder)
-        embed_profile(engine, PROFILES["wordllama"], load_wordllama(tmp_path_factory.mktemp("wl")))
-    finally:
-        engine.dispose()
-    return url
+    wordllama = load_wordllama(tmp_path_factory.mktemp("wl"))
+    return ui.demo_database(new_database, embedder, "ui_compare",
+                            then=lambda engine: embed_profile(engine, PROFILES["wordllama"], wordllama))
 
 
 def _charts(driver):  # type: ignore[no-untyped-def]

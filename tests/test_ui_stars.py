@@ -17,28 +17,20 @@ from ui_fixtures import (
     chromium,
     click,
     closed_port_url,
+    demo_database,
     page_text,
     running_app,
     wait_for,
 )
 
 from retrieval.database import make_engine
-from retrieval.ingest import ingest_demo
-from retrieval.schema import create_schema
 
 pytestmark = BROWSER_TESTS
 
 
 @pytest.fixture(scope="module")
 def demo_db(new_database, embedder) -> Iterator[str]:
-    url = new_database("ui_stars")
-    engine = make_engine(url)
-    try:
-        create_schema(engine)
-        ingest_demo(engine, embedder)
-    finally:
-        engine.dispose()
-    return url
+    return demo_database(new_database, embedder, "ui_stars")
 
 
 def _stored(url: str) -> list[tuple[str, int, float]]:

@@ -218,3 +218,23 @@ def catalog_facts(url: str) -> Any:
         return landing.catalog_facts(engine)
     finally:
         engine.dispose()
+
+
+def demo_database(new_database: Callable[[str], str], embedder: Any, prefix: str,
+                  then: Callable[[Any], Any] | None = None) -> str:
+    """A new database on the test server with the demo catalog ingested (and `then(engine)`
+    run on it); its URL."""
+    from retrieval.database import make_engine
+    from retrieval.ingest import ingest_demo
+    from retrieval.schema import create_schema
+
+    url = new_database(prefix)
+    engine = make_engine(url)
+    try:
+        create_schema(engine)
+        ingest_demo(engine, embedder)
+        if then is not None:
+            then(engine)
+    finally:
+        engine.dispose()
+    return url
