@@ -593,7 +593,7 @@ class _Turn:
             return
         self.found.output = render.how_found(
             answer, self.details, k=int(getattr(used, "k", 8)), metric=str(getattr(used, "metric", "cosine")),
-            hybrid=bool(getattr(used, "hybrid", True)), elapsed_ms=self.elapsed,
+            hybrid=bool(getattr(used, "hybrid", True)), elapsed_ms=self.elapsed, profile=getattr(used, "profile", None),
         )
         await self.found.update()
 

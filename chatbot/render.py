@@ -420,7 +420,7 @@ def _plan_conditions(filters: Mapping[str, Any], prefix: str = "") -> list[str]:
 
 def how_found(
     answer: Answer, details: Mapping[str, Mapping[str, Any]], *, k: int, metric: str, hybrid: bool,
-    elapsed_ms: Mapping[str, float] | None = None,
+    elapsed_ms: Mapping[str, float] | None = None, profile: str | None = None,
 ) -> str:
     """The plan actually run (conditions, sort, k and metric where they applied), the SQL that
     ran and the timings, as one step's markdown."""
@@ -441,7 +441,11 @@ def how_found(
     retrieved = details.get("retrieve") or {}
     if intent in _NEAREST or (not intent and answer.route in ("similar", "semantic")):
         mode = "vector + keyword (hybrid)" if hybrid and intent == "search" else "vector"
-        lines.append(f"**Nearest films:** k = {k}, metric {escape_markdown(metric)}, {mode} search")
+        if profile == "blend" and intent == "similar":
+            lines.append(f"**Nearest films:** k = {k}, by the blend of content, genres and co-liking")
+        else:
+            vectors = f", {escape_markdown(profile)} vectors" if profile and profile not in ("minilm", "blend") else ""
+            lines.append(f"**Nearest films:** k = {k}, metric {escape_markdown(metric)}, {mode} search{vectors}")
     total = retrieved.get("total")
     if isinstance(total, int):
         capped = " (cut at the row cap)" if retrieved.get("capped") else ""

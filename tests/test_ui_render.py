@@ -253,6 +253,12 @@ def test_how_found_states_the_plan_k_metric_sql_and_timings_in_words():
         "**Time:** 43 ms — reading the question 3 ms, searching the catalog 40 ms",
     ]
     assert "understand" not in text and "retrieve" not in text  # node names only in the debug view
+    # the settings panel's embedding profile is named where it ranked the films
+    assert "**Nearest films:** k = 5, metric jaccard, vector search, wordllama vectors" in how_found(
+        answer, {}, k=5, metric="jaccard", hybrid=True, profile="wordllama").split("\n\n")
+    assert "**Nearest films:** k = 5, by the blend of content, genres and co-liking" in how_found(
+        answer, {}, k=5, metric="jaccard", hybrid=True, profile="blend").split("\n\n")
+    assert "vectors" not in how_found(answer, {}, k=5, metric="jaccard", hybrid=True, profile="minilm")
     listing = how_found(_answer(plan={"intent": "list", "filters": {"directors": {"any_of": ["Michael Mann"]}},
                                       "sort": {"key": "duration_min", "desc": True}, "limit": 1}, model=None),
                         {}, k=8, metric="cosine", hybrid=True)
