@@ -386,7 +386,8 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
     return QueryPlan(
         intent=intent, filters=filters, scope=scope if intent not in ("recommend", "similar") else "catalog",  # type: ignore[arg-type]
         sort=sort, limit=limit, rank=rank, compare=compare if intent == "fact" else None,
-        measure=measure if intent == "aggregate" and _measurable(fields) else None, position=_position(position) if intent == "fact" else None,
+        measure=measure if intent == "aggregate" and _measurable(fields) else None,
+        position=_position(position) if intent == "fact" else None,
         fields=tuple(dict.fromkeys(fields)), semantic=semantic or None,
         anchors=tuple(anchors) if intent in ("fact", "similar", "recommend", "aggregate") else (),
         unapplied=tuple(dict.fromkeys(unapplied)), confidence=confidence,
