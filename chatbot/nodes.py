@@ -301,7 +301,8 @@ async def retrieve(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
             result, plan = retry, plan.model_copy(update={"sort": None, "intent": "list", "limit": None})
     rows = [_jsonable(r) for r in result.rows]
     if plan.intent == "aggregate" and (plan.measure is None or result.capped):
-        unapplied.append("the calculation asked for (it needs an LLM to draft SQL); these are the films it would be computed over")
+        why = "no drafted SQL could be used" if state.sql_attempts else "it needs an LLM to draft SQL"
+        unapplied.append(f"the calculation asked for ({why}); these are the films it would be computed over")
     if unapplied:
         plan = plan.model_copy(update={"unapplied": (*plan.unapplied, *unapplied)})
     update.update(plan=plan, hits=rows, total=result.total, capped=result.capped, plan_sql=result.readable,

@@ -300,6 +300,8 @@ async def test_sql_rejected_twice_falls_back_to_the_plan_with_note(aggregate):
     assert a.sql is None and a.sql_draft is None
     assert a.notes == ["The drafted SQL was rejected (The @> operator cannot be used on embeddings.). Answered from the query plan instead."]
     assert [r["id"] for r in a.rows] == [3, 4, 5]
+    assert a.plan["unapplied"] == [
+        "the calculation asked for (no drafted SQL could be used); these are the films it would be computed over"]
 
 
 @pytest.mark.parametrize(
