@@ -32,8 +32,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PROBE_TIMEOUT_S = 1.5
-"""How long `available()` waits for Ollama to answer GET /api/version."""
+PROBE_TIMEOUT_S = 3.0
+"""How long `available()` waits for Ollama to answer GET /api/version (a refused connection
+answers at once; the wait is for a host that is up but busy, which a loaded machine makes slow)."""
 PROBE_TTL_S = 10.0
 """How long an `available()` answer is reused."""
 CONNECT_TIMEOUT_S = 5.0
