@@ -39,7 +39,7 @@ ANSWER_TOKENS = 96
 SPIELBERG = Names(all_of=("Steven Spielberg",))
 
 DRAFTS = (
-    ("average running time of Steven Spielberg films", Filters(directors=SPIELBERG)),
+    ("median running time of Steven Spielberg films", Filters(directors=SPIELBERG)),
     ("how many comedies are from the 80s", Filters(year=Range(min=1980, max=1989), genres=Names(all_of=("Comedy",)))),
     ("which director made the most films with Tom Hanks", Filters(actors=Names(all_of=("Tom Hanks",)))),
     ("average running time of war films per decade", Filters(genres=Names(all_of=("War",)))),
