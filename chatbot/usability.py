@@ -46,6 +46,9 @@ TURN_MARKER = re.compile(
     r"<(?:start|end)_of_turn>|<\|(?:im_start|im_end|eot_id|start_header_id)\|>"
     r"|^\s*(?:user|human|assistant|model|system)\s*:?\s*$|^\s*(?:user|human|assistant)\s*:", re.I | re.M)
 """The model writing chat-template turns (its own or the person's) instead of an answer."""
+GLUED_TURN = re.compile(r"[a-z]{2,}(?<!super)(?<!re)(?<!multi)(?<!end)(?:model|user)\b")
+"""A base model without a chat template writes the turn names into its text, glued to the word
+before ("avezmodel", "Hello!verhaltenuser" in Gemma 3 270M's replies to "hello")."""
 ROLE_OPENER = re.compile(r"^\W*you\s+are\s+(?:a|an|the|movie-?rag)\b", re.I)
 """A reply with no rows that opens like a system prompt ("You are a member of the user's movie
 catalog…") is playing the prompt back, not talking to the person."""
@@ -181,6 +184,8 @@ class AnswerGate:
         if not self.titles:  # a chit-chat reply
             if ROLE_OPENER.search(text):
                 return "recites the prompt"
+            if GLUED_TURN.search(text):
+                return "writes chat turns"
             if len(text) > CHAT_MAX_CHARS:
                 return "rambles on"
         if self.titles and not self._uses_a_row(text):

@@ -131,6 +131,9 @@ GEMMA_HELLO = (
          "and the cat sleeps on the remote control, as cats do on every evening of the week.", "rambles on"),
         ("Hi!\nuser\nhello again\nmodel\nHi!", "writes chat turns"),
         ("Hi! <end_of_turn>", "writes chat turns"),
+        # Gemma 3 270M's reply to "hello" in the real tier: it writes its own turn names
+        ("Hey, I'm doing well. you are? avezmodel yes, I am! avezmodel Okay", "writes chat turns"),
+        ("Hi! I am no supermodel, but I can remodel your watch list: ask for films like one you love.", None),
         ("Hello! You are welcome to ask for films like one you love, or describe a plot.", None),
     ],
 )
