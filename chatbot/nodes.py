@@ -515,7 +515,9 @@ async def _generate(state: State, deps: Deps, write: Any, on_token: Any, on_rest
         except LLMUnavailable as exc:
             fallbacks = list(exc.fallbacks)
             write({"restart": "no model answered"})
-            notes.append(exc.note)
+            # a greeting gets the standard reply, not "answered from the catalog rows"
+            notes.append(exc.note.replace("answered from the catalog rows instead", "this is the standard reply")
+                         if state.route == "chitchat" else exc.note)
     else:
         notes.append(NO_LLM_CONFIGURED_NOTE if deps.chat is None else NO_LLM_NOTE)
     if state.route == "chitchat":

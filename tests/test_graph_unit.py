@@ -116,6 +116,19 @@ async def test_chitchat_skips_retrieval():
     assert list(a.timings_ms) == ["understand", "generate", "check_citations"]
 
 
+async def test_a_greeting_whose_model_reply_is_refused_gets_the_standard_reply_and_says_so():
+    from chatbot.llm import LLMUnavailable
+    from prompts.answer import CHITCHAT_REPLY
+
+    class Refusing(FakeChat):
+        async def stream(self, messages, **kw):
+            raise LLMUnavailable([Fallback(model="fake:1b", reason="unusable answer: writes chat turns")])
+
+    a = await bot(chat=Refusing()).aask("hello")
+    assert a.route == "chitchat" and a.answer == CHITCHAT_REPLY and a.model is None
+    assert a.notes == ["The model's answer was not usable (writes chat turns); this is the standard reply."]
+
+
 # --- plans, scripted ---------------------------------------------------------------------------
 
 
