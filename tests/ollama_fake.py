@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import math
 import re
 import select
 import socket
@@ -26,9 +25,10 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
+
+from ollama_wire import chat_done, chat_part, details, fake_embedding, line, not_found, split_tokens
 
 Failure = Literal["hang", "broken_json", "no_done", "error_line"]
 """How a scripted model misbehaves after `fail_after_tokens` tokens:
@@ -94,28 +94,6 @@ class RecordedRequest:
             if message.get("role") == "user":
                 return str(message.get("content") or "")
         return ""
-
-
-def split_tokens(text: str) -> list[str]:
-    """Word-sized pieces that concatenate back to `text` (leading whitespace kept on each)."""
-    tokens = re.findall(r"\s*\S+", text)
-    rest = text[len("".join(tokens)) :]
-    if rest:
-        tokens.append(rest)
-    return tokens
-
-
-def fake_embedding(text: str, dim: int = 384) -> list[float]:
-    """A deterministic unit vector for `text` (same text, same vector; no meaning)."""
-    values: list[float] = []
-    counter = 0
-    while len(values) < dim:
-        digest = hashlib.sha256(f"{counter}:{text}".encode()).digest()
-        values.extend((b - 127.5) / 127.5 for b in digest)
-        counter += 1
-    values = values[:dim]
-    norm = math.sqrt(sum(v * v for v in values)) or 1.0
-    return [v / norm for v in values]
 
 
 class _Slots:
@@ -316,7 +294,7 @@ class _Handler(BaseHTTPRequestHandler):
             "modified_at": "2025-01-01T00:00:00Z",
             "size": 4_000_000_000,
             "digest": hashlib.sha256(name.encode()).hexdigest(),
-            "details": _details(name),
+            "details": details(name),
         }
 
     def _tags(self, rec: RecordedRequest) -> None:
@@ -336,7 +314,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "modelfile": f"FROM {name}\n",
                 "parameters": "stop \"<|eot_id|>\"",
                 "template": "{{ .Prompt }}",
-                "details": _details(name),
+                "details": details(name),
                 "model_info": {"general.architecture": "llama"},
                 "capabilities": ["completion"],
                 "modified_at": "2025-01-01T00:00:00Z",
@@ -348,7 +326,7 @@ class _Handler(BaseHTTPRequestHandler):
         name = rec.model or ""
         script = self.fake.get_script(name)
         if script is None:
-            self._send_json(404, {"error": _not_found(name)})
+            self._send_json(404, {"error": not_found(name)})
             return None
         if script.status is not None:
             self._send_json(script.status, {"error": script.error})
@@ -411,7 +389,7 @@ class _Handler(BaseHTTPRequestHandler):
         for i, token in enumerate(tokens[:limit]):
             if i:
                 self._pause(script.token_delay)
-            self._chunk(_line(_chat_part(rec.model, token)))
+            self._chunk(line(chat_part(rec.model, token)))
 
         if script.failure == "hang":
             self._hang()
@@ -419,10 +397,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._chunk(b'{"model":"' + (rec.model or "").encode() + b'","message":{"role":"assis\n')
             self.close_connection = True
         elif script.failure == "error_line":
-            self._chunk(_line({"error": script.error}))
+            self._chunk(line({"error": script.error}))
             self.close_connection = True
         elif script.failure is None:
-            self._chunk(_line(_chat_done(rec, script, tokens, started)))
+            self._chunk(line(chat_done(rec.model, rec.messages, tokens, rec.time, started)))
         else:  # no_done: the stream just ends
             self.close_connection = True
         self.wfile.write(b"0\r\n\r\n")
@@ -434,7 +412,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._pause(script.token_delay * max(len(tokens) - 1, 0))
         if script.failure == "hang":
             self._hang()
-        payload = _chat_done(rec, script, tokens, started)
+        payload = chat_done(rec.model, rec.messages, tokens, rec.time, started)
         payload["message"]["content"] = text
         if script.failure == "broken_json":
             data = json.dumps(payload).encode()[: max(len(text) // 2, 10)]
@@ -470,59 +448,6 @@ def _front_cut(rec: RecordedRequest, default_ctx: int | None) -> RecordedRequest
         if cut < len(tokens):
             messages.append({**message, "content": "".join(tokens[cut:]).lstrip()})
     return replace(rec, messages=messages)
-
-
-def _not_found(name: str) -> str:
-    return f'model "{name}" not found, try pulling it first'
-
-
-def _details(name: str) -> dict[str, Any]:
-    return {
-        "parent_model": "",
-        "format": "gguf",
-        "family": "llama",
-        "families": ["llama"],
-        "parameter_size": (name.split(":", 1)[1].upper() if ":" in name else "8B"),
-        "quantization_level": "Q4_K_M",
-    }
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _line(payload: dict[str, Any]) -> bytes:
-    return json.dumps(payload).encode() + b"\n"
-
-
-def _chat_part(model: str | None, token: str) -> dict[str, Any]:
-    return {
-        "model": model,
-        "created_at": _now(),
-        "message": {"role": "assistant", "content": token},
-        "done": False,
-    }
-
-
-def _chat_done(
-    rec: RecordedRequest, script: ModelScript, tokens: list[str], started: float
-) -> dict[str, Any]:
-    prompt_tokens = sum(len(split_tokens(str(m.get("content") or ""))) for m in rec.messages)
-    total_ns = int((time.monotonic() - rec.time) * 1e9)
-    eval_ns = int((time.monotonic() - started) * 1e9)
-    return {
-        "model": rec.model,
-        "created_at": _now(),
-        "message": {"role": "assistant", "content": ""},
-        "done": True,
-        "done_reason": "stop",
-        "total_duration": total_ns,
-        "load_duration": 1_000_000,
-        "prompt_eval_count": prompt_tokens,
-        "prompt_eval_duration": 1_000_000,
-        "eval_count": len(tokens),
-        "eval_duration": eval_ns,
-    }
 
 
 class OllamaFake:

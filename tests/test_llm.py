@@ -10,8 +10,9 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 from langchain_core.messages import HumanMessage, SystemMessage
-from ollama_fake import OllamaFake, split_tokens
+from ollama_fake import OllamaFake
 from ollama_fixtures import ollama_fake_fixture  # noqa: F401
+from ollama_wire import split_tokens
 
 from chatbot.answer import Fallback
 from chatbot.llm import NO_LLM_NOTE, ChatCascade, LLMConfig, LLMUnavailable, extract_json
