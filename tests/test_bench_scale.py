@@ -12,6 +12,7 @@ import pytest
 from conftest import COURSE_MOVIES, MOVIELENS_DIR
 
 from eval import bench_scale as bs
+from eval import bench_scale_data as data
 from eval.bench import BenchContext
 
 pytestmark = [pytest.mark.integration, pytest.mark.scale]
@@ -86,10 +87,10 @@ def test_outputs_are_written(entry):
 
 def test_genre_and_decade_choice():
     genres = [["Drama"]] * 50 + [["Horror"]] * 10 + [["Comedy", "Drama"]] * 40
-    assert bs.ten_percent_genre(genres) == ("Horror", 0.10)
-    assert bs.ten_percent_genre(genres, 0.40) == ("Comedy", 0.40)
+    assert data.ten_percent_genre(genres) == ("Horror", 0.10)
+    assert data.ten_percent_genre(genres, 0.40) == ("Comedy", 0.40)
     years = [1995] * 12 + [2005] * 80 + [None] * 8
-    assert bs.year_range(years) == (1990, 1999, pytest.approx(0.12))
+    assert data.year_range(years) == (1990, 1999, pytest.approx(0.12))
     assert bs.recall([[1, 2, 3]], [[1, 2, 4]]) == pytest.approx(2 / 3)
     v = np.eye(3, dtype=np.float32)
-    assert bs.nearest_neighbour_cosine(np.vstack([v, v[:1]]), sample=4) == pytest.approx(0.5)
+    assert data.nearest_neighbour_cosine(np.vstack([v, v[:1]]), sample=4) == pytest.approx(0.5)
