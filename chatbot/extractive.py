@@ -223,7 +223,8 @@ def lead(
     scope = "among the previous results" if follow else "in your catalog"
     if route == "similar" and anchors:
         a = anchors[0]
-        return f"Films in your catalog closest to {a['title']} ({a['year']}):"
+        conds = _conditions(plan)
+        return f"Films in your catalog closest to {a['title']} ({a['year']})" + (f", {conds}:" if conds else ":")
     if route == "recommendation":
         seeds = ", ".join(a["title"] for a in anchors)
         return f"Recommended from your catalog{' for fans of ' + seeds if seeds else ''}:"
@@ -269,7 +270,8 @@ def extractive_answer(
     if plan is not None and plan.intent == "fact" and plan.fields and (route != "follow_up" or len(titled) <= FACT_ROWS):
         facts = [fact_sentence(r, plan.fields) for r in titled]
         return "\n".join(facts + caveat + _sql_block(sql))
-    if plan is not None and plan.position is not None:  # "tell me about the third one"
+    if plan is not None and plan.intent == "fact" and not plan.fields and (plan.position is not None or plan.anchors):
+        # "tell me about Casablanca", "tell me about the third one": the film, described
         picked = [describe_row(r) + "." + (f" {r['summary']}" if r.get("summary") else "") for r in titled]
         return "\n".join(picked + caveat + _sql_block(sql))
     else:

@@ -641,6 +641,14 @@ def test_an_average_or_total_of_one_column_is_a_measure_the_plan_computes() -> N
     assert read_plan("which director has the highest average rating", VOCAB) == plan("aggregate", confidence=0.6)
 
 
+def test_films_like_a_title_but_older_or_newer_are_bounded_by_its_year() -> None:
+    matrix = (24, "The Matrix", 1999)
+    assert read_plan("movies similar to The Matrix but older", VOCAB, titles=(matrix,)) == plan(
+        "similar", anchors=(24,), exclude_ids=(24,), year=span(hi=1998))
+    assert read_plan("films like The Matrix, only newer ones", VOCAB, titles=(matrix,)) == plan(
+        "similar", anchors=(24,), exclude_ids=(24,), year=span(2000))
+
+
 def test_a_surname_shared_by_people_with_no_credits_to_tell_them_apart_is_not_guessed() -> None:
     bare = Vocabulary(actors=frozenset({"Tom Hanks", "Colin Hanks"}), directors=frozenset({"Steven Spielberg"}),
                       writers=frozenset({"Anne Spielberg"}))

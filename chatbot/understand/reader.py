@@ -38,6 +38,7 @@ from retrieval.plan import (
     Measure,
     Names,
     QueryPlan,
+    Range,
     Sort,
     SortKey,
     Vocabulary,
@@ -81,6 +82,8 @@ LIKE_TITLE = re.compile(
 """A film asked for by its likeness to a title the question names ("recommend me movies like
 Alien", "suggest something similar to Heat"): a similarity question, whatever verb asks it; "I
 liked Alien, what should I watch?" stays a recommendation."""
+AGE_OF_LIKE = re.compile(r"\b(?:but |and |only |just )?(older|earlier|newer|more recent|later)(?: ones?| films?| movies?| titles?)?\b")
+"""Films like a title, older or newer than it ("movies like The Matrix but older")."""
 FOLLOW_UP = re.compile(
     r"\b(?:those|these|them|they|the ones|of which|among (?:them|those|these)|that list|the list|the above|"
     r"above ones|it|its|that one|this one|the first one|the second one|the last one|previous|same ones|results?)\b"
@@ -284,6 +287,10 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
     relative = [
         q.orig[m.start() : m.end()] for pattern, _, _ in COMPARATIVES for m in q.take(rf"(?:{pattern}) than(?= *\x00)")
     ] if len(anchors) == 1 else []
+    if similar and len(anchors) == 1 and years.is_empty():  # "like The Matrix but older"
+        year = next((y for tid, _, y in titles if tid == anchors[0]), None)
+        if year is not None and (age := q.take_first(AGE_OF_LIKE)):
+            years = Range(max=year - 1) if age.group(1) in ("older", "earlier") else Range(min=year + 1)
     semantic = _read_semantic(q)
     genres = read_genres(q, vocab)
     countries, languages, either, unplaced = read_places(q, vocab)
