@@ -30,6 +30,7 @@ from chatbot.plans import (
     needs_vector,
     rated_enough,
     route_of,
+    widened,
 )
 from chatbot.state import State, fresh_turn
 from chatbot.understand import read_plan
@@ -109,6 +110,7 @@ async def understand(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
     fallbacks: list[Fallback] = []
     if llm_up and deps.llm_routing and is_vague(plan):
         plan, fallbacks = await fill_plan(deps, state.question, plan, vocab)
+    plan = widened(plan, state.last_plan)
     route = route_of(plan, has_previous=has_previous)
     if recorded and not _ASKS.search(state.question):
         route = "chitchat"  # only ratings were stated: the answer confirms them
@@ -550,6 +552,7 @@ async def check_citations(state: State, runtime: Runtime[Deps]) -> dict[str, Any
         "last_ids": state.last_ids if kept else result_ids,
         "listed_ids": result_ids if not kept and len(result_ids) > 1 else state.listed_ids,
         "last_query": state.query if state.route not in ("chitchat", "follow_up") else state.last_query,
+        "last_plan": state.last_plan if kept else state.plan,
         "turns": state.turns + 1,
     }
 

@@ -77,6 +77,23 @@ def rated_enough(plan: QueryPlan) -> QueryPlan | None:
     return plan.model_copy(update={"filters": bounded})
 
 
+def widened(plan: QueryPlan, previous: QueryPlan | None) -> QueryPlan:
+    """A follow-up on a superlative answer ("and the worst?" after "the best film of 1994", "how
+    many are there?" after "the longest western") asks about the set the superlative was taken
+    from: the previous conditions with this question's added, over the catalog, not the one row
+    the previous answer kept."""
+    if plan.scope != "previous" or previous is None or previous.intent != "superlative" or previous.scope != "catalog":
+        return plan
+    if plan.intent not in ("superlative", "count", "list") or plan.position is not None:
+        return plan
+    mine = {name: getattr(plan.filters, name) for name in Filters.model_fields if name != "exclude_ids"}
+    kept = {name: value for name, value in mine.items() if value not in (None, (), Range(), Names())}
+    base = previous.filters
+    if base.num_ratings == Range(min=MIN_RATINGS):  # the default bound of a rating superlative, not asked
+        base = base.model_copy(update={"num_ratings": Range()})
+    return plan.model_copy(update={"scope": "catalog", "filters": base.model_copy(update=kept)})
+
+
 # --- checking an LLM's plan ---------------------------------------------------------------------
 
 

@@ -37,6 +37,9 @@ class State(InputState):
     listed_ids: list[int] = field(default_factory=list)
     """The ids of the last answer that listed several films, in its order: "the third one" picks
     from these (they outlive a pick, so "and the fourth one?" still has the list)."""
+    last_plan: QueryPlan | None = None
+    """The previous answer's plan: a follow-up on a superlative ("and the worst?" after "the best
+    film of 1994") applies to the set the superlative was taken from, not to its one row."""
     last_query: str = ""
     """The previous turn's search text (a follow-up's semantic phrase falls back to it)."""
     turns: int = 0

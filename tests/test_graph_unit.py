@@ -359,6 +359,18 @@ async def test_a_rating_superlative_counts_films_enough_users_rated_and_says_so(
     assert ids(b) == [3] and not any("fewer than" in n for n in b.notes)
 
 
+async def test_a_follow_up_on_a_superlative_asks_about_the_set_it_was_taken_from():
+    catalog = FakeCatalog()
+    b = bot(catalog=catalog)
+    first = await b.aask("the longest Spielberg film", thread_id="s")
+    assert ids(first) == [4]  # Schindler's List
+    second = await b.aask("and the shortest?", thread_id="s")
+    assert ids(second) == [3]  # Jaws, among every Spielberg film, not among the one row shown
+    assert second.answer.startswith("The shortest film in your catalog (directed by Steven Spielberg) is **Jaws**")
+    counted = await b.aask("how many are there?", thread_id="s")
+    assert counted.answer.startswith("Your catalog has 3 films that match (directed by Steven Spielberg)")
+
+
 # --- the LLM filling the plan ----------------------------------------------------------------
 
 RAINY = "something for a rainy sunday afternoon"
