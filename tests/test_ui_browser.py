@@ -264,9 +264,8 @@ def test_no_llm_answers_from_the_catalog_and_errors_read_well(demo_db, tmp_path)
     with running_app(down, down_dir) as url, chromium(down_dir) as driver:
         driver.get(url)
         for attempt in (1, 2):
-            box = wait_for(driver, lambda: driver.find_elements("id", "chat-input"), what="composer")[0]
-            box.send_keys(f"Movies similar to Alien, try {attempt}")
-            click(driver, driver.find_element("id", "chat-submit"))
+            wait_for(driver, lambda: driver.find_elements("id", "chat-input"), what="composer")
+            send_message(driver, f"Movies similar to Alien, try {attempt}", tmp_path / "db_down.png")
             wait_for(driver, lambda n=attempt: page_text(driver).count("The catalog database cannot be reached right now") == n,
                      what=f"database error {attempt}", screenshot=tmp_path / "db_down.png")
         text = page_text(driver)
