@@ -48,8 +48,9 @@ DEFAULT_WEIGHTS = Weights(content=1.0, genre=0.0, co=0.8, shrink=20.0)
 """Chosen by `movie-rag eval --similarity` on the course catalog + ml-latest-small (9,742 films,
 100,836 ratings; report in eval/similarity/): the tuning anchors' best weights that beat every
 profile's cosine ranking on franchise recall and co-liking and keep minilm/cosine's genre
-agreement. On the test anchors: franchise recall 0.887 (best single profile: minilm/cosine
-0.881), co-liking agreement 0.210 (best single 0.047), genre Jaccard 0.667 (minilm/cosine 0.666).
+agreement (profiles minilm, mpnet and wordllama embedded). On the test anchors: franchise recall
+0.887 (best single profile: minilm/cosine 0.881, mpnet/cosine 0.878), co-liking agreement 0.210
+(best single: mpnet/cosine 0.075), genre Jaccard 0.667 (minilm/cosine 0.666).
 Without shrinkage, a co-liking weight above 0.1 costs franchise recall (on the tuning anchors:
 0.4 -> 0.792, 0.8 -> 0.651, against 0.871 for content alone): cosines resting on a handful of
 people pull in films that share nothing else; with shrink 20, weight 0.8 keeps 0.874 and reaches
