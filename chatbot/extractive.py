@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from chatbot.plans import SORT_WORDS, conditions
+from chatbot.understand.reader import ORDINAL_N
 from retrieval.plan import QueryPlan
 
 NO_LLM_CONFIGURED_NOTE = "Answering from the catalog without an LLM."
@@ -43,6 +44,16 @@ def title_of(row: dict[str, Any]) -> str:
     return f"**{row['title']}**" + (f" ({row['year']})" if row.get("year") else "")
 
 
+def named(row: dict[str, Any]) -> str:
+    """*Title* (Year): a film named in a sentence."""
+    return f"*{row['title']}*" + (f" ({row['year']})" if row.get("year") else "")
+
+
+def _minutes(value: float) -> str:
+    hours, minutes = divmod(round(value), 60)
+    return f"{value:.0f} minutes" + (f" ({hours} h {minutes:02d} min)" if hours else "")
+
+
 def describe_row(row: dict[str, Any]) -> str:
     """One line: **Title** (Year) — director; genres; runtime; rating."""
     bits = []
@@ -75,9 +86,7 @@ def _fact(row: dict[str, Any], name: str) -> str | None:
     if value in (None, "", [], ()):
         return None
     if name == "duration_min":
-        hours, minutes = divmod(int(value), 60)
-        spelled = f" ({hours} h {minutes:02d} min)" if hours else ""
-        return f"runs {value} minutes{spelled}"
+        return f"runs {_minutes(value)}"
     if name == "avg_rating":
         votes = f" by {_users(row['num_ratings'])}" if row.get("num_ratings") else ""
         return f"is rated {float(value):.1f}/5{votes}"
@@ -89,7 +98,7 @@ def _fact(row: dict[str, Any], name: str) -> str | None:
 
 def fact_sentence(row: dict[str, Any], fields: Sequence[str]) -> str:
     """"*Pulp Fiction* (1994) was directed by Quentin Tarantino." — what was asked, first."""
-    head = f"*{row['title']}*" + (f" ({row['year']})" if row.get("year") else "")
+    head = named(row)
     clauses = [c for c in (_fact(row, f) for f in fields if f != "title") if c]
     missing = [f for f in fields if f != "title" and _fact(row, f) is None]
     if not clauses:
@@ -113,11 +122,11 @@ def comparison(rows: Sequence[dict[str, Any]], field: str, more: bool) -> str:
     first film named against each other one, on the values the rows hold."""
     more_word, less_word, show = _COMPARED[field]
     first, others = rows[0], rows[1:]
-    head = f"*{first['title']}*" + (f" ({first['year']})" if first.get("year") else "")
+    head = named(first)
     label = SORT_WORDS.get(field, field)
     out = []
     for other in others:
-        name = f"*{other['title']}*" + (f" ({other['year']})" if other.get("year") else "")
+        name = named(other)
         a, b = first.get(field), other.get(field)
         if a is None or b is None:
             missing = head if a is None else name
@@ -130,11 +139,6 @@ def comparison(rows: Sequence[dict[str, Any]], field: str, more: bool) -> str:
         verdict = "Yes" if bigger == more else "No"
         out.append(f"{verdict}: {head} is {more_word if bigger else less_word} {name}: {show(a)} against {show(b)}.")
     return "\n".join(out)
-
-
-def _minutes(value: float) -> str:
-    hours, minutes = divmod(round(value), 60)
-    return f"{value:.0f} minutes" + (f" ({hours} h {minutes:02d} min)" if hours else "")
 
 
 _MEASURED = {  # field -> (what it is, how a value reads)
@@ -180,8 +184,7 @@ def _conditions(plan: QueryPlan | None) -> str:
     return ", ".join(found)
 
 
-_ORDINALS = {2: "second", 3: "third", 4: "fourth", 5: "fifth", 6: "sixth", 7: "seventh", 8: "eighth",
-             9: "ninth", 10: "tenth"}
+_ORDINALS = {n: word for word, n in ORDINAL_N.items() if n > 1 and word.isalpha()}
 
 
 def _ordinal(n: int) -> str:

@@ -132,13 +132,17 @@ class LLMUnavailable(Exception):
     @property
     def note(self) -> str:
         """One line for the person: unusable, busy or down — not always "unreachable"."""
+        return self.note_with("answered from the catalog rows instead")
+
+    def note_with(self, instead: str) -> str:
+        """`note`, saying what was shown instead of the model's answer (`instead`)."""
         reasons = [f.reason for f in self.fallbacks]
         if reasons and all(r.startswith("unusable answer") for r in reasons):
-            return "The model's answer was not usable (" + reasons[-1].removeprefix("unusable answer: ") + "); answered from the catalog rows instead."
+            return "The model's answer was not usable (" + reasons[-1].removeprefix("unusable answer: ") + f"); {instead}."
         if any(r.startswith(BUSY) or r.startswith(TIMEOUT_PREFIXES) for r in reasons):
-            return "The language models were busy or too slow; answered from the catalog rows instead."
+            return f"The language models were busy or too slow; {instead}."
         if any(r.startswith("unusable answer") for r in reasons):
-            return "No model gave a usable answer; answered from the catalog rows instead."
+            return f"No model gave a usable answer; {instead}."
         return NO_LLM_NOTE
 
 

@@ -269,22 +269,20 @@ async def retrieve(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
         return {**update, "hits": await _search(state, deps, vector or await _embed(deps, state.query))}
     # A count lists its rows too (count(*) OVER () gives the total), so the answer can cite them.
     run = plan.model_copy(update={"intent": "list"}) if plan.intent in ("count", "aggregate") else plan
+    def run_on(p: QueryPlan) -> Any:
+        return asyncio.to_thread(deps.catalog.run_plan, p, ids=scope_ids, vector=vector, metric=deps.metric,
+                                 cap=deps.set_cap, k=deps.k)
+
     bounded = rated_enough(plan)
     said: list[str] = []
     try:
-        result = await asyncio.to_thread(
-            deps.catalog.run_plan, bounded or run, ids=scope_ids, vector=vector,
-            metric=deps.metric, cap=deps.set_cap, k=deps.k,
-        )
+        result = await run_on(bounded or run)
         if bounded is not None and result.rows:
             plan = run = bounded
             said.append(f"Films rated by fewer than {MIN_RATINGS} users are left out of the top by average rating "
                          "(ask for \"at least 1 rating\" to include them).")
         elif bounded is not None:  # no film has that many ratings: the top of those that have any
-            result = await asyncio.to_thread(
-                deps.catalog.run_plan, run, ids=scope_ids, vector=vector,
-                metric=deps.metric, cap=deps.set_cap, k=deps.k,
-            )
+            result = await run_on(run)
     except ValueError as exc:  # retrieval.compile.PlanError: a plan the compiler cannot express
         log.info("plan not runnable (%s): %s", exc, plan)
         return {**update, "hits": await _search(state, deps, vector or await _embed(deps, state.query)),
@@ -293,10 +291,7 @@ async def retrieve(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
     if not result.rows and plan.sort is not None and plan.intent in ("superlative", "list"):
         # "best rated sci-fi" on a catalog without ratings: the films exist, the sort key does not.
         unsorted = run.model_copy(update={"sort": None, "intent": "list"})
-        retry = await asyncio.to_thread(
-            deps.catalog.run_plan, unsorted, ids=scope_ids, vector=vector,
-            metric=deps.metric, cap=deps.set_cap, k=deps.k,
-        )
+        retry = await run_on(unsorted)
         if retry.rows:
             label = SORT_WORDS.get(plan.sort.key, plan.sort.key)
             unapplied.append(f"the order by {label} (your catalog records no {label} for the matching films)")
@@ -518,8 +513,7 @@ async def _generate(state: State, deps: Deps, write: Any, on_token: Any, on_rest
             fallbacks = list(exc.fallbacks)
             write({"restart": "no model answered"})
             # a greeting gets the standard reply, not "answered from the catalog rows"
-            notes.append(exc.note.replace("answered from the catalog rows instead", "this is the standard reply")
-                         if state.route == "chitchat" else exc.note)
+            notes.append(exc.note_with("this is the standard reply") if state.route == "chitchat" else exc.note)
     else:
         notes.append(NO_LLM_CONFIGURED_NOTE if deps.chat is None else NO_LLM_NOTE)
     if state.route == "chitchat":

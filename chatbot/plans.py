@@ -59,7 +59,6 @@ def is_vague(plan: QueryPlan) -> bool:
     )
 
 
-
 MIN_RATINGS = 10
 """A rating superlative ("the best rated", "the worst comedy") counts films rated by at least this
 many users unless the question sets its own bound: an average of one 5-star rating is not "the
