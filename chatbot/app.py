@@ -195,7 +195,8 @@ METRIC_HELP = (
 
 
 PROFILE_HELP = (
-    "Whose vectors rank 'movies like X' and plot searches: minilm is the default; the others are "
+    "Whose vectors rank 'movies like X', plot searches and sets ordered by a phrase ('90s comedies "
+    "about friendship'): minilm is the default; the others are "
     "listed by `movie-rag profiles list` (compare them with 'Compare profiles for <title>'). "
     "blend: 'movies like X' by content, genres and what the same MovieLens users liked."
 )

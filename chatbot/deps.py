@@ -102,8 +102,8 @@ class Deps:
     profile: str | None = None
     """Embedding profile whose vectors rank similar titles and plot searches (None: the default,
     minilm), or `BLEND`: similar titles by retrieval/profiles_blend.py (content + genre +
-    co-liking), plot searches as by default. Plans ranked by a phrase still use
-    `movies.embedding` (retrieval/compile.py)."""
+    co-liking), plot searches and plans as by default. The profile's vectors also rank and
+    order compiled plans ("90s comedies about friendship", "like Up but from the 80s")."""
 
     def with_options(self, options: Mapping[str, Any] | None) -> Deps:
         """These deps with one question's UI settings (k, metric, sql_mode, hybrid, profile) applied."""
@@ -124,8 +124,8 @@ BLEND = "blend"
 
 
 class ProfileCatalog:
-    """A catalog whose `similar` and `search` rank by one embedding profile's vectors (or whose
-    `similar` is the blend); every other call goes to the catalog as it is
+    """A catalog whose `similar`, `search` and `run_plan` rank by one embedding profile's vectors
+    (or whose `similar` is the blend); every other call goes to the catalog as it is
     (`retrieval.search.PgCatalog` takes `profile=`)."""
 
     def __init__(self, catalog: Any, profile: str):
@@ -145,6 +145,12 @@ class ProfileCatalog:
         # The graph embedded the question with the default model: the profile embeds it itself.
         kw.pop("vector", None)
         return self.catalog.search(text, **kw, profile=self.profile)  # type: ignore[no-any-return]
+
+    def run_plan(self, plan: QueryPlan, **kw: Any) -> Any:
+        if self.profile == BLEND:
+            return self.catalog.run_plan(plan, **kw)
+        kw.pop("vector", None)  # as in search: the profile's model embeds the phrase
+        return self.catalog.run_plan(plan, **kw, profile=self.profile)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.catalog, name)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from chatbot.plans import SORT_WORDS, conditions
+from chatbot.plans import SORT_WORDS, conditions, pooled_scope
 from chatbot.understand.reader import ORDINAL_N
 from retrieval.plan import QueryPlan
 
@@ -231,8 +231,9 @@ def lead(
     if route == "recommendation":
         seeds = ", ".join(a["title"] for a in anchors)
         return f"Recommended from your catalog{' for fans of ' + seeds if seeds else ''}:"
-    if plan is not None and plan.intent == "superlative" and plan.sort and exact:
-        return _superlative_lead(plan, rows, scope)
+    pool = pooled_scope(plan, exact)
+    if plan is not None and plan.intent == "superlative" and plan.sort and (exact or pool):
+        return _superlative_lead(plan, rows, pool or scope)
     if not exact:
         return "The closest matches " + ("among the previous results:" if follow else "in your catalog:")
     conds = _conditions(plan)

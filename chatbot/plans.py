@@ -7,6 +7,7 @@ from typing import Any
 
 from chatbot.answer import Route
 from chatbot.understand.reader import MEDIUM
+from retrieval.compile import SEMANTIC_POOL
 from retrieval.plan import Filters, Names, QueryPlan, Range, Vocabulary
 from retrieval.text import fold as fold_accents
 
@@ -49,6 +50,14 @@ def needs_vector(plan: QueryPlan) -> bool:
 def is_exact(plan: QueryPlan) -> bool:
     """The plan's rows are every row meeting its conditions (so "N films match" is true)."""
     return plan.intent in EXACT_INTENTS or (plan.intent == "aggregate" and not needs_vector(plan))
+
+
+def pooled_scope(plan: QueryPlan | None, exact: bool) -> str | None:
+    """Where a superlative over a phrase alone was taken from ("the longest film about space":
+    `among the 25 films closest to 'space'`, retrieval/compile.py's SEMANTIC_POOL), else None."""
+    if plan is None or exact or plan.intent != "superlative" or plan.sort is None or not plan.semantic:
+        return None
+    return f"among the {SEMANTIC_POOL} films closest to {plan.semantic!r}"
 
 
 def is_vague(plan: QueryPlan) -> bool:

@@ -13,6 +13,7 @@ from langchain_core.utils.json import parse_json_markdown
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from chatbot.fields import cut_row
+from chatbot.plans import pooled_scope
 from prompts.answer import ANSWER_SYSTEM, ANSWER_USER, CHITCHAT_SYSTEM
 from prompts.plan import PLAN_SYSTEM
 from prompts.sql import SQL_EXAMPLES, SQL_REPAIR, SQL_SYSTEM
@@ -193,6 +194,8 @@ def answer_context(state: State) -> list[str]:
         notes.append(f"These rows are the exact, complete set: {total} films match. Say that number.")
         if state.capped:
             notes.append(f"Only the first {len(state.hits)} are listed (the cap); say so.")
+    elif pool := pooled_scope(plan, state.exact):
+        notes.append(f"These rows are the top {pool} (by meaning), not of the whole catalog: say so.")
     elif state.hits:
         notes.append("These rows are the closest matches by meaning, not an exact set: call them the closest matches.")
     if plan is not None:

@@ -40,6 +40,7 @@ from sqlalchemy import Connection, Engine, TextClause, bindparam, text
 
 from retrieval.indexing import VectorPlan, plan_search, planned
 from retrieval.plan import Filters, Names, QueryPlan, Range, SortKey, Vocabulary
+from retrieval.profiles import Profile, get_profile
 from retrieval.schema import EMBEDDING_DIM, PLAN_NAME_EXPRESSIONS
 from retrieval.types import Metric, MovieHit
 
@@ -58,7 +59,6 @@ PLAN_COLUMNS = (
 """What every row carries: the MovieHit.full() fields plus language and writers."""
 
 _SELECT = ", ".join(f"m.{c}" for c in PLAN_COLUMNS)
-_BITS = f"bit({EMBEDDING_DIM})"
 
 # pgvector operator per metric; the bit metrics compare binary_quantize()d vectors.
 _OPERATORS: Mapping[str, str] = {
@@ -108,13 +108,16 @@ class CompiledQuery:
     vector_plan: VectorPlan | None = None
     """How the k-nearest part runs (its SET LOCALs are applied by `run_compiled`); None: the
     exact shape with nothing set (a caller compiling without a connection)."""
+    vectors: Vectors = field(default_factory=lambda: vectors_of(None))
+    """Whose embeddings the distances use (the default profile's `movies.embedding`, or a
+    profile's table)."""
 
     @property
     def has_vector(self) -> bool:
         return "qvec" in self.params
 
     def statement(self) -> TextClause:
-        return _statement(self.sql, self.has_vector)
+        return _statement(self.sql, self.vectors.dim if self.has_vector else None)
 
     def readable(self) -> str:
         """The SQL with values written in, for people ("How I found this"); never run."""
@@ -127,11 +130,54 @@ class CompiledQuery:
 
 
 @lru_cache(maxsize=512)
-def _statement(sql: str, with_vector: bool) -> TextClause:
+def _statement(sql: str, vector_dim: int | None) -> TextClause:
     clause = text(sql)
-    if with_vector:
-        clause = clause.bindparams(bindparam("qvec", type_=VECTOR(EMBEDDING_DIM)))
+    if vector_dim is not None:
+        clause = clause.bindparams(bindparam("qvec", type_=VECTOR(vector_dim)))
     return clause
+
+
+@dataclass(frozen=True)
+class Vectors:
+    """Where one embedding profile's vectors are, as SQL over the plan's `movies m`: the default
+    profile's in `m.embedding`; another's in its own table (retrieval/profiles_store.py), LEFT
+    JOINed as `v` so that a set ordered by a phrase keeps the films that table has no vector for."""
+
+    join: str
+    vec: str
+    bits: str
+    anchor_mean: str
+    """The mean vector of the `:anchors` rows."""
+    dim: int
+    table: str
+
+    def distance(self, metric: Metric, target: str) -> str:
+        """Row `m`'s distance to `target` (a vector expression); bit metrics compare the
+        binary-quantized vectors."""
+        if metric not in _OPERATORS:
+            raise PlanError(f"Unknown metric {metric!r}; use one of {', '.join(_OPERATORS)}.")
+        op = _OPERATORS[metric]
+        if metric in ("hamming", "jaccard"):
+            return f"{self.bits} {op} binary_quantize({target})::bit({self.dim})"
+        return f"{self.vec} {op} {target}"
+
+
+def as_profile(profile: Profile | str | None) -> Profile:
+    return profile if isinstance(profile, Profile) else get_profile(profile)
+
+
+def vectors_of(profile: Profile | str | None) -> Vectors:
+    """The SQL for `profile`'s vectors (None or the default: `movies.embedding`)."""
+    p = as_profile(profile)
+    anchors = "ANY(CAST(:anchors AS int[]))"
+    if p.default:
+        return Vectors(join="", vec="m.embedding", bits=f"binary_quantize(m.embedding)::bit({EMBEDDING_DIM})",
+                       anchor_mean=f"(SELECT avg(a.embedding) FROM movies a WHERE a.id = {anchors})",
+                       dim=EMBEDDING_DIM, table="movies")
+    t = p.table
+    return Vectors(join=f" LEFT JOIN {t} v ON v.movie_id = m.id", vec="v.embedding", bits="v.bits",
+                   anchor_mean=f"(SELECT avg(a.embedding) FROM {t} a WHERE a.movie_id = {anchors})",
+                   dim=p.dim, table=t)
 
 
 # --- WHERE ------------------------------------------------------------------------------------
@@ -211,17 +257,7 @@ def _order(key: SortKey, desc: bool, table: str = "m") -> str:
     return f"{_sort_expr(key, table)}{' DESC' if desc else ''} NULLS LAST"
 
 
-def _distance(metric: Metric, target: str) -> str:
-    if metric not in _OPERATORS:
-        raise PlanError(f"Unknown metric {metric!r}; use one of {', '.join(_OPERATORS)}.")
-    op = _OPERATORS[metric]
-    if metric in ("hamming", "jaccard"):
-        return f"binary_quantize(m.embedding)::{_BITS} {op} binary_quantize({target})::{_BITS}"
-    return f"m.embedding {op} {target}"
-
-
 _ALIAS_M = re.compile(r"\bm\.")
-_ANCHOR_MEAN = "(SELECT avg(a.embedding) FROM movies a WHERE a.id = ANY(CAST(:anchors AS int[])))"
 
 
 def _where(conditions: list[str]) -> str:
@@ -238,7 +274,7 @@ def _count_sql(conditions: list[str]) -> str:
 def compile_plan(
     plan: QueryPlan, *, ids: Sequence[int] | None = None, vector: Sequence[float] | None = None,
     metric: Metric = "cosine", cap: int = PLAN_ROW_CAP, k: int = SEARCH_K,
-    vector_plan: VectorPlan | None = None,
+    vector_plan: VectorPlan | None = None, profile: Profile | str | None = None,
 ) -> CompiledQuery:
     """The SQL for `plan`.
 
@@ -248,7 +284,10 @@ def compile_plan(
     a note says so). `cap`: most rows returned. `k`: rows of a ranked question without a limit.
     `vector_plan`: how a k-nearest part runs (`retrieval.indexing`; `run_plan` chooses it on the
     connection); HNSW drops the id tie-break so the index can serve ORDER BY distance.
+    `profile`: whose vectors rank and order by distance (retrieval/profiles.py; None: the
+    default's `movies.embedding`); `vector` is then that profile's embedding of the phrase.
     """
+    vs = vectors_of(profile)
     tail = ", m.id" if vector_plan is None else vector_plan.order_tail()
     if plan.intent in ("aggregate", "chitchat"):
         raise PlanError(f"A {plan.intent} question has no query plan to compile; it goes another way.")
@@ -271,8 +310,8 @@ def compile_plan(
         return CompiledQuery(sql=_count_sql(conditions), params=p.values, kind="count", cap=cap, notes=tuple(notes))
 
     qvec = None if vector is None else [float(x) for x in vector]
-    if qvec is not None and len(qvec) != EMBEDDING_DIM:
-        raise PlanError(f"The query vector has {len(qvec)} values; the catalog's embeddings have {EMBEDDING_DIM}.")
+    if qvec is not None and len(qvec) != vs.dim:
+        raise PlanError(f"The query vector has {len(qvec)} values; the catalog's embeddings have {vs.dim}.")
     phrases: dict[str, str] = {}
     if plan.semantic and qvec is None:
         notes.append(f"not ordered by closeness to {plan.semantic!r} (no query embedding)")
@@ -281,9 +320,10 @@ def compile_plan(
     target = None
     if intent in ("similar", "recommend") and plan.anchors:
         p.add("anchors", [int(i) for i in plan.anchors])
-        conditions.append("m.id <> ALL(CAST(:anchors AS int[]))")
-        target = _ANCHOR_MEAN
-        conditions.append(f"{_ANCHOR_MEAN} IS NOT NULL")
+        if not set(plan.anchors) <= set(plan.filters.exclude_ids):  # (the reader often excludes them already)
+            conditions.append("m.id <> ALL(CAST(:anchors AS int[]))")
+        target = vs.anchor_mean
+        conditions.append(f"{vs.anchor_mean} IS NOT NULL")
     elif (intent in ("similar", "search", "recommend") or (intent == "fact" and not plan.anchors)) and qvec is not None:
         # (a fact about a film described, not named: "who directed the one about the shark?")
         target = "CAST(:qvec AS vector)"
@@ -293,7 +333,8 @@ def compile_plan(
         if target.startswith("CAST(:qvec"):
             p.add("qvec", qvec)
             phrases["qvec"] = plan.semantic or ""
-        return _ranked(plan, conditions, p, target, metric, cap, k, phrases, notes, tail, vector_plan, filters_where)
+        return _ranked(plan, conditions, p, vs, target, metric, cap, k, phrases, notes, tail, vector_plan,
+                       filters_where)
 
     # Sets: list, fact, superlative, and search/recommend without a vector.
     filtered = bool(conditions)
@@ -338,26 +379,25 @@ def compile_plan(
     count_sql: str | None = _count_sql(conditions)
     if semantic:
         phrases["qvec"] = plan.semantic or ""
-        distance = _distance(metric, "CAST(" + p.add("qvec", qvec) + " AS vector)")
+        distance = vs.distance(metric, "CAST(" + p.add("qvec", qvec) + " AS vector)")
         keys.append("distance")
     vector_k: int | None = None
     vector_where = ""
     if pooled:
         # "the longest film about space": a phrase alone selects no exact set, so the sort and
         # limit apply to the SEMANTIC_POOL rows closest to it.
-        pool_conditions = [*conditions, "m.embedding IS NOT NULL"]
+        pool_conditions = [*conditions, f"{vs.vec} IS NOT NULL"]
         pool = _where(pool_conditions).replace("\n", "\n  ")
         head = (
-            f"SELECT m.*\nFROM (SELECT {_SELECT}, {distance} AS distance\n  FROM movies m{pool}\n"
+            f"SELECT m.*\nFROM (SELECT {_SELECT}, {distance} AS distance\n  FROM movies m{vs.join}{pool}\n"
             f"  ORDER BY distance{tail}\n  LIMIT {p.add('pool', SEMANTIC_POOL)}) AS m"
         )
         vector_k, vector_where = SEMANTIC_POOL, " AND ".join(conditions)
-        ranked, count_sql = True, None
-        notes.append(f"among the {SEMANTIC_POOL} films closest to {plan.semantic!r}")
+        ranked, count_sql = True, None  # (chatbot.plans.pooled_scope says so in the answer)
     else:
         if semantic:
             select += f", {distance} AS distance"
-        head = f"SELECT {select}\nFROM movies m{_where(conditions)}"
+        head = f"SELECT {select}\nFROM movies m{vs.join if semantic else ''}{_where(conditions)}"
     order = ", ".join([*keys, "m.id"]) if keys else _DEFAULT_ORDER
 
     bound = cap if limit is None else min(cap, int(limit))
@@ -379,21 +419,22 @@ def compile_plan(
         sql=sql, params=p.values, kind="rows", ranked=ranked, bound=bound, count_sql=count_sql,
         metric=metric if semantic else None, cap=cap, phrases=phrases, notes=tuple(notes),
         vector_k=vector_k, vector_where=vector_where, vector_plan=vector_plan if vector_k else None,
+        vectors=vs,
     )
 
 
 def _ranked(
-    plan: QueryPlan, conditions: list[str], p: _Params, target: str, metric: Metric, cap: int,
-    k: int, phrases: dict[str, str], notes: list[str], tail: str, vector_plan: VectorPlan | None,
-    filters_where: str,
+    plan: QueryPlan, conditions: list[str], p: _Params, vs: Vectors, target: str, metric: Metric,
+    cap: int, k: int, phrases: dict[str, str], notes: list[str], tail: str,
+    vector_plan: VectorPlan | None, filters_where: str,
 ) -> CompiledQuery:
     """Nearest rows to `target` among the filtered ones; a plan sort reorders those rows."""
-    distance = _distance(metric, target)
-    conditions.append("m.embedding IS NOT NULL")
+    distance = vs.distance(metric, target)
+    conditions.append(f"{vs.vec} IS NOT NULL")
     n = min(cap, int(plan.limit or k))
     sql = (
         f"SELECT {_SELECT}, {distance} AS distance\n"
-        f"FROM movies m{_where(conditions)}\nORDER BY distance{tail}\nLIMIT {p.add('limit', n)}"
+        f"FROM movies m{vs.join}{_where(conditions)}\nORDER BY distance{tail}\nLIMIT {p.add('limit', n)}"
     )
     if plan.sort is not None:
         outer = _order(plan.sort.key, plan.sort.desc, "near")
@@ -401,7 +442,7 @@ def _ranked(
     return CompiledQuery(
         sql=sql, params=p.values, kind="rows", ranked=True, metric=metric, cap=cap,
         bound=n, phrases=phrases, notes=tuple(notes), vector_k=n, vector_where=filters_where,
-        vector_plan=vector_plan,
+        vector_plan=vector_plan, vectors=vs,
     )
 
 
@@ -514,7 +555,7 @@ def run_compiled(conn: Connection, compiled: CompiledQuery) -> PlanResult:
     total = len(rows)
     if compiled.count_sql is not None and len(rows) >= compiled.bound:
         count_params = compiled.count_params()
-        total = int(conn.execute(_statement(compiled.count_sql, False), count_params).scalar_one())
+        total = int(conn.execute(_statement(compiled.count_sql, None), count_params).scalar_one())
         readable += ";\n\n-- the rows reached the limit; all that match:\n" + readable_sql(
             compiled.count_sql, count_params
         )
@@ -526,30 +567,31 @@ def run_compiled(conn: Connection, compiled: CompiledQuery) -> PlanResult:
 def run_plan(
     source: Any, plan: QueryPlan, *, ids: Sequence[int] | None = None,
     vector: Sequence[float] | None = None, metric: Metric = "cosine", cap: int = PLAN_ROW_CAP,
-    k: int = SEARCH_K,
+    k: int = SEARCH_K, profile: Profile | str | None = None,
 ) -> PlanResult:
     """Compile `plan` and run it read-only on `source`: an Engine, a Connection, or a catalog with
-    an `engine` (PgCatalog; its embedder then embeds `plan.semantic` when no `vector` is given)."""
-    if vector is None and plan.semantic and hasattr(source, "embed") and plan.intent not in ("count",):
+    an `engine` (PgCatalog; its embedder then embeds `plan.semantic` when no `vector` is given,
+    with the default profile only: another profile's caller passes that profile's `vector`)."""
+    if vector is None and plan.semantic and as_profile(profile).default and hasattr(source, "embed") and plan.intent != "count":
         vector = source.embed(plan.semantic)
-    compiled = compile_plan(plan, ids=ids, vector=vector, metric=metric, cap=cap, k=k)
+    options: dict[str, Any] = {"ids": ids, "vector": vector, "metric": metric, "cap": cap, "k": k, "profile": profile}
+    compiled = compile_plan(plan, **options)
     if isinstance(source, Connection):
-        return run_compiled(source, _with_vector_plan(source, compiled, plan, ids, vector, metric, cap, k))
+        return run_compiled(source, _with_vector_plan(source, compiled, plan, options))
     engine: Engine = source if isinstance(source, Engine) else source.engine
     with engine.connect().execution_options(postgresql_readonly=True) as conn:
-        return run_compiled(conn, _with_vector_plan(conn, compiled, plan, ids, vector, metric, cap, k))
+        return run_compiled(conn, _with_vector_plan(conn, compiled, plan, options))
 
 
-def _with_vector_plan(
-    conn: Connection, compiled: CompiledQuery, plan: QueryPlan, ids: Sequence[int] | None,
-    vector: Sequence[float] | None, metric: Metric, cap: int, k: int,
-) -> CompiledQuery:
+def _with_vector_plan(conn: Connection, compiled: CompiledQuery, plan: QueryPlan, options: dict[str, Any]) -> CompiledQuery:
     """`compiled` with its k-nearest part planned by `retrieval.indexing` on this connection
     (recompiled when the plan is HNSW, whose ORDER BY drops the id tie-break)."""
     if compiled.vector_k is None:
         return compiled
-    vplan = plan_search(conn, k=compiled.vector_k, where=compiled.vector_where, params=compiled.params)
-    return compile_plan(plan, ids=ids, vector=vector, metric=metric, cap=cap, k=k, vector_plan=vplan)
+    vs = compiled.vectors
+    vplan = plan_search(conn, k=compiled.vector_k, table=vs.table, from_sql="movies m" + vs.join,
+                        where=compiled.vector_where, params=compiled.params)
+    return compile_plan(plan, **options, vector_plan=vplan)
 
 
 # Distinct catalog values per Vocabulary field, in one pass over the table (director, country and
@@ -580,7 +622,7 @@ def load_vocabulary(conn: Connection) -> Vocabulary:
     person is credited on (one query)."""
     found: dict[str, set[str]] = {f: set() for f in VOCABULARY_KINDS}
     credits: dict[str, int] = {}
-    for kind, value, n in conn.execute(_statement(_VOCABULARY_SQL, False)):
+    for kind, value, n in conn.execute(_statement(_VOCABULARY_SQL, None)):
         if value is None:
             continue
         if kind == "credits":

@@ -339,11 +339,22 @@ class PgCatalog:
             self._vocabulary = cached
         return cached[1]
 
-    def run_plan(self, plan: QueryPlan, **options: Any) -> PlanResult:
-        """`retrieval.compile.run_plan` on this catalog (its embedder embeds `plan.semantic`)."""
+    def run_plan(self, plan: QueryPlan, *, profile: str | None = None, **options: Any) -> PlanResult:
+        """`retrieval.compile.run_plan` on this catalog. With `profile` (not the default) its
+        vectors rank and order the rows, and its model embeds `plan.semantic` unless a `vector`
+        (that model's) is given; else the catalog's embedder does."""
         from retrieval.compile import run_plan
+        from retrieval.profiles import get_profile
 
-        return run_plan(self, plan, **options)
+        p = get_profile(profile)
+        if not p.default and options.get("vector") is None and plan.semantic and plan.intent != "count":
+            options["vector"] = self._profile_embedder(p.name).embed_query(plan.semantic)
+        return run_plan(self, plan, profile=p, **options)
+
+    def _profile_embedder(self, name: str) -> Embedder:
+        if self.embedders is None:
+            raise ValueError("This catalog was opened without per-profile embedders (embedders=).")
+        return self.embedders(name)
 
     def _titles(self) -> _TitleIndex:
         if self._index is None or time.monotonic() - self._loaded_at > self.titles_ttl_s:
@@ -536,9 +547,7 @@ class PgCatalog:
         from retrieval import profiles, profiles_store
 
         p = profiles.get_profile(profile)
-        if self.embedders is None:
-            raise ValueError("This catalog was opened without per-profile embedders (embedders=).")
-        embedder = self.embedders(p.name)
+        embedder = self._profile_embedder(p.name)
         n = k if mode == "dense" else max(HYBRID_CANDIDATES, 4 * int(k))
         dense = profiles_store.dense_search(self.engine, p, embedder.embed_query(text_), k=n, filters=filters)
         if mode == "dense":

@@ -187,6 +187,32 @@ def test_search_without_a_vector_says_so() -> None:
 MEAN = "(SELECT avg(a.embedding) FROM movies a WHERE a.id = ANY(CAST(:anchors AS int[])))"
 
 
+@pytest.mark.parametrize("metric, distance", [
+    ("cosine", "v.embedding <=> CAST(:qvec AS vector)"),
+    ("hamming", "v.bits <~> binary_quantize(CAST(:qvec AS vector))::bit(256)"),
+])
+def test_a_profile_ranks_and_orders_by_its_own_table(metric: str, distance: str) -> None:
+    join = "FROM movies m LEFT JOIN profile_wordllama v ON v.movie_id = m.id"
+    vec = [0.5] * 256
+    search = compile_plan(QueryPlan(intent="search", semantic="a heist"), vector=vec, metric=metric,  # type: ignore[arg-type]
+                          profile="wordllama")
+    assert search.sql == (f"SELECT {COLS}, {distance} AS distance\n{join}\nWHERE v.embedding IS NOT NULL\n"
+                          "ORDER BY distance, m.id\nLIMIT :limit")
+    # a set ordered by the phrase keeps the films the profile has no vector for (last)
+    listed = compile_plan(QueryPlan(intent="list", semantic="a heist", filters=Filters(year=Range(min=1990))),
+                          vector=vec, metric=metric, profile="wordllama")  # type: ignore[arg-type]
+    assert listed.sql.startswith(f"SELECT {COLS}, {distance} AS distance\n{join}\nWHERE m.year >= :year_min\n")
+    assert listed.count_sql == "SELECT count(*) AS total\nFROM movies m\nWHERE m.year >= :year_min"
+    similar = compile_plan(QueryPlan(intent="similar", anchors=(4,), filters=Filters(exclude_ids=(4,))),
+                           metric=metric, profile="wordllama")  # type: ignore[arg-type]
+    mean = "(SELECT avg(a.embedding) FROM profile_wordllama a WHERE a.movie_id = ANY(CAST(:anchors AS int[])))"
+    assert f"{mean} IS NOT NULL" in similar.sql and similar.sql.count("m.id <> ALL") == 1
+    # without a phrase or anchors no vector is read, so nothing is joined
+    assert "profile_" not in compile_plan(QueryPlan(intent="list"), profile="wordllama").sql
+    with pytest.raises(PlanError, match="256"):
+        compile_plan(QueryPlan(intent="search", semantic="x"), vector=VEC, profile="wordllama")
+
+
 def test_similar_to_the_anchors_mean() -> None:
     plan = QueryPlan(intent="similar", anchors=(4, 8), limit=5, filters=Filters(genres=Names(all_of=("Drama",))))
     c = compile_plan(plan, metric="l2")
@@ -286,7 +312,7 @@ def test_superlative_by_meaning_sorts_the_nearest_pool() -> None:
         "ORDER BY top.duration_min DESC NULLS LAST, top.distance, top.id\nLIMIT :cap"
     )
     assert c.params == {"qvec": VEC, "pool": 25, "limit": 1, "cap": PLAN_ROW_CAP}
-    assert (c.ranked, c.count_sql, c.notes) == (True, None, ("among the 25 films closest to 'space travel'",))
+    assert (c.ranked, c.count_sql, c.notes) == (True, None, ())  # the answer names the pool
     # With a condition the set is exact and the phrase only breaks ties.
     filtered = plan.model_copy(update={"filters": Filters(genres=Names(all_of=("Drama",)))})
     assert "LIMIT :pool" not in compile_plan(filtered, vector=VEC).sql

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import zipfile
 from pathlib import Path
@@ -369,3 +370,68 @@ def test_mpnet_loads_offline_and_embeds():
     assert [len(v) for v in (*docs, query)] == [768] * 3
     dot = [sum(a * b for a, b in zip(query, d, strict=True)) for d in docs]
     assert dot[0] > dot[1]
+
+
+@pytest.mark.integration
+async def test_plans_ranked_by_a_phrase_use_the_chosen_profile(wordllama_db, course_db, tmp_path):
+    """The settings' profile reaches compiled plans: a filtered set ordered by a phrase, a
+    superlative among the films nearest a phrase, and "like X" with a condition all rank by the
+    profile's vectors (expected orders computed here from the stored vectors with numpy)."""
+    import numpy as np
+    from sqlalchemy import text
+
+    from chatbot.api import Chatbot
+    from chatbot.settings import Settings
+    from chatbot.wiring import open_deps
+    from retrieval.plan import Filters, Names, QueryPlan, Range
+    from retrieval.search import PgCatalog
+
+    engine, emb, _ = wordllama_db
+    with engine.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT m.id, m.title, m.year, m.genres, m.duration_min, v.embedding "
+            "FROM movies m JOIN profile_wordllama v ON v.movie_id = m.id"
+        )).all()
+    vectors = {r.id: np.asarray(json.loads(r.embedding), dtype=float) for r in rows}  # (text: no vector type here)
+
+    def cosine(a, b):
+        return 1.0 - float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+    def by_closeness(ids, target):
+        return sorted(ids, key=lambda i: cosine(vectors[i], target))
+
+    phrase = np.asarray(emb.embed_query("friendship"), dtype=float)
+    comedies = [r.id for r in rows if r.year and 1990 <= r.year <= 1999 and "Comedy" in r.genres]
+    assert len(comedies) >= 10
+    plan = QueryPlan(intent="list", semantic="friendship",
+                     filters=Filters(genres=Names(all_of=("Comedy",)), year=Range(min=1990, max=1999)))
+    catalog = PgCatalog(engine, emb, embedders=lambda name: emb)
+    got = catalog.run_plan(plan, profile="wordllama")
+    assert "profile_wordllama" in got.sql and got.total == len(comedies)
+    assert got.ids == by_closeness(comedies, phrase)
+    for row in got.rows:
+        assert math.isclose(row["distance"], cosine(vectors[row["id"]], phrase), abs_tol=1e-5)
+    # the graph with the setting: the same rows, and unlike the default profile's order
+    settings = Settings(database_url=course_db, llm="none", home=tmp_path)
+    deps, checkpointer, closers = await open_deps(settings)
+    async with Chatbot(deps, checkpointer=checkpointer, closers=closers) as bot:
+        question = "90s comedies about friendship"
+        chosen = await bot.aask(question, options={"profile": "wordllama"})
+        default = await bot.aask(question)
+        assert chosen.plan and chosen.plan["semantic"] == "friendship"
+        listed = [c.id for c in chosen.citations]
+        assert listed == by_closeness(comedies, phrase)[: len(listed)] and len(listed) >= 5
+        assert listed != [c.id for c in default.citations]
+
+        space = await bot.aask("the longest film about space", options={"profile": "wordllama"})
+        target = np.asarray(emb.embed_query(space.plan["semantic"]), dtype=float)
+        timed = [r.id for r in rows if r.duration_min]
+        pool = by_closeness(timed, target)[:25]
+        longest = max(pool, key=lambda i: next(r.duration_min for r in rows if r.id == i))
+        title = next(f"{r.title}** ({r.year})" for r in rows if r.id == longest)
+        assert space.answer.startswith(f"The longest film among the 25 films closest to {space.plan['semantic']!r} is **{title}")
+
+        toy = await bot.aask("movies like Toy Story from the 90s", options={"profile": "wordllama"})
+        anchor = next(r.id for r in rows if r.title == "Toy Story")
+        nineties = [r.id for r in rows if r.year and 1990 <= r.year <= 1999 and r.id != anchor]
+        assert [c.id for c in toy.citations] == by_closeness(nineties, vectors[anchor])[: len(toy.citations)]

@@ -9,6 +9,7 @@ from chatbot import landing
 from chatbot.compare_view import compare_request, starter, title_problem, view_markdown
 from chatbot.deps import Deps, ProfileCatalog
 from chatbot.render import parse_chat_settings
+from retrieval.plan import QueryPlan
 
 
 def test_compare_requests_are_read_and_other_messages_are_not():
@@ -69,6 +70,10 @@ class RecordingCatalog:
         self.calls.append(("get", ids, {}))
         return []
 
+    def run_plan(self, plan, **kw):
+        self.calls.append(("run_plan", plan.semantic, kw))
+        return None
+
     engine = "the engine"
 
     def resolve(self, title, year=None):
@@ -85,11 +90,13 @@ def test_the_settings_profile_ranks_similar_and_search_by_its_vectors():
     chosen.catalog.similar("Alien", year=1979, metric="hamming", k=24)
     chosen.catalog.search("a crew meets a creature", mode="hybrid", k=8, vector=[0.1] * 384)
     chosen.catalog.get([7])
+    chosen.catalog.run_plan(QueryPlan(intent="list", semantic="friendship"), vector=[0.1] * 384, metric="hamming", k=8)
     assert catalog.calls == [
         ("similar", "Alien", {"year": 1979, "metric": "hamming", "k": 24, "profile": "wordllama"}),
         # the graph's vector is the default model's: the profile embeds the text itself
         ("search", "a crew meets a creature", {"mode": "hybrid", "k": 8, "profile": "wordllama"}),
         ("get", [7], {}),
+        ("run_plan", "friendship", {"metric": "hamming", "k": 8, "profile": "wordllama"}),
     ]
     # another question with the default profile gets the plain catalog back, not a wrapper of a wrapper
     assert chosen.with_options({"profile": "minilm"}).catalog is catalog
