@@ -50,6 +50,9 @@ class Movie(Base):
     movielens_id: Mapped[int | None] = mapped_column(Integer, unique=True)
     tmdb_id: Mapped[int | None] = mapped_column(Integer)
     title: Mapped[str] = mapped_column(Text)
+    titles_aka: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'"))
+    """Alternative titles a person may know the film by (MovieLens's "Amelie", "Se7en"), for
+    title lookup only: answers and citations show `title`."""
     year: Mapped[int | None] = mapped_column(Integer)
     country: Mapped[str | None] = mapped_column(Text)
     language: Mapped[str | None] = mapped_column(Text)
@@ -175,6 +178,20 @@ END
 $do$
 """
 
+# Columns added after catalogs were made (create_all leaves existing tables alone). ALTER TABLE's
+# exclusive lock is taken only when the column is missing, so a running catalog's readers never
+# queue behind it again; a constant default does not rewrite the table.
+_ADDED_COLUMNS = """
+DO $do$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = 'movies'::regclass
+                 AND attname = 'titles_aka' AND NOT attisdropped) THEN
+    ALTER TABLE movies ADD COLUMN titles_aka text[] NOT NULL DEFAULT '{}';
+  END IF;
+END
+$do$
+"""
+
 
 MIN_PGVECTOR = (0, 8, 4)
 """Oldest pgvector extension the catalog runs on (HNSW iterative scans, binary_quantize fixes)."""
@@ -207,6 +224,7 @@ def create_schema(engine: Engine) -> None:
         conn.execute(text("CREATE EXTENSION IF NOT EXISTS vector"))
         check_pgvector(conn)
         Base.metadata.create_all(conn)
+        conn.execute(text(_ADDED_COLUMNS))
         conn.execute(text(_EMBEDDING_INLINE))
         _create_plan_support(conn)
         _after_create(conn)

@@ -268,35 +268,66 @@ _YEAR_AFTER = re.compile(r"^\W{0,3}(\d{4})\b")
 _ARTICLE = re.compile(r"^(?:The|A|An)\s+(\S.*)$")
 
 
-class _TitleIndex:
-    """All (id, title, year) of the catalog, indexed by token sequence for `find_titles`."""
+class TitleRow(tuple[int, str, int | None]):
+    """(id, title, year) of a row `find_titles` found, with `named`: the title or alternative
+    title ("Amelie" for "Le fabuleux destin d'Amélie Poulain") the text names it by."""
 
-    def __init__(self, rows: Sequence[tuple[int, str, int | None]]):
+    named: str
+
+    def __new__(cls, row: tuple[int, str, int | None], named: str | None = None) -> TitleRow:
+        self = super().__new__(cls, row)
+        self.named = row[1] if named is None else named
+        return self
+
+
+class _TitleIndex:
+    """All (id, title, year) of the catalog, indexed by token sequence for `find_titles`; a row's
+    alternative titles (`akas`: id -> titles) name it too, where no catalog title says otherwise."""
+
+    def __init__(self, rows: Sequence[tuple[int, str, int | None]], akas: Mapping[int, Sequence[str]] | None = None):
         self.rows = list(rows)
-        self.folded: dict[tuple[str, ...], list[tuple[int, str, int | None]]] = {}
-        self.exact: dict[tuple[str, ...], list[tuple[int, str, int | None]]] = {}
-        self.by_lower: dict[str, list[tuple[int, str, int | None]]] = {}
+        self.folded: dict[tuple[str, ...], list[TitleRow]] = {}
+        self.exact: dict[tuple[str, ...], list[TitleRow]] = {}
+        self.by_lower: dict[str, list[TitleRow]] = {}
+        self.numeric: dict[str, list[TitleRow]] = {}
         self.max_len = 1
         for row in self.rows:
-            _, title, _ = row
-            self.by_lower.setdefault(_fold(title).strip(), []).append(row)
-            if title.strip().isdigit():
-                continue  # "2012", "300": only as a quoted title (see find_titles)
-            if _case_insensitive(title):
-                key = _tokens(title, fold=True)
-                self.folded.setdefault(key, []).append(row)
-            else:
-                key = _tokens(title, fold=False)
-                self.exact.setdefault(key, []).append(row)
-            if key:
-                self.max_len = max(self.max_len, len(key))
-            # "Godfather" names The Godfather, but only capitalised: "a matrix" is not a film.
-            if (m := _ARTICLE.match(title)) and m.group(1).strip():
-                alias = _tokens(m.group(1), fold=False)
-                if alias and alias != _tokens(title, fold=False):
-                    self.exact.setdefault(alias, []).append(row)
-        self.numeric = {t.strip(): [r for r in self.rows if r[1].strip() == t.strip()]
-                        for _, t, _ in self.rows if t.strip().isdigit()}
+            self._add(TitleRow(row))
+        for row in self.rows:  # after every main title: see `_add`
+            for aka in (akas or {}).get(row[0], ()):
+                self._add(TitleRow(row, aka))
+
+    def _add(self, row: TitleRow) -> None:
+        alternative = row.named != row[1]
+
+        def put(table: dict[Any, list[TitleRow]], key: Any) -> None:
+            found = table.get(key, [])
+            # An alternative title names its film only where no catalog title (or a title's
+            # article-less form) has the same words: "Frankenstein" stays the film of that title.
+            if row in found or alternative and any(r.named == r[1] for r in found):
+                return
+            table.setdefault(key, []).append(row)
+
+        title = row.named
+        put(self.by_lower, _fold(title).strip())
+        if title.strip().isdigit():
+            put(self.numeric, title.strip())  # "2012", "300": only as a quoted title (see find_titles)
+            return
+        # An alternative title of one word matches only as written, like "Godfather" below:
+        # MovieLens's "Dreams" or "Quest" must not make "movies about dreams" name a film.
+        if _case_insensitive(title) and not (alternative and len(_tokens(title, fold=True)) < 2):
+            key = _tokens(title, fold=True)
+            put(self.folded, key)
+        else:
+            key = _tokens(title, fold=False)
+            put(self.exact, key)
+        if key:
+            self.max_len = max(self.max_len, len(key))
+        # "Godfather" names The Godfather, but only capitalised: "a matrix" is not a film.
+        if (m := _ARTICLE.match(title)) and m.group(1).strip():
+            alias = _tokens(m.group(1), fold=False)
+            if alias and alias != _tokens(title, fold=False):
+                put(self.exact, alias)
 
 
 class PgCatalog:
@@ -322,8 +353,8 @@ class PgCatalog:
     def refresh(self) -> None:
         """Re-read the title cache now (call after an ingest in this process)."""
         with self._connect() as conn:
-            rows = conn.execute(text("SELECT id, title, year FROM movies ORDER BY id")).all()
-        index = _TitleIndex([(r.id, r.title, r.year) for r in rows])
+            rows = conn.execute(text("SELECT id, title, year, titles_aka FROM movies ORDER BY id")).all()
+        index = _TitleIndex([(r.id, r.title, r.year) for r in rows], {r.id: r.titles_aka for r in rows if r.titles_aka})
         with self._lock:
             self._index, self._loaded_at = index, time.monotonic()
             self._vocabulary = None
@@ -363,7 +394,8 @@ class PgCatalog:
         return self._index
 
     def resolve(self, title: str, year: int | None = None) -> tuple[int, str, int | None]:
-        """The one row titled `title` (case-insensitive), narrowed by `year` when given.
+        """The one row titled `title` (case-insensitive; else accents and apostrophes ignored, or
+        an alternative title: "Amelie", "Se7en"), narrowed by `year` when given.
 
         Raises AmbiguousTitle (several rows; pass a year) or UnknownTitle (with suggestions).
         "King Kong (1933)" is understood as title and year.
@@ -391,7 +423,10 @@ class PgCatalog:
                      "ORDER BY year NULLS LAST, id"),
                 {"t": title},
             ).all()
-        return [(r.id, r.title, r.year) for r in found]
+        if found:
+            return [(r.id, r.title, r.year) for r in found]
+        named = {(r[0], r[1], r[2]) for r in self._titles().by_lower.get(_fold(title).strip(), [])}
+        return sorted(named, key=lambda r: (r[2] is None, r[2] or 0, r[0]))  # year NULLS LAST, id
 
     def suggest(self, title: str, n: int = 5) -> list[str]:
         """Closest catalog titles to a title that is not in it: containing it, then look-alikes."""
@@ -410,7 +445,8 @@ class PgCatalog:
             if key in seen:
                 continue
             seen.add(key)
-            titles.append(index.by_lower[key][0][1])
+            if (found := index.by_lower[key][0][1]) not in titles:  # an alternative title's film
+                titles.append(found)
         return titles[:n]
 
     def find_titles(self, text_: str) -> list[tuple[int, str, int | None]]:
@@ -420,12 +456,14 @@ class PgCatalog:
         shorter ones only as written, as is a title without its leading article ("Godfather");
         all-digit titles ("2012", "300") only inside quotes, since
         they are usually years or counts. When several rows share a title and a year follows it
-        in the text ("King Kong (1933)"), only that row is returned.
+        in the text ("King Kong (1933)"), only that row is returned. A row's alternative titles
+        (`movies.titles_aka`: "Amelie", "Se7en") find it the same way, one-word ones only as
+        written; each row found is a `TitleRow` (its main title, and `named`: what found it).
         """
         index = self._titles()
         folded_tokens = _tokens(text_, fold=True)
         exact_tokens = _tokens(text_, fold=False)
-        spans: list[tuple[int, int, list[tuple[int, str, int | None]]]] = []
+        spans: list[tuple[int, int, list[TitleRow]]] = []
         # The two tokenisations split identically (same pattern on the same characters).
         if len(folded_tokens) == len(exact_tokens):
             for i in range(len(folded_tokens)):
@@ -440,19 +478,19 @@ class PgCatalog:
         spans.sort(key=lambda s: (-s[1], s[0]))
         taken: list[tuple[int, int]] = []
         found: list[tuple[int, str, int | None]] = []
-        for start, n, rows in spans:
+        for start, n, named in spans:
             if start >= 0 and any(start < e and s < start + n for s, e in taken):
                 continue
             if start >= 0:
                 taken.append((start, start + n))
-            if len(rows) > 1:
-                rows = self._narrow_by_year(text_, rows) or rows
-            found.extend(r for r in rows if r not in found)
+            if len(named) > 1:
+                named = self._narrow_by_year(text_, named) or named
+            found.extend(r for r in named if r not in found)
         return found
 
     @staticmethod
-    def _narrow_by_year(text_: str, rows: list[tuple[int, str, int | None]]) -> list[tuple[int, str, int | None]]:
-        title = rows[0][1]
+    def _narrow_by_year(text_: str, rows: list[TitleRow]) -> list[TitleRow]:
+        title = rows[0].named  # as the text wrote it
         for m in re.finditer(re.escape(title), text_, re.IGNORECASE):
             after = _YEAR_AFTER.match(text_[m.end():])
             if after:
@@ -666,8 +704,8 @@ class StaticTitles:
     """`find_titles` over a fixed list of (id, title, year): PgCatalog's matching without a
     database, for benches and tests that judge answers against a known catalog."""
 
-    def __init__(self, rows: Sequence[tuple[int, str, int | None]]):
-        self._index = _TitleIndex(rows)
+    def __init__(self, rows: Sequence[tuple[int, str, int | None]], akas: Mapping[int, Sequence[str]] | None = None):
+        self._index = _TitleIndex(rows, akas)
 
     def _titles(self) -> _TitleIndex:
         return self._index

@@ -69,6 +69,44 @@ def course_db(new_database, embedder) -> str:
     return url
 
 
+MOVIELENS_JOINED = {211915: "Amelie", 114369: "Seven", 114746: "Twelve Monkeys", 110413: "Léon", 113247: "Hate"}
+"""IMDb id -> MovieLens film of `course_movielens_db` (the first four are course films, too)."""
+
+
+@pytest.fixture(scope="session")
+def course_movielens_db(course_db, new_database, embedder, tmp_path_factory) -> str:
+    """URL of the course catalog (copied row for row) with the MovieLens films MOVIELENS_JOINED
+    ingested from ml-latest-small, their ratings included. Tests must not change its movies."""
+    from types import SimpleNamespace
+
+    from eval.build_expected import movielens_subset
+    from retrieval.database import libpq_url, make_engine
+    from retrieval.ingest import ingest_movielens
+    from retrieval.schema import create_schema
+
+    if not (MOVIELENS_DIR / "movies.csv").exists():
+        pytest.skip(f"MovieLens not found at {MOVIELENS_DIR}")
+    url = new_database("courseml")
+    engine = make_engine(url)
+    try:
+        create_schema(engine)
+        with psycopg.connect(libpq_url(course_db)) as src, psycopg.connect(libpq_url(url)) as dst:
+            cols = ", ".join(r[0] for r in src.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'movies' "
+                "AND table_schema = 'public' AND is_generated = 'NEVER' ORDER BY ordinal_position"
+            ))
+            with src.cursor().copy(f"COPY movies ({cols}) TO STDOUT") as out, \
+                    dst.cursor().copy(f"COPY movies ({cols}) FROM STDIN") as into:
+                for chunk in out:
+                    into.write(chunk)
+            dst.execute("SELECT setval(pg_get_serial_sequence('movies', 'id'), (SELECT max(id) FROM movies))")
+        films = [SimpleNamespace(imdb=imdb) for imdb in MOVIELENS_JOINED]
+        ingest_movielens(engine, movielens_subset(films, tmp_path_factory.mktemp("ml")), embedder)
+    finally:
+        engine.dispose()
+    return url
+
+
 @pytest.fixture(scope="session")
 def schema_database(new_database):
     """Factory: a fresh database holding the catalog schema (no rows); returns its libpq URL."""

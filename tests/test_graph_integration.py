@@ -4,9 +4,11 @@ SQL guard and Postgres checkpointer, and the real ChatOllama cascade talking to 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import pytest
+from conftest import COURSE_MOVIES
 from ollama_fake import OllamaFake
 
 from chatbot.api import Chatbot
@@ -63,6 +65,18 @@ async def test_similar_route_without_llm(course_db):
     assert a.answer.startswith("Films in your catalog closest to Finding Nemo (2003):")
     # every cited row is a real row of the answer
     assert [c.id for c in a.citations] == [r["id"] for r in a.rows]
+
+
+async def test_similar_route_anchors_on_the_film_people_know_by_its_movielens_title(course_movielens_db):
+    course = {f["_id"]: f for f in json.loads(COURSE_MOVIES.read_text())["films"]["film"]}
+    amelie = (course["211915"]["titre"], int(course["211915"]["annee"]))  # MovieLens: "Amelie (...) (2001)"
+    async with await open_bot(settings_for(course_movielens_db, None, llm="none", k=5)) as bot:
+        a = await bot.aask("movies like Amelie")
+        english = await bot.aask("something like Amélie but in English")
+    assert a.route == "similar" and a.answer.startswith(f"Films in your catalog closest to {amelie[0]} ({amelie[1]}):")
+    assert len(a.citations) == 5 and amelie not in titles(a)
+    assert english.route == "similar" and amelie[0] in english.answer and amelie not in titles(english)
+    assert english.rows and all("English" in r["language"] for r in english.rows)
 
 
 async def test_structured_route_without_sql_finds_the_exact_set(course_db):

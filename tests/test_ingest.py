@@ -20,9 +20,11 @@ from retrieval.ingest import (
     ingest_demo,
     ingest_movielens,
     ingest_movies,
+    parse_movielens_akas,
     parse_movielens_title,
 )
 from retrieval.schema import create_schema
+from retrieval.search import PgCatalog
 
 pytestmark = pytest.mark.integration
 
@@ -387,6 +389,20 @@ def test_parse_movielens_title(raw, expected):
     assert parse_movielens_title(raw) == expected
 
 
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("Amelie (Fabuleux destin d'Amélie Poulain, Le) (2001)", ["Le Fabuleux destin d'Amélie Poulain"]),
+    ("Seven (a.k.a. Se7en) (1995)", ["Se7en"]),
+    ("Léon: The Professional (a.k.a. The Professional) (Léon) (1994)", ["The Professional", "Léon"]),
+    ("Boot, Das (Boat, The) (1981)", ["The Boat"]),
+    ("Matrix, The (1999)", []),
+    ("(500) Days of Summer (2009)", []),  # a title that opens with parentheses keeps them
+    ("Frontière(s) (2007)", []),
+    ("Evangelion: 1.0 You Are (Not) Alone (Evangerion shin gekijôban: Jo) (2007)", ["Evangerion shin gekijôban: Jo"]),
+])
+def test_parse_movielens_akas(raw, expected):
+    assert parse_movielens_akas(raw) == expected
+
+
 def write_movielens(folder: Path, *, movies=None, links=None, ratings=None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "movies.csv").write_text(movies or (
@@ -470,6 +486,65 @@ def test_course_file_after_movielens_keeps_the_join(fresh, tmp_path):
     assert (city["source"], city["director"], city["movielens_id"], city["num_ratings"]) == ("course", "Jean-Pierre Jeunet", 2, 1)
     again = ingest_movielens(engine, folder, FakeEmbedder())
     assert (again.inserted, again.updated, again.total_movies) == (0, 0, 3)
+
+
+def test_movielens_titles_become_alternative_titles(fresh, tmp_path):
+    """MovieLens's title and its parentheses are kept as alternative titles; a row another source
+    made keeps its title, and a re-ingest writes nothing."""
+    engine = fresh()
+    course = write_json(tmp_path / "m.json", {"films": {"film": [
+        {"titre": "Le fabuleux destin d'Amélie Poulain", "annee": "2001", "_id": "211915"},
+    ]}})
+    ingest_movies(engine, course, FakeEmbedder())
+    folder = write_movielens(
+        tmp_path / "ml",
+        movies="movieId,title,genres\n"
+               '4973,"Amelie (Fabuleux destin d\'Amélie Poulain, Le) (2001)",Comedy|Romance\n'
+               "47,Seven (a.k.a. Se7en) (1995),Mystery|Thriller\n",
+        links="movieId,imdbId,tmdbId\n4973,0211915,194\n47,0114369,807\n",
+        ratings="userId,movieId,rating,timestamp\n1,4973,4.0,964982703\n",
+    )
+    report = ingest_movielens(engine, folder, FakeEmbedder())
+    assert (report.inserted, report.updated) == (1, 1)
+
+    def akas() -> dict:
+        with engine.connect() as conn:
+            return {r.imdb_id: (r.title, r.year, r.titles_aka) for r in conn.execute(text(
+                "SELECT imdb_id, title, year, titles_aka FROM movies ORDER BY id"))}
+
+    assert akas() == {
+        211915: ("Le fabuleux destin d'Amélie Poulain", 2001, ["Amelie"]),  # its own title is not repeated
+        114369: ("Seven", 1995, ["Se7en"]),
+    }
+    before = snapshot(engine)
+    again = ingest_movielens(engine, folder, FakeEmbedder())
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 2)
+    assert snapshot(engine) == before
+    ingest_movies(engine, course, FakeEmbedder())  # the course file again leaves them alone
+    assert snapshot(engine) == before
+
+    catalog = PgCatalog(engine, FakeEmbedder())
+    amelie = next(r for r in catalog._titles().rows if r[1] == "Le fabuleux destin d'Amélie Poulain")
+    assert catalog.resolve("Amelie") == catalog.resolve("amélie") == amelie
+    assert catalog.resolve("Se7en")[1:] == ("Seven", 1995)
+
+
+def test_course_file_after_movielens_keeps_its_title_as_an_alternative(fresh, tmp_path):
+    engine = fresh()
+    folder = write_movielens(
+        tmp_path / "ml", movies='movieId,title,genres\n4973,"Amelie (Fabuleux destin d\'Amélie Poulain, Le) (2001)",Comedy\n',
+        links="movieId,imdbId,tmdbId\n4973,0211915,194\n", ratings="userId,movieId,rating,timestamp\n",
+    )
+    ingest_movielens(engine, folder, FakeEmbedder())
+    ingest_movies(engine, write_json(tmp_path / "m.json", {"films": {"film": [
+        {"titre": "Le fabuleux destin d'Amélie Poulain", "annee": "2001", "_id": "211915"},
+    ]}}), FakeEmbedder())
+    [amelie] = rows(engine)
+    with engine.connect() as conn:
+        akas = conn.execute(text("SELECT titles_aka FROM movies")).scalar_one()
+    assert (amelie["title"], amelie["source"], akas) == ("Le fabuleux destin d'Amélie Poulain", "course", ["Amelie"])
+    again = ingest_movielens(engine, folder, FakeEmbedder())
+    assert (again.inserted, again.updated) == (0, 0)
 
 
 BAD_MOVIELENS = {

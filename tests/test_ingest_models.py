@@ -130,7 +130,9 @@ def test_bad_movielens_line_gets_one_sentence(case):
 
 def test_movielens_lines_as_models():
     film = parse(MovieLensFilm, {"movieId": "2", "title": "Matrix, The (1999)", "genres": "Action|Sci-Fi"}, where="", file="ml")
-    assert film.values() == {"movielens_id": 2, "title": "The Matrix", "year": 1999, "genres": ["Action", "Sci-Fi"]}
+    assert film.values() == {"movielens_id": 2, "title": "The Matrix", "year": 1999, "genres": ["Action", "Sci-Fi"], "titles_aka": []}
+    film = parse(MovieLensFilm, {"movieId": "47", "title": "Seven (a.k.a. Se7en) (1995)", "genres": "Thriller"}, where="", file="ml")
+    assert (film.title, film.titles_aka) == ("Seven", ["Se7en"])
     link = parse(MovieLensLink, {"movieId": "2", "imdbId": "0133093", "tmdbId": ""}, where="", file="ml")
     assert (link.movielens_id, link.imdb_id, link.tmdb_id) == (2, 133093, None)
     rated = parse(MovieLensRating, {"userId": "9", "movieId": "2", "rating": "4.5", "timestamp": "964982703"}, where="", file="ml")

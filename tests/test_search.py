@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+from conftest import COURSE_MOVIES
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -390,3 +391,28 @@ def test_course_hybrid_finds_a_supporting_actor_dense_misses(course):
     dense = catalog.search("films with Jennifer Coolidge", mode="dense", k=10)
     assert hers <= {h.title for h in hybrid}
     assert not hers & {h.title for h in dense}
+
+
+def test_movielens_titles_find_the_catalog_row(course_movielens_db, embedder):
+    """The course calls Amélie "Le fabuleux destin d'Amélie Poulain"; MovieLens (joined by IMDb id)
+    knows it as "Amelie": both names find the one row, which keeps the course's title."""
+    course = {int(f["_id"]): (f["titre"], int(f["annee"])) for f in json.loads(COURSE_MOVIES.read_text())["films"]["film"]}
+    engine = make_engine(course_movielens_db)
+    catalog = PgCatalog(engine, embedder)
+    with engine.connect() as conn:
+        by_imdb = {r.imdb_id: (r.id, r.title, r.year) for r in conn.execute(text(
+            "SELECT id, title, year, imdb_id FROM movies WHERE imdb_id IN (211915, 114369, 114746, 110413, 113247)"))}
+    amelie, se7en, monkeys, leon, hate = (by_imdb[i] for i in (211915, 114369, 114746, 110413, 113247))
+    assert amelie[1:] == course[211915] and se7en[1:] == course[114369] and leon[1:] == course[110413]
+    assert hate[1:] == ("Hate", 1995)  # MovieLens's alone: "Hate (Haine, La) (1995)"
+    for typed, row in [("Amelie", amelie), ("Amélie", amelie), ("amelie", amelie), ("Seven", se7en), ("Se7en", se7en),
+                       ("12 Monkeys", monkeys), ("Léon: The Professional", leon), ("La Haine", hate)]:
+        assert catalog.resolve(typed) == row, typed
+    assert catalog.find_titles("movies like Amelie") == [amelie]
+    assert catalog.find_titles("something like Amélie but in English") == [amelie]
+    assert catalog.find_titles("films like la haine or 12 monkeys") == [hate, monkeys]  # in the order named
+    # a one-word alternative title only as written, like "Godfather": "amelie" or "seven" in prose is no film
+    assert catalog.find_titles("movies like amelie") == []
+    assert catalog.find_titles("the seven best thrillers") == []
+    assert catalog.similar("Amélie", k=3)[0].id != amelie[0]
+    engine.dispose()

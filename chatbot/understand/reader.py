@@ -436,7 +436,9 @@ def _read_titles(q: Question, titles: Sequence[Title], people: PeopleIndex) -> t
     at: dict[int, int] = {}  # anchor -> where the question names it
     title_filter = None
     soft = False
-    for tid, title, year in titles:
+    for found in titles:
+        tid, _, year = found
+        title = getattr(found, "named", found[1])  # as the question names it: "Amelie" (TitleRow)
         key = fold(title)
         keys = [key] + [re.sub(r"^(?:the|a|an) ", "", key)] + ([key.split(":")[0]] if ":" in key else [])
         for k in keys:

@@ -5,7 +5,8 @@ Every file is validated completely before anything is embedded or written, and w
 transaction, so a malformed file leaves the database exactly as it was. Rows are keyed by a
 stable `source_key` (`imdb:<n>` when the IMDb id is known, else `title:<lower title>|<year>`,
 `ml:<movieId>` for MovieLens films without a link); re-ingesting upserts on it, and only rows whose
-`embedding_text` changed are embedded again.
+`embedding_text` changed are embedded again. MovieLens never replaces a title another source gave;
+its titles ("Amelie", "Se7en") become the row's alternative titles (`titles_aka`, for title lookup).
 
 A key missing from a JSON record means "not given": the column keeps what it had (or its default
 for a new row). An explicit `null` clears it.
@@ -24,7 +25,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from retrieval.ingest.coerce import parse_movielens_title
+from retrieval.ingest.coerce import parse_movielens_akas, parse_movielens_title
 from retrieval.ingest.formats import ACCEPTED_FORMATS, _parse_movies, read_movies_file
 from retrieval.ingest.movielens import MOVIELENS_FILES, _read_csv, ingest_movielens
 from retrieval.ingest.records import DEMO_FILE, IngestError, IngestReport, Record
@@ -42,6 +43,7 @@ __all__ = [
     "ingest_demo",
     "ingest_movielens",
     "ingest_movies",
+    "parse_movielens_akas",
     "parse_movielens_title",
     "read_movies_file",
 ]

@@ -5,8 +5,10 @@ year `annee`): `Invalid` names it as `{key}`, filled in by `models.parse`, which
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
+
+from retrieval.text import fold
 
 
 class Invalid(ValueError):
@@ -176,14 +178,52 @@ _ARTICLE = re.compile(
 
 def parse_movielens_title(raw: str) -> tuple[str, int | None]:
     """MovieLens "Matrix, The (1999)" -> ("The Matrix", 1999); alternative titles in parentheses
-    ("Seven (a.k.a. Se7en) (1995)") are dropped; a title without a year gives None."""
+    ("Seven (a.k.a. Se7en) (1995)") are dropped (`parse_movielens_akas` reads them); a title
+    without a year gives None."""
+    main, _, year = _split_movielens_title(raw)
+    return main, year
+
+
+def parse_movielens_akas(raw: str) -> list[str]:
+    """The alternative titles in a MovieLens title's trailing parentheses, article moved and
+    "a.k.a." dropped: "Amelie (Fabuleux destin d'Amélie Poulain, Le) (2001)" -> ["Le Fabuleux
+    destin d'Amélie Poulain"], "Seven (a.k.a. Se7en) (1995)" -> ["Se7en"]."""
+    return _split_movielens_title(raw)[1]
+
+
+def alternative_titles(title: str, candidates: Iterable[str]) -> list[str]:
+    """`candidates` in order without `title` and without repeats, compared by their words
+    folded (case, accents and punctuation ignored): what `movies.titles_aka` holds."""
+    seen = {_title_words(title)}
+    out = []
+    for candidate in candidates:
+        key = _title_words(candidate)
+        if key and key not in seen:
+            seen.add(key)
+            out.append(" ".join(candidate.split()))
+    return out
+
+
+def _title_words(title: str) -> tuple[str, ...]:
+    return tuple(re.findall(r"[^\W_]+", fold(title)))
+
+
+def _split_movielens_title(raw: str) -> tuple[str, list[str], int | None]:
     s = " ".join(raw.split())
     year = None
     if m := _TITLE_YEAR.match(s):
         s, year = m["title"], int(m["year"])
+    akas: list[str] = []
     if (m := _AKA.match(s)) and not s.startswith("("):
+        akas = [_article_first(re.sub(r"^a\.k\.a\.\s*", "", aka.strip(), flags=re.IGNORECASE))
+                for aka in re.findall(r"\(([^()]*)\)", s[len(m["main"]):])]
         s = m["main"]
+    return _article_first(s), [a for a in akas if a], year
+
+
+def _article_first(s: str) -> str:
+    """"Matrix, The" -> "The Matrix"; "Aventura, L'" -> "L'Aventura"."""
     if m := _ARTICLE.match(s):
         art = m["art"]
         s = f"{art}{m['rest']}" if art.endswith("'") else f"{art} {m['rest']}"
-    return s.strip(), year
+    return s.strip()

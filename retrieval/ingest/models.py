@@ -109,12 +109,14 @@ NATIVE_KEYS = _keys(NativeFilm)
 
 
 class MovieLensFilm(_Format):
-    """A line of movies.csv: "Matrix, The (1999)" gives the title and the year."""
+    """A line of movies.csv: "Matrix, The (1999)" gives the title and the year, "Seven (a.k.a.
+    Se7en) (1995)" an alternative title too."""
 
     movielens_id: RequiredWhole = Field(alias="movieId")
     title: str
     year: int | None = None
     genres: list[str]
+    titles_aka: list[str]
 
     @model_validator(mode="before")
     @classmethod
@@ -124,7 +126,8 @@ class MovieLensFilm(_Format):
             raise Invalid("the title is empty", "give every movie a title")
         genres = data["genres"].strip()
         listed = [] if genres in ("", "(no genres listed)") else [g.strip() for g in genres.split("|") if g.strip()]
-        return {**data, "title": name, "year": year, "genres": listed}
+        akas = coerce.alternative_titles(name, coerce.parse_movielens_akas(data["title"]))
+        return {**data, "title": name, "year": year, "genres": listed, "titles_aka": akas}
 
 
 class MovieLensLink(_Format):

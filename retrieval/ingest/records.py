@@ -9,9 +9,9 @@ from typing import Any
 # Columns a record may set (besides bookkeeping); order fixes the SQL of the writer.
 CONTENT_COLUMNS = (
     "imdb_id", "movielens_id", "tmdb_id", "title", "year", "country", "language", "duration_min",
-    "summary", "genres", "director", "writers", "actors", "poster_url",
+    "summary", "genres", "director", "writers", "actors", "poster_url", "titles_aka",
 )
-LIST_COLUMNS = frozenset({"genres", "writers", "actors"})
+LIST_COLUMNS = frozenset({"genres", "writers", "actors", "titles_aka"})
 
 DEMO_FILE = "demo_movies.json"
 """The demo catalog shipped in `retrieval/data/`."""
@@ -80,6 +80,7 @@ class Record:
     values: dict[str, Any]
     """Only the columns this input sets (see the module docstring)."""
     movielens_only: bool = False
-    """MovieLens film: on a row another source made, set only the MovieLens ids."""
+    """MovieLens film: on a row another source made, set only the MovieLens ids and add its
+    titles to the row's alternative titles."""
 
 

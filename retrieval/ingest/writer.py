@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import IntegrityError
 
 from retrieval.embeddings import embed_in_batches, embedding_text
+from retrieval.ingest.coerce import alternative_titles
 from retrieval.ingest.records import (
     CONTENT_COLUMNS,
     LIST_COLUMNS,
@@ -153,16 +154,22 @@ def _plan(existing: Mapping[str, dict[str, Any]], records: Sequence[Record], sou
             plan.inserts.append(row)
             continue
         new = {c: old[c] for c in (*CONTENT_COLUMNS, "source", "source_key")}
-        new["genres"], new["writers"], new["actors"] = (list(old[c] or []) for c in ("genres", "writers", "actors"))
+        for c in LIST_COLUMNS:
+            new[c] = list(old[c] or [])
         if rec.movielens_only and old["source"] != "movielens":
-            # A film another source made: MovieLens only adds its ids (the join), never its text.
+            # A film another source made: MovieLens only adds its ids (the join) and its titles as
+            # alternatives (people know "Amelie"), never its text.
             new["movielens_id"] = rec.values["movielens_id"]
             new["tmdb_id"] = rec.values["tmdb_id"]
+            new["titles_aka"] += [rec.values["title"], *rec.values["titles_aka"]]
         else:
+            if old["source"] == "movielens" and not rec.movielens_only:
+                new["titles_aka"].append(old["title"])  # taken over: MovieLens's title stays findable
             new.update(rec.values)
             new["source"] = source
             # Same key unless a MovieLens film without a link (ml:<n>) has gained an IMDb id.
             new["source_key"] = rec.source_key
+        new["titles_aka"] = alternative_titles(new["title"], new["titles_aka"])
         _derive(new)
         if all(new[c] == old[c] for c in _COMPARED) and not old["no_embedding"]:
             plan.unchanged += 1
