@@ -176,6 +176,61 @@ def measured(rows: Sequence[dict[str, Any]], plan: QueryPlan, total: int) -> str
     return sentence + "."
 
 
+TIED_NAMED = 5
+"""Groups tied at the top named in one sentence; more are listed."""
+_GROUP_NOUNS = {
+    "director": ("director", "directors"), "actor": ("actor", "actors"), "writer": ("writer", "writers"),
+    "genre": ("genre", "genres"), "country": ("country", "countries"), "language": ("language", "languages"),
+    "year": ("year", "years"), "decade": ("decade", "decades"),
+}
+# (field, highest first) -> what a group ranked by its films' average has ("the longest films on average")
+_GROUP_RANKS = {
+    ("duration_min", True): "the longest films on average", ("duration_min", False): "the shortest films on average",
+    ("avg_rating", True): "the highest average rating", ("avg_rating", False): "the lowest average rating",
+    ("num_ratings", True): "the most ratings per film on average", ("num_ratings", False): "the fewest ratings per film on average",
+    ("year", True): "the newest films on average", ("year", False): "the oldest films on average",
+}
+
+
+def grouped(rows: Sequence[dict[str, Any]], plan: QueryPlan, total: int, capped: bool) -> str:
+    """A group plan's figures: "**Steven Spielberg** is the director with the most films in your
+    catalog: 15 films.", a ranking ("The 5 directors with ..."), or every group ("Films in your
+    catalog per decade (13 decades):")."""
+    group = plan.group
+    assert group is not None
+    one, many = _GROUP_NOUNS[group.by]
+    conds = _conditions(plan)
+    where = "in your catalog" + (f" ({conds})" if conds else "")
+
+    def figure(row: dict[str, Any]) -> str:
+        if group.field is None:
+            return _films(row["films"])
+        return f"{_MEASURED[group.field][1](row['value'])} over {_films(row['films'])}"
+
+    lines = [f"{i}. **{r['name']}** — {figure(r)}" for i, r in enumerate(rows, 1)]
+    if group.min_films > 1:
+        lines.append(f"Only {many} with at least {group.min_films} matching films are ranked.")
+    if group.top is None:
+        what, _ = _MEASURED.get(group.field or "", ("", None))
+        head = "Films" if group.field is None else f"{'Total' if group.measure == 'sum' else 'Average'} {what} of the films"
+        shown = f"; the first {len(rows)} are listed" if capped else ""
+        return "\n".join([f"{head} {where}, per {one} ({total} {many if total != 1 else one}{shown}):", *lines])
+    if group.field is None:
+        rank = "the most films" if group.desc is not False else "the fewest films"
+    else:
+        rank = _GROUP_RANKS[(group.field, group.desc is not False)]
+    if len(rows) == 1:
+        return f"**{rows[0]['name']}** is the {one} with {rank} {where}: {figure(rows[0])}." + (
+            "\n" + lines[-1] if group.min_films > 1 else "")
+    if len(rows) > group.top and group.top == 1 and len(rows) <= TIED_NAMED:
+        tied = _names([f"**{r['name']}**" for r in rows])
+        return f"{tied} are tied as the {many} with {rank} {where}: {figure(rows[0])} each." + (
+            "\n" + lines[-1] if group.min_films > 1 else "")
+    if len(rows) > group.top:
+        return "\n".join([f"{len(rows)} {many} tie for {rank} {where}:", *lines])
+    return "\n".join([f"The {len(rows)} {many} with {rank} {where}:", *lines])
+
+
 # --- leads ----------------------------------------------------------------------------------------
 
 
@@ -257,6 +312,8 @@ def extractive_answer(
     titled = [r for r in rows if r.get("title")]
     unapplied = list(plan.unapplied) if plan is not None else []
     caveat = [f"I could not apply: {'; '.join(unapplied)}."] if unapplied else []
+    if plan is not None and plan.group is not None and rows:
+        return "\n".join([grouped(rows, plan, total or len(rows), capped), *caveat])
     if not titled:
         if rows:  # an aggregate from SQL, e.g. an average
             lines = ["Result: " + "; ".join(", ".join(f"{k} = {v}" for k, v in r.items()) for r in rows)]

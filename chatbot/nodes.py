@@ -114,8 +114,9 @@ async def understand(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
     route = route_of(plan, has_previous=has_previous)
     if recorded and not _ASKS.search(state.question):
         route = "chitchat"  # only ratings were stated: the answer confirms them
-    # an average or total of one column the plan computes itself; other aggregates draft SQL
-    use_sql = plan.intent == "aggregate" and plan.measure is None and deps.sql_mode and llm_up and deps.sql is not None
+    # an average or total of one column, or figures per group, the plan computes itself; other aggregates draft SQL
+    use_sql = (plan.intent == "aggregate" and plan.measure is None and plan.group is None and deps.sql_mode and llm_up
+               and deps.sql is not None)
     by_id = {t[0]: t for t in titles}
     anchors = [{"id": i, "title": by_id[i][1], "year": by_id[i][2]} for i in plan.anchors if i in by_id]
     query = plan.semantic or (state.last_query if route == "follow_up" and state.last_query else state.question)
@@ -268,7 +269,7 @@ async def retrieve(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
     if plan.intent in ("search", "recommend") and simple and not plan.anchors:
         return {**update, "hits": await _search(state, deps, vector or await _embed(deps, state.query))}
     # A count lists its rows too (count(*) OVER () gives the total), so the answer can cite them.
-    run = plan.model_copy(update={"intent": "list"}) if plan.intent in ("count", "aggregate") else plan
+    run = plan.model_copy(update={"intent": "list"}) if plan.intent in ("count", "aggregate") and plan.group is None else plan
     def run_on(p: QueryPlan) -> Any:
         return asyncio.to_thread(deps.catalog.run_plan, p, ids=scope_ids, vector=vector, metric=deps.metric,
                                  cap=deps.set_cap, k=deps.k)
@@ -279,7 +280,8 @@ async def retrieve(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
         result = await run_on(bounded or run)
         if bounded is not None and result.rows:
             plan = run = bounded
-            said.append(f"Films rated by fewer than {MIN_RATINGS} users are left out of the top by average rating "
+            of = "the averages" if plan.group is not None else "the top by average rating"
+            said.append(f"Films rated by fewer than {MIN_RATINGS} users are left out of {of} "
                          "(ask for \"at least 1 rating\" to include them).")
         elif bounded is not None:  # no film has that many ratings: the top of those that have any
             result = await run_on(run)
@@ -297,14 +299,14 @@ async def retrieve(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
             unapplied.append(f"the order by {label} (your catalog records no {label} for the matching films)")
             result, plan = retry, plan.model_copy(update={"sort": None, "intent": "list", "limit": None})
     rows = [_jsonable(r) for r in result.rows]
-    if plan.intent == "aggregate" and (plan.measure is None or result.capped):
+    if plan.intent == "aggregate" and plan.group is None and (plan.measure is None or result.capped):
         why = "no drafted SQL could be used" if state.sql_attempts else "it needs an LLM to draft SQL"
         unapplied.append(f"the calculation asked for ({why}); these are the films it would be computed over")
     if unapplied:
         plan = plan.model_copy(update={"unapplied": (*plan.unapplied, *unapplied)})
     update.update(plan=plan, hits=rows, total=result.total, capped=result.capped, plan_sql=result.readable,
                   exact=not result.ranked, notes=said)
-    if not rows and plan.intent != "count":
+    if not rows and plan.intent != "count" and plan.group is None:
         update["alternatives"] = await _search(state, deps, vector or await _embed(deps, state.query), ALTERNATIVES)
     return update
 
@@ -455,10 +457,11 @@ def _known_names(state: State, vocab: Vocabulary, catalog: Any = None) -> KnownN
     anchors, the catalog's genres, people, countries and languages, which are not films, and
     (for the gate) how to find the catalog titles an answer names."""
     people = {p for r in state.hits for p in (*(r.get("actors") or ()), *(r.get("director") or "").split(", ")) if p}
+    groups = {str(r["name"]) for r in state.hits if "name" in r and "id" not in r}  # a group plan's rows: "1990s"
     return KnownNames(
         allowed=tuple(a["title"] for a in (*state.anchors, *state.alternatives)),
         not_films=frozenset((*vocab.genres, *vocab.directors, *vocab.actors, *vocab.writers, *vocab.countries,
-                             *vocab.languages, *people)),
+                             *vocab.languages, *people, *groups)),
         titles_in=None if catalog is None else (lambda text: [t for _, t, _ in catalog.find_titles(text)]),
     )
 
@@ -498,8 +501,9 @@ async def _generate(state: State, deps: Deps, write: Any, on_token: Any, on_rest
 
     notes: list[str] = []
     fallbacks: list[Fallback] = []
-    if state.plan is not None and state.plan.measure is not None and not state.capped:
-        # an average or total computed over every matching row: stated as computed, not re-told by a model
+    if state.plan is not None and (state.plan.group is not None or (state.plan.measure is not None and not state.capped)):
+        # an average or total computed over every matching row, or figures per group: stated as
+        # computed, not re-told by a model
         text = extractive_answer(state.hits, plan=state.plan, route=state.route, total=state.total, exact=state.exact)
         write({"token": text})
         return {"answer": text, "model": None}
@@ -539,7 +543,9 @@ async def check_citations(state: State, runtime: Runtime[Deps]) -> dict[str, Any
     )
     notes = ["Not among the retrieved rows, so not verified: " + ", ".join(checked.flagged) + "."] if checked.flagged else []
     chitchat = state.route == "chitchat"
-    result_ids = [r["id"] for r in state.hits if isinstance(r.get("id"), int)] or [c["id"] for c in checked.cited]
+    # a group plan's rows carry their films' ids: "which of those is the longest?" asks about those films
+    result_ids = [r["id"] for r in state.hits if isinstance(r.get("id"), int)] or \
+        list(dict.fromkeys(i for r in state.hits for i in r.get("ids") or ())) or [c["id"] for c in checked.cited]
     kept = chitchat or not state.hits
     return {
         "answer": checked.answer, "citations": checked.cited, "notes": notes,

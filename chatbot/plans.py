@@ -75,9 +75,11 @@ best rated" (MovieLens has hundreds of those)."""
 
 
 def rated_enough(plan: QueryPlan) -> QueryPlan | None:
-    """`plan` with the MIN_RATINGS bound, when it picks the top by average rating and names no
-    bound on the number of ratings; else None."""
-    if plan.intent != "superlative" or plan.sort is None or plan.sort.key != "avg_rating":
+    """`plan` with the MIN_RATINGS bound, when it picks the top by average rating (a film, or a
+    group by its films' average) and names no bound on the number of ratings; else None."""
+    group = plan.group
+    ranks_groups = group is not None and group.field == "avg_rating" and group.top is not None
+    if not ranks_groups and (plan.intent != "superlative" or plan.sort is None or plan.sort.key != "avg_rating"):
         return None
     if not plan.filters.num_ratings.is_empty():
         return None
@@ -190,6 +192,17 @@ def _span(r: Range, unit: str = "") -> str | None:
     return None
 
 
+def _years(r: Range) -> str | None:
+    """"from 1990–1999", "from 2010 on", "up to 1979", "after 2000", "before 1950"."""
+    if r.min is not None and r.max is not None:
+        return f"from {_span(r)}"
+    if r.min is not None:
+        return f"after {r.min:g}" if r.min_open else f"from {r.min:g} on"
+    if r.max is not None:
+        return f"before {r.max:g}" if r.max_open else f"up to {r.max:g}"
+    return None
+
+
 def _joined(names: Names, *, verb: str) -> list[str]:
     out = []
     if names.all_of:
@@ -211,9 +224,10 @@ def conditions(f: Filters) -> list[str]:
         (f.people, "with"), (f.genres, "genre"), (f.countries, "from"), (f.languages, "in"),
     ):
         out += _joined(names, verb=verb)
+    if years := _years(f.year):
+        out.append(years)
     for r, label, unit in (
-        (f.year, "from", ""), (f.duration_min, "running", " min"), (f.avg_rating, "rated", "/5"),
-        (f.num_ratings, "with ratings from", " users"),
+        (f.duration_min, "running", " min"), (f.avg_rating, "rated", "/5"), (f.num_ratings, "with ratings from", " users"),
     ):
         span = _span(r, unit)
         if span:

@@ -202,7 +202,7 @@ def answer_markdown(answer: Answer, *, sources: bool = True, view: str = "text")
 
 # Columns the rows table leaves out (long text, internals).
 _HIDDEN_COLUMNS = frozenset({
-    "id", "score", "distance", "summary", "actors", "poster_url", "writers", "embedding", "embedding_text",
+    "id", "ids", "score", "distance", "summary", "actors", "poster_url", "writers", "embedding", "embedding_text",
 })
 _PREFERRED_COLUMNS = ("title", "year", "director", "genres", "avg_rating", "num_ratings", "duration_min")
 _COLUMN_LABELS = {"avg_rating": "rating", "num_ratings": "ratings", "duration_min": "minutes"}
@@ -394,6 +394,7 @@ _INTENT_WORDS = {
     "chitchat": "conversation, no catalog search",
 }
 _NEAREST = frozenset({"similar", "search", "recommend"})
+_FIGURE_WORDS = {"duration_min": "running time", "avg_rating": "rating", "num_ratings": "number of ratings", "year": "release year"}
 
 
 def _plan_conditions(filters: Mapping[str, Any], prefix: str = "") -> list[str]:
@@ -426,7 +427,14 @@ def how_found(
     ran and the timings, as one step's markdown."""
     plan = answer.plan or {}
     intent = str(plan.get("intent") or "")
-    lines = [f"**Read as:** {escape_markdown(_INTENT_WORDS.get(intent, answer.route))}"]
+    group = plan.get("group")
+    read_as = _INTENT_WORDS.get(intent, answer.route)
+    if isinstance(group, Mapping):
+        figure = "number of films" if group.get("field") is None else \
+            f"{'total' if group.get('measure') == 'sum' else 'average'} {_FIGURE_WORDS.get(str(group.get('field')), group.get('field'))}"
+        top = f", the top {group['top']}" if group.get("top") else ""
+        read_as = f"the {figure} per {group.get('by')}{top} (computed by the plan)"
+    lines = [f"**Read as:** {escape_markdown(read_as)}"]
     if plan.get("scope") == "previous":
         lines[0] += " (within the previous answer's films)"
     conditions = _plan_conditions(plan.get("filters") or {})
@@ -447,7 +455,9 @@ def how_found(
             vectors = f", {escape_markdown(profile)} vectors" if profile and profile not in ("minilm", "blend") else ""
             lines.append(f"**Nearest films:** k = {k}, metric {escape_markdown(metric)}, {mode} search{vectors}")
     total = retrieved.get("total")
-    if isinstance(total, int):
+    if isinstance(total, int) and isinstance(group, Mapping):
+        lines.append(f"**Groups:** {total}" + (" (cut at the row cap)" if retrieved.get("capped") else ""))
+    elif isinstance(total, int):
         capped = " (cut at the row cap)" if retrieved.get("capped") else ""
         lines.append(f"**Matched:** {total} film{'s' if total != 1 else ''} in the whole catalog{capped}")
     for label, sql in (("SQL that ran (from the plan)", answer.plan_sql), ("SQL that ran (drafted, checked)", answer.sql)):

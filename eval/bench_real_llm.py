@@ -44,7 +44,8 @@ DRAFTS = (
     ("which director made the most films with Tom Hanks", Filters(actors=Names(all_of=("Tom Hanks",)))),
     ("average running time of war films per decade", Filters(genres=Names(all_of=("War",)))),
 )
-"""Aggregate questions (the ones the graph drafts SQL for), with the filters the rules find."""
+"""Aggregate questions drafted as SQL, with the filters the rules find (the graph now answers the
+two group questions with a group plan; the drafts measure the model on them all the same)."""
 
 Pick = Callable[[Any], bool]
 QUESTIONS: tuple[tuple[str, str | None, Pick], ...] = (

@@ -4,7 +4,8 @@ system's own output).
 An item may carry `derive:` — a filter over the course `movies.json` (see `select` for the keys:
 people with and/or, genres all/any/none, years, durations, country, language, MovieLens rating
 thresholds, title words, exclusions, a top-by sort with ties), a `fact:` (one field of one named
-title: what the answer's first sentence must hold) or a `co_liked:` seed over MovieLens ratings.
+title: what the answer's first sentence must hold), a `group:` (the group with the most films:
+what that sentence must hold) or a `co_liked:` seed over MovieLens ratings.
 `check` recomputes each derivation and reports items whose `expect` (exact / relevant / top /
 count / lead) disagrees; `show` prints what a derivation gives, to paste into the YAML.
 
@@ -313,9 +314,29 @@ def movielens_subset(films: list[Film], out_dir: Path, *, ml_dir: Path = MOVIELE
     return out_dir
 
 
+def group_lead(films: list[Film], spec: Mapping[str, Any]) -> list[str]:
+    """What the first sentence of "which <group> has the most films" must hold: the top group
+    (every one tied at the top, by name) and its film count; `group` is director, actor, writer,
+    genre, country, decade or year, the other keys filter the films as in `select`."""
+    names_of = {
+        "director": _directors, "actor": lambda f: f.actors, "writer": lambda f: f.writers,
+        "genre": lambda f: f.genres, "country": lambda f: f.countries,
+        "decade": lambda f: (f"{f.year // 10 * 10}s",) if f.year else (), "year": lambda f: (str(f.year),) if f.year else (),
+    }[spec["group"]]
+    counts: dict[str, int] = defaultdict(int)
+    for f in films:
+        if _keep(f, {k: v for k, v in spec.items() if k != "group"}):
+            for name in set(names_of(f)):
+                counts[name] += 1
+    most = max(counts.values())
+    return [*sorted(n for n, c in counts.items() if c == most), f"{most} films"]
+
+
 def derive(spec: Mapping[str, Any], films: list[Film]) -> list[Any]:
     if "fact" in spec:
         return fact(films, spec)
+    if "group" in spec:
+        return group_lead(films, spec)
     if "co_liked" in spec:
         seed = spec["co_liked"]
         return co_liked(films, (seed[0], int(seed[1])), n=int(spec.get("n", 10)))
@@ -329,7 +350,7 @@ def _pairs(values: Iterable[Any]) -> list[tuple[str, int | None]]:
 def _disagreements(where: str, spec: Mapping[str, Any], expect: Mapping[str, Any], films: list[Film]) -> list[str]:
     """How `expect` differs from what `spec` derives (empty when they agree)."""
     got = derive(spec, films)
-    if "fact" in spec:
+    if "fact" in spec or "group" in spec:
         want = expect.get("lead")
         return [] if want == got else [f"{where}: expect.lead {want} != derived {got}"]
     out = []

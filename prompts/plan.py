@@ -7,6 +7,9 @@ intent: "list" (every film matching conditions), "count" (how many), "superlativ
 oldest, best-rated ...: set sort and limit), "fact" (a field of a named film), "search" (a plot,
 mood or theme: put it in semantic), "recommend" (what to watch), "aggregate" (averages, group by:
 anything else computed over the catalog), "chitchat" (not about movies).
+group (with aggregate): figures per director, actor, writer, genre, country, language, year or
+decade. "Which director has the most films?": by director, top 1; "films per decade": by decade;
+"average running time per genre": by genre, measure avg, field duration_min.
 filters: years and durations (minutes) as inclusive ranges; "under 90 minutes" is max 89.
 Genres, countries and languages must be spelled as in these catalog lists:
 genres: {genres}

@@ -19,7 +19,9 @@ index from serving ORDER BY ... LIMIT.)
     search       nearest to the query vector among the filtered rows (k of them)
     similar      nearest to the mean embedding of the anchors, anchors excluded (k of them)
     recommend    as similar with anchors, as search with a vector, else the best rated
-    aggregate, chitchat: not compiled (PlanError)
+    aggregate    with a `group`: one row per group (name, films, value), ordered by the value (or
+                 by year/decade), the first `top` with ties kept; other aggregates and chitchat
+                 are not compiled (PlanError)
 
 Names (genres, people, countries, languages) compare whole values folded by the database's
 `movie_rag_fold*` functions (retrieval/schema.py), served by GIN expression indexes.
@@ -39,7 +41,7 @@ from pgvector.sqlalchemy import VECTOR
 from sqlalchemy import Connection, Engine, TextClause, bindparam, text
 
 from retrieval.indexing import VectorPlan, plan_search, planned
-from retrieval.plan import Filters, Names, QueryPlan, Range, SortKey, Vocabulary
+from retrieval.plan import Filters, Group, GroupKey, Names, QueryPlan, Range, SortKey, Vocabulary
 from retrieval.profiles import Profile, get_profile
 from retrieval.schema import EMBEDDING_DIM, PLAN_NAME_EXPRESSIONS
 from retrieval.types import Metric, MovieHit
@@ -84,8 +86,9 @@ class CompiledQuery:
 
     sql: str
     params: dict[str, Any]
-    kind: Literal["rows", "count"]
-    """`count`: one row, `total`; `rows`: movie rows (with `distance` when ordered by one)."""
+    kind: Literal["rows", "count", "groups"]
+    """`count`: one row, `total`; `rows`: movie rows (with `distance` when ordered by one);
+    `groups`: one row per group (`name`, `films`, `value`, and its films' `ids`)."""
     ranked: bool = False
     """Rows are the nearest by embedding distance, not an exact set (say "closest matches")."""
     metric: Metric | None = None
@@ -289,7 +292,7 @@ def compile_plan(
     """
     vs = vectors_of(profile)
     tail = ", m.id" if vector_plan is None else vector_plan.order_tail()
-    if plan.intent in ("aggregate", "chitchat"):
+    if plan.intent == "chitchat" or (plan.intent == "aggregate" and plan.group is None):
         raise PlanError(f"A {plan.intent} question has no query plan to compile; it goes another way.")
     if cap < 1:
         raise PlanError(f"cap must be at least 1, not {cap}.")
@@ -304,6 +307,10 @@ def compile_plan(
     filters_where = " AND ".join(conditions)
 
     intent = plan.intent
+    if plan.group is not None:
+        if plan.semantic:
+            notes.append(f"the figures do not apply {plan.semantic!r} (a meaning, not a condition)")
+        return _grouped(plan.group, conditions, p, cap, notes)
     if intent == "count":
         if plan.semantic:
             notes.append(f"the count does not apply {plan.semantic!r} (a meaning, not a condition)")
@@ -446,6 +453,47 @@ def _ranked(
     )
 
 
+# A group's names per film (a comma list or an array, trimmed; a year or its decade).
+_GROUP_NAMES: Mapping[GroupKey, str] = {
+    "director": r"SELECT btrim(x) FROM regexp_split_to_table(m.director, ',') AS x",
+    "country": r"SELECT btrim(x) FROM regexp_split_to_table(m.country, ',') AS x",
+    "language": r"SELECT btrim(x) FROM regexp_split_to_table(m.language, ',') AS x",
+    "actor": "SELECT btrim(x) FROM unnest(m.actors) AS x",
+    "writer": "SELECT btrim(x) FROM unnest(m.writers) AS x",
+    "genre": "SELECT btrim(x) FROM unnest(m.genres) AS x",
+    "year": "SELECT m.year::text",
+    "decade": "SELECT (m.year / 10 * 10)::text || 's'",
+}
+
+
+def _grouped(group: Group, conditions: list[str], p: _Params, cap: int, notes: list[str]) -> CompiledQuery:
+    """One row per group of the filtered films: its name, its number of films, the figure (the
+    count, or the avg/sum of `group.field` over its films that record it) and its films' ids."""
+    conditions = [*conditions, "g.name IS NOT NULL", "g.name <> ''"]
+    if group.field is not None:
+        conditions.append(f"m.{group.field} IS NOT NULL")
+    value = "count(DISTINCT m.id)" if group.field is None else f"{group.measure}(m.{group.field})"
+    body = (f"FROM movies m CROSS JOIN LATERAL ({_GROUP_NAMES[group.by]}) AS g(name){_where(conditions)}\n"
+            "GROUP BY g.name")
+    if group.min_films > 1:
+        body += f"\nHAVING count(DISTINCT m.id) >= {p.add('min_films', group.min_films)}"
+    timely = group.by in ("year", "decade") and group.desc is None
+    key = "g.name" if timely else f"value{'' if group.desc is False else ' DESC'}"
+    select = (f"SELECT g.name AS name, count(DISTINCT m.id) AS films, {value} AS value, "
+              f"array_agg(DISTINCT m.id ORDER BY m.id) AS ids\n{body}")
+    if group.top is not None:
+        # ties on the figure are kept; the names order them
+        sql = (f"SELECT top.*\nFROM ({select}\n  ORDER BY {key}\n  FETCH FIRST {p.add('top', group.top)} ROWS WITH TIES)"
+               f" AS top\nORDER BY {key.replace('g.name', 'top.name')}, top.name\nLIMIT {p.add('cap', cap)}")
+        bound = min(cap, group.top)
+    else:
+        sql = f"{select}\nORDER BY {key if timely else key + ', g.name'}\nLIMIT {p.add('cap', cap)}"
+        bound = cap
+    count_sql = None if group.top is not None else f"SELECT count(*) AS total\nFROM (SELECT g.name\n{body}) AS groups"
+    return CompiledQuery(sql=sql, params=p.values, kind="groups", cap=cap, bound=bound, count_sql=count_sql,
+                         notes=tuple(notes))
+
+
 # --- readable SQL -----------------------------------------------------------------------------
 
 _PARAM = re.compile(r"(?<![:\w]):(\w+)")
@@ -492,7 +540,8 @@ class PlanResult:
     """What a plan found."""
 
     rows: list[dict[str, Any]]
-    """Movie rows (PLAN_COLUMNS + score, distance), in answer order; empty for a count."""
+    """Movie rows (PLAN_COLUMNS + score, distance), in answer order; empty for a count; for a
+    group plan one row per group (name, films, value, ids)."""
     total: int
     """Rows matching the filters in the whole catalog (or scope), before limit and cap; for ranked
     rows (nearest k) simply how many came back: "the 10 closest", not "10 of 9,741"."""
@@ -509,7 +558,7 @@ class PlanResult:
 
     @property
     def ids(self) -> list[int]:
-        return [int(r["id"]) for r in self.rows]
+        return [int(r["id"]) for r in self.rows if "id" in r]
 
     def hits(self) -> list[MovieHit]:
         """The rows as MovieHit (the graph's row type; language and writers are dropped)."""
@@ -551,7 +600,11 @@ def run_compiled(conn: Connection, compiled: CompiledQuery) -> PlanResult:
         total = int(fetched[0][0])
         return PlanResult(rows=[], total=total, capped=False, ranked=False, sql=compiled.sql,
                           params=params, readable=readable, notes=compiled.notes)
-    rows = _row_dicts(keys, fetched, compiled.metric)
+    if compiled.kind == "groups":
+        rows = [{"name": name, "films": int(films), "value": float(value), "ids": list(ids)}
+                for name, films, value, ids in fetched]
+    else:
+        rows = _row_dicts(keys, fetched, compiled.metric)
     total = len(rows)
     if compiled.count_sql is not None and len(rows) >= compiled.bound:
         count_params = compiled.count_params()

@@ -23,7 +23,7 @@ Intent = Literal[
     "similar",  # rows nearest to the anchors' embeddings
     "search",  # plot / mood search: rows nearest to `semantic`
     "recommend",  # recommendations (from ratings when loaded)
-    "aggregate",  # what a plan cannot express (averages, group by): guarded LLM SQL
+    "aggregate",  # a figure: one average or total (measure), a table over groups (group), else guarded LLM SQL
     "chitchat",  # greetings, thanks, "what can you do"
 ]
 INTENTS: tuple[str, ...] = Intent.__args__  # type: ignore[attr-defined]
@@ -36,6 +36,7 @@ FieldName = Literal[
 Scope = Literal["catalog", "previous"]
 CompareField = Literal["year", "duration_min", "avg_rating", "num_ratings"]
 Measure = Literal["avg", "sum"]
+GroupKey = Literal["director", "actor", "writer", "genre", "country", "language", "year", "decade"]
 
 
 class _Strict(BaseModel):
@@ -130,6 +131,30 @@ class Compare(_Strict):
     """The question asks whether the first film has more of it (longer, newer, better rated)."""
 
 
+class Group(_Strict):
+    """The matching films grouped by one value, one figure per group: "which director has the
+    most films" (director, count, top 1), "how many films per decade" (decade, count), "the
+    average running time per genre" (genre, avg of duration_min)."""
+
+    by: GroupKey
+    measure: Literal["count", "avg", "sum"] = "count"
+    field: CompareField | None = None
+    """The column an avg or sum is of (none for a count)."""
+    desc: bool | None = None
+    """Groups ordered by the figure, highest first (True) or lowest (False); None: year and
+    decade in time order, the others highest first."""
+    top: int | None = Field(default=None, ge=1)
+    """Keep the first N groups, ties kept ("the most": 1); None: every group."""
+    min_films: int = Field(default=1, ge=1)
+    """Groups with fewer matching films are left out (an average over one film ranks first by luck)."""
+
+    @model_validator(mode="after")
+    def _measured(self) -> Group:
+        if (self.measure == "count") != (self.field is None):
+            raise ValueError("a group's count takes no field; its avg or sum needs one (year, duration_min, ...)")
+        return self
+
+
 class QueryPlan(_Strict):
     """One question, read."""
 
@@ -148,6 +173,8 @@ class QueryPlan(_Strict):
     measure: Measure | None = None
     """An aggregate the plan computes itself ("the average running time of Kubrick films"): the
     average or total of `fields[0]` over every matching row; other aggregates draft SQL."""
+    group: Group | None = None
+    """An aggregate over groups the plan computes itself (the answer is a table of groups)."""
     compare: Compare | None = None
     """A fact question comparing the anchors ("is Jaws longer than Alien?"): answered yes or no."""
     position: int | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from retrieval.compile import PLAN_ROW_CAP, SEARCH_K, PlanError, compile_plan, readable_sql
-from retrieval.plan import Filters, Names, QueryPlan, Range, Sort
+from retrieval.plan import Filters, Group, Names, QueryPlan, Range, Sort
 
 COLS = (
     "m.id, m.title, m.year, m.genres, m.director, m.actors, m.summary, m.duration_min, "
@@ -316,3 +316,30 @@ def test_superlative_by_meaning_sorts_the_nearest_pool() -> None:
     # With a condition the set is exact and the phrase only breaks ties.
     filtered = plan.model_copy(update={"filters": Filters(genres=Names(all_of=("Drama",)))})
     assert "LIMIT :pool" not in compile_plan(filtered, vector=VEC).sql
+
+
+def test_a_group_plan_is_one_row_per_group() -> None:
+    plan = QueryPlan(intent="aggregate", group=Group(by="director", desc=True, top=1),
+                     filters=Filters(genres=Names(all_of=("Western",))))
+    c = compile_plan(plan)
+    assert (c.kind, c.count_sql, c.bound) == ("groups", None, 1)
+    assert c.sql == (
+        "SELECT top.*\nFROM (SELECT g.name AS name, count(DISTINCT m.id) AS films, count(DISTINCT m.id) AS value, "
+        "array_agg(DISTINCT m.id ORDER BY m.id) AS ids\n"
+        "FROM movies m CROSS JOIN LATERAL (SELECT btrim(x) FROM regexp_split_to_table(m.director, ',') AS x) AS g(name)\n"
+        "WHERE movie_rag_fold_array(m.genres) @> movie_rag_fold_array(CAST(:genres_all AS text[]))\n"
+        "  AND g.name IS NOT NULL\n  AND g.name <> ''\nGROUP BY g.name\n"
+        "  ORDER BY value DESC\n  FETCH FIRST :top ROWS WITH TIES) AS top\nORDER BY value DESC, top.name\nLIMIT :cap"
+    )
+    # every decade in time order, an average over the films that record the column, a floor on films
+    decades = compile_plan(QueryPlan(intent="aggregate", group=Group(by="decade")))
+    assert decades.sql.endswith("GROUP BY g.name\nORDER BY g.name\nLIMIT :cap") and decades.count_sql is not None
+    avg = compile_plan(QueryPlan(intent="aggregate", group=Group(by="actor", measure="avg", field="avg_rating",
+                                                                desc=False, top=3, min_films=3), semantic="war"))
+    assert "avg(m.avg_rating) AS value" in avg.sql and "AND m.avg_rating IS NOT NULL" in avg.sql
+    assert "HAVING count(DISTINCT m.id) >= :min_films" in avg.sql and "ORDER BY value\n" in avg.sql
+    assert avg.notes == ("the figures do not apply 'war' (a meaning, not a condition)",)
+    with pytest.raises(ValueError, match="count takes no field"):
+        Group(by="genre", field="year")
+    with pytest.raises(PlanError, match="no query plan"):
+        compile_plan(QueryPlan(intent="aggregate"))

@@ -15,7 +15,7 @@ from conftest import COURSE_MOVIES
 
 from retrieval.compile import PlanError, load_vocabulary, run_plan
 from retrieval.database import make_engine
-from retrieval.plan import Filters, Names, QueryPlan, Range, Sort
+from retrieval.plan import Filters, Group, Names, QueryPlan, Range, Sort
 from retrieval.search import PgCatalog
 from retrieval.text import fold
 
@@ -231,6 +231,54 @@ def test_counts(engine, films) -> None:
     long_hanks = where(films, lambda f: "Tom Hanks" in f["actors"] and (f["duration"] or 0) >= 121)
     assert keys(run_list(engine, actors=Names(all_of=("Tom Hanks",)), duration_min=Range(min=121))) == long_hanks
     assert run_plan(engine, QueryPlan(intent="count")).total == len(films)
+
+
+def _groups(films: list[dict[str, Any]], of: Callable[[dict[str, Any]], list[Any]]) -> dict[Any, list[dict[str, Any]]]:
+    out: dict[Any, list[dict[str, Any]]] = {}
+    for f in films:
+        for name in dict.fromkeys(of(f)):
+            out.setdefault(name, []).append(f)
+    return out
+
+
+def _grouped(engine: Any, **kw: Any) -> list[tuple[Any, int, float]]:
+    filters = kw.pop("filters", Filters())
+    result = run_plan(engine, QueryPlan(intent="aggregate", group=Group(**kw), filters=filters))
+    return [(r["name"], r["films"], r["value"]) for r in result.rows]
+
+
+def test_groups_count_and_rank_by_the_films_they_hold(engine, films) -> None:
+    by_director = _groups(films, lambda f: f["directors"])
+    most = max(len(v) for v in by_director.values())
+    top = sorted((name, most, float(most)) for name, v in by_director.items() if len(v) == most)
+    assert _grouped(engine, by="director", desc=True, top=1) == top and top[0][0] == "Steven Spielberg"
+    # ties on the count are kept: the five directors with the most films, and any tied with the fifth
+    counts = sorted((len(v) for v in by_director.values()), reverse=True)
+    five = sorted(((n, len(v)) for n, v in by_director.items() if len(v) >= counts[4]), key=lambda x: (-x[1], x[0]))
+    assert [(n, c) for n, c, _ in _grouped(engine, by="director", desc=True, top=5)] == five
+    # the actor in the most westerns, and films per decade in time order
+    westerns = _groups([f for f in films if has(f["genres"], "Western")], lambda f: f["actors"])
+    most = max(len(v) for v in westerns.values())
+    assert _grouped(engine, by="actor", desc=True, top=1, filters=Filters(genres=Names(all_of=("Western",)))) == \
+        sorted((n, most, float(most)) for n, v in westerns.items() if len(v) == most)
+    decades = _groups([f for f in films if f["year"]], lambda f: [f"{f['year'] // 10 * 10}s"])
+    assert _grouped(engine, by="decade") == sorted((d, len(v), float(len(v))) for d, v in decades.items())
+
+
+def test_groups_average_a_column_over_their_films(engine, films) -> None:
+    timed = [f for f in films if f["duration"] is not None]
+    by_genre = _groups(timed, lambda f: f["genres"])
+    got = _grouped(engine, by="genre", measure="avg", field="duration_min")
+    expected = {g: (len(v), sum(f["duration"] for f in v) / len(v)) for g, v in by_genre.items()}
+    assert {name: films_ for name, films_, _ in got} == {g: n for g, (n, _) in expected.items()}
+    assert all(abs(value - expected[name][1]) < 1e-9 for name, _, value in got)
+    assert [v for _, _, v in got] == sorted((v for _, _, v in got), reverse=True)  # highest first
+    # the director of the shortest films on average, among those with 3 films or more
+    by_director = {d: v for d, v in _groups(timed, lambda f: f["directors"]).items() if len(v) >= 3}
+    means = {d: sum(f["duration"] for f in v) / len(v) for d, v in by_director.items()}
+    [(name, n, value)] = _grouped(engine, by="director", measure="avg", field="duration_min", desc=False, top=1, min_films=3)
+    assert name == min(means, key=lambda d: (means[d], d)) and n == len(by_director[name])
+    assert abs(value - means[name]) < 1e-9
 
 
 def test_follow_up_scope_and_exclusions(engine, films) -> None:

@@ -196,7 +196,7 @@ async def test_sql_rows_without_ids_are_cited_and_an_invented_title_is_flagged(c
     draft = "SELECT title, year FROM movies WHERE director = 'Christopher Nolan'"
     fake.script(PRIMARY, queue=sql_reply(draft), default="Memento (2000) is his, and so is Totally Fake Movie (1999).")
     async with await open_bot(settings_for(course_db, fake)) as bot:
-        a = await bot.aask("What is the average rating of Christopher Nolan films per decade?")
+        a = await bot.aask("What is the median rating of Christopher Nolan films per decade?")
     nolan = truth(course_db, "SELECT title, year FROM movies WHERE director = 'Christopher Nolan'")
     assert ("Memento", 2000) in nolan
     assert ("Memento", 2000) in titles(a)
@@ -250,6 +250,32 @@ async def test_sql_zero_rows_or_execution_error_fall_back(course_db, fake, draft
 async def plain_bot(course_db):
     async with await open_bot(settings_for(course_db, None, llm="none")) as bot:
         yield bot
+
+
+async def test_questions_about_groups_of_films_are_answered_with_their_figures(course_db, plain_bot, fake):
+    a = await plain_bot.aask("Which director has the most films?")
+    (name, n), (_, second) = truth(course_db, "SELECT d, count(*) FROM movies, unnest(regexp_split_to_array(director, "
+                                   "'\\s*,\\s*')) AS d GROUP BY d ORDER BY 2 DESC, 1 LIMIT 2")
+    assert n > second
+    assert a.answer == f"**{name}** is the director with the most films in your catalog: {n} films."
+    ids = [i for (i,) in truth(course_db, "SELECT id FROM movies WHERE %s = ANY(regexp_split_to_array(director, "
+                                           "'\\s*,\\s*')) ORDER BY id", name)]
+    assert (a.rows, a.citations, a.notes) == ([{"name": name, "films": n, "value": float(n), "ids": ids}], [], [])
+    # a follow-up asks about that director's films
+    longest = await plain_bot.aask("which of those is the longest?", thread_id=a.thread_id)
+    [(title, year, minutes)] = truth(course_db, DIRECTED_BY + " ORDER BY duration_min DESC NULLS LAST LIMIT 1", name)
+    assert longest.route == "follow_up" and [(c.title, c.year) for c in longest.citations] == [(title, year)]
+    b = await plain_bot.aask("how many films per decade?")
+    decades = truth(course_db, "SELECT (year / 10 * 10)::text || 's', count(*) FROM movies WHERE year IS NOT NULL "
+                               "GROUP BY 1 ORDER BY 1")
+    assert b.answer.splitlines() == [f"Films in your catalog, per decade ({len(decades)} decades):",
+                                     *(f"{i}. **{d}** — {c} films" for i, (d, c) in enumerate(decades, 1))]
+    # with a model up the figures are still computed by the plan and stated as computed: no SQL drafted
+    fake.script(PRIMARY, default="Some prose.")
+    async with await open_bot(settings_for(course_db, fake)) as bot:
+        c = await bot.aask("Which director has the most films?")
+    assert c.answer == a.answer and c.model is None and c.sql is None
+    assert not [r for r in fake.chat_requests(PRIMARY) if r.format]
 
 
 async def test_every_film_of_a_director_with_the_exact_count(course_db, plain_bot):

@@ -165,8 +165,7 @@ def test_one_view_per_answer_kind_how_i_found_this_and_settings(app_with_llm, de
                                                 if o.text.strip() == "l2"], what="l2 option")[0])
         click(driver, driver.find_element("id", "confirm"))
         time.sleep(0.5)
-        driver.find_element("id", "chat-input").send_keys(question)
-        click(driver, driver.find_element("id", "chat-submit"))
+        send_message(driver, question, shot)
         _wait_answer(driver, GENERIC_SHOWN, shot, count=2)
         cards = wait_for(driver, lambda: driver.find_elements("css selector", "[data-testid=movie-cards] .mr-card"))
         assert len(cards) == 3
@@ -186,9 +185,7 @@ def test_sql_answer_feedback_keeps_the_checked_sql_per_person_and_resumes(app_wi
     shot = tmp_path / "answer.png"
     with chromium(tmp_path) as driver:
         driver.get(app_with_llm)
-        box = wait_for(driver, lambda: driver.find_elements("id", "chat-input"), what="composer", screenshot=shot)[0]
-        box.send_keys(SQL_QUESTION)
-        click(driver, driver.find_element("id", "chat-submit"))
+        send_message(driver, SQL_QUESTION, shot)
         _wait_answer(driver, ANSWER_SHOWN, shot)
         assert not driver.find_elements("css selector", "a[href*='evil.example'], img[src*='evil.example']")
         text = _how_found(driver)
@@ -211,9 +208,8 @@ def test_sql_answer_feedback_keeps_the_checked_sql_per_person_and_resumes(app_wi
 
         # ... that the next SQL draft is shown as a few-shot example
         before = len(fake_llm.chat_requests(MODEL))
-        follow = "What is the average running time of Steven Spielberg films per decade?"
-        driver.find_element("id", "chat-input").send_keys(follow)
-        click(driver, driver.find_element("id", "chat-submit"))
+        follow = "What is the median running time of Steven Spielberg films per decade?"
+        send_message(driver, follow, shot)
         _wait_answer(driver, ANSWER_SHOWN, shot, count=2)
         drafts = [r for r in fake_llm.chat_requests(MODEL)[before:] if r.format]
         assert drafts, "no SQL drafting request"

@@ -268,6 +268,11 @@ def test_how_found_states_the_plan_k_metric_sql_and_timings_in_words():
     failed = how_found(_answer(fallbacks=[Fallback(model="a:1b", reason="timeout before first token"),
                                           Fallback(model="b_2", reason="HTTP 500")]), {}, k=8, metric="cosine", hybrid=True)
     assert "**Models that failed first:** a:1b (timeout before first token); b\\_2 (HTTP 500)" in failed
+    groups = how_found(_answer(plan={"intent": "aggregate", "group": {"by": "genre", "measure": "avg", "field": "duration_min",
+                                                                        "desc": True, "top": 1}}, model=None),
+                       {"retrieve": {"total": 1}}, k=8, metric="cosine", hybrid=True).split("\n\n")
+    assert groups[0] == "**Read as:** the average running time per genre, the top 1 \\(computed by the plan\\)"
+    assert "**Groups:** 1" in groups and not any(line.startswith("**Matched:**") for line in groups)
 
 
 def test_step_texts():

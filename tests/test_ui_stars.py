@@ -20,6 +20,7 @@ from ui_fixtures import (
     demo_database,
     page_text,
     running_app,
+    send_message,
     wait_for,
 )
 
@@ -52,8 +53,7 @@ def _three_cards(driver, question: str, shot: Path) -> list:  # type: ignore[no-
         slider.send_keys("\ue012")  # arrow left: k 8 -> 3
     click(driver, driver.find_element("id", "confirm"))
     time.sleep(0.5)
-    driver.find_element("id", "chat-input").send_keys(question)
-    click(driver, driver.find_element("id", "chat-submit"))
+    send_message(driver, question, shot)
     return wait_for(driver, lambda: driver.find_elements("css selector", "[data-testid=movie-cards] .mr-card"),
                     what="movie cards", screenshot=shot)
 

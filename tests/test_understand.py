@@ -11,7 +11,7 @@ import pytest
 
 from chatbot.understand import read_plan
 from chatbot.understand.numbers import decade_span, minutes
-from retrieval.plan import Compare, Filters, Names, QueryPlan, Range, Sort, Vocabulary
+from retrieval.plan import Compare, Filters, Group, Names, QueryPlan, Range, Sort, Vocabulary
 
 DIRECTORS = {
     "Steven Spielberg": 15, "Alfred Hitchcock": 11, "Stanley Kubrick": 9, "Quentin Tarantino": 5,
@@ -375,12 +375,13 @@ CASES: list[tuple[str, tuple, bool, QueryPlan]] = [
     ("sort those by year", (), True, plan("list", scope="previous", sort=OLDEST)),
     ("which of those are under 2 hours?", (), True, plan("list", scope="previous", duration_min=span(hi=119))),
     ("which of those is the longest?", (), False, plan("superlative", sort=LONGEST, limit=1)),
-    # --- aggregates (beyond a plan: guarded LLM SQL) ---
+    # --- aggregates: one figure, figures per group, else guarded LLM SQL ---
     ("average length of Kubrick films", (), False,
      plan("aggregate", directors=all_("Stanley Kubrick"), measure="avg", fields=("duration_min",), confidence=0.6)),
-    ("Which director has the most films?", (), False, plan("aggregate", confidence=0.6)),
-    ("how many movies per decade", (), False, plan("aggregate", confidence=0.6)),
-    ("what is the most common genre", (), False, plan("aggregate", confidence=0.6)),
+    ("Which director has the most films?", (), False, plan("aggregate", group=Group(by="director", desc=True, top=1))),
+    ("how many movies per decade", (), False, plan("aggregate", group=Group(by="decade"))),
+    ("what is the most common genre", (), False, plan("aggregate", group=Group(by="genre", desc=True, top=1))),
+    ("the median running time per decade", (), False, plan("aggregate", fields=("duration_min",), confidence=0.6)),
     # --- conditions understood but not applied ---
     ("Oscar-winning dramas", (), False,
      plan("list", genres=all_("Drama"), unapplied=("Oscar-winning",), confidence=0.6)),
@@ -503,7 +504,7 @@ CASES: list[tuple[str, tuple, bool, QueryPlan]] = [
      plan("aggregate", anchors=(15,), unapplied=("longer than The Godfather",), confidence=0.6)),
     ("What was the first film Spielberg directed?", (), False,
      plan("superlative", directors=all_("Steven Spielberg"), sort=OLDEST, limit=1)),
-    ("Who directed the most movies in the catalog?", (), False, plan("aggregate", fields=("director",), confidence=0.6)),
+    ("Who directed the most movies in the catalog?", (), False, plan("aggregate", group=Group(by="director", desc=True, top=1))),
     ("a sad movie that will make me cry", (), False,
      plan("search", semantic="a sad movie that will make me cry")),
     ("Show me 5 random comedies", (), False, plan("list", genres=all_("Comedy"), limit=5)),
@@ -636,9 +637,11 @@ def test_an_average_or_total_of_one_column_is_a_measure_the_plan_computes() -> N
         "aggregate", directors=all_("Steven Spielberg"), measure="avg", fields=("avg_rating",), confidence=0.6)
     assert read_plan("total running time of the westerns", VOCAB) == plan(
         "aggregate", genres=all_("Western"), measure="sum", fields=("duration_min",), confidence=0.6)
-    # groups and rankings of groups are SQL's: no measure
-    assert read_plan("average length per genre", VOCAB).measure is None
-    assert read_plan("which director has the highest average rating", VOCAB) == plan("aggregate", confidence=0.6)
+    # groups and rankings of groups are a group plan's, not a measure's
+    assert read_plan("average length per genre", VOCAB) == plan(
+        "aggregate", group=Group(by="genre", measure="avg", field="duration_min"))
+    assert read_plan("which director has the highest average rating", VOCAB) == plan(
+        "aggregate", group=Group(by="director", measure="avg", field="avg_rating", desc=True, top=1, min_films=3))
 
 
 def test_films_like_a_title_but_older_or_newer_are_bounded_by_its_year() -> None:
@@ -707,3 +710,37 @@ def test_decades(phrase: str, years: tuple[int, int] | None) -> None:
 )
 def test_running_times(amount: str, n: int) -> None:
     assert minutes(amount) == n
+
+
+@pytest.mark.parametrize("question, filters, group", [
+    ("which actor appears in the most films?", {}, Group(by="actor", desc=True, top=1)),
+    ("Which year had the most releases?", {}, Group(by="year", desc=True, top=1)),
+    ("who directed the most westerns?", {"genres": all_("Western")}, Group(by="director", desc=True, top=1)),
+    ("who starred in the most Spielberg movies?", {"directors": all_("Steven Spielberg")}, Group(by="actor", desc=True, top=1)),
+    ("what country produced the fewest films?", {}, Group(by="country", desc=False, top=1)),
+    ("the least common genre", {}, Group(by="genre", desc=False, top=1)),
+    ("the most prolific directors", {}, Group(by="director", desc=True, top=10)),
+    ("directors with the most films", {}, Group(by="director", desc=True, top=10)),
+    ("top 3 genres of the 90s", {"year": span(1990, 1999)}, Group(by="genre", desc=True, top=3)),
+    ("how many Spielberg films per decade", {"directors": all_("Steven Spielberg")}, Group(by="decade")),
+    ("how many films did each director make", {}, Group(by="director")),
+    ("genre breakdown", {}, Group(by="genre")),
+    ("average rating by decade", {}, Group(by="decade", measure="avg", field="avg_rating")),
+    ("total running time per director", {}, Group(by="director", measure="sum", field="duration_min")),
+    ("which genre has the longest films on average?", {}, Group(by="genre", measure="avg", field="duration_min", desc=True, top=1)),
+    ("what's the highest rated genre?", {}, Group(by="genre", measure="avg", field="avg_rating", desc=True, top=1)),
+    ("which decade has the worst rated movies", {}, Group(by="decade", measure="avg", field="avg_rating", desc=False, top=1)),
+])
+def test_questions_about_groups_of_films_are_group_plans(question: str, filters: dict, group: Group) -> None:
+    assert read_plan(question, VOCAB) == plan("aggregate", group=group, **filters)
+
+
+@pytest.mark.parametrize("question", [
+    "list comedies by year",  # a sort, not a group
+    "which actor is in the longest film?",  # a fact about one film
+    "the best film of each decade",  # a film per group: drafted SQL
+    "the median running time per decade",  # a figure only drafted SQL computes
+    "which Spielberg movies have the most ratings?",  # films ranked, not groups
+])
+def test_other_questions_are_not_group_plans(question: str) -> None:
+    assert read_plan(question, VOCAB).group is None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from chatbot.understand.groups import read_group
 from chatbot.understand.lexicon import FILLER, MOVIE_NOUNS, PLURAL_NOUNS
 from chatbot.understand.numbers import (
     read_avg_rating,
@@ -251,6 +252,7 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
     scope = "previous" if has_previous and FOLLOW_UP.search(v) else "catalog"
     anchors, title_filter, title_or_anchor = _read_titles(q, titles, build_index(vocab))
     q.take(FILLER_PHRASES)
+    group = read_group(q)  # "which director has the most films": before the sort words take "most"
     title_filter = title_filter or _read_title_words(q)
     recommend = bool(RECOMMEND.search(v))
     similar = bool(anchors) and bool(SIMILAR.search(q.view)) and (not recommend or bool(LIKE_TITLE.search(q.view)))
@@ -259,7 +261,7 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
     avg_rating = read_avg_rating(q)
     duration = read_duration(q)
     years = read_years(q)
-    aggregate = bool(AGGREGATE.search(q.view))
+    aggregate = group is not None or bool(AGGREGATE.search(q.view))
     count = count and not aggregate
     position = q.take_first(POSITION) if has_previous else None
     if position:
@@ -330,6 +332,8 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
         semantic = semantic or residual
     elif similar:
         intent = "similar"
+    elif group is not None:
+        intent = "aggregate"
     elif aggregate and not relative and len(anchors) == 1 and not has_filters and list(fields) == ["avg_rating"]:
         # "the average rating of Titanic": one film's average is a field of its row
         intent = "fact"
@@ -393,7 +397,8 @@ def _read(question: str, vocab: Vocabulary, titles: Sequence[Title], has_previou
     return QueryPlan(
         intent=intent, filters=filters, scope=scope if intent not in ("recommend", "similar") else "catalog",  # type: ignore[arg-type]
         sort=sort, limit=limit, rank=rank, compare=compare if intent == "fact" else None,
-        measure=measure if intent == "aggregate" and _measurable(fields) else None,
+        measure=measure if intent == "aggregate" and group is None and _measurable(fields) else None,
+        group=group if intent == "aggregate" else None,
         position=_position(position) if intent == "fact" else None,
         fields=tuple(dict.fromkeys(fields)), semantic=semantic or None,
         anchors=tuple(anchors) if intent in ("fact", "similar", "recommend", "aggregate") else (),
