@@ -198,7 +198,8 @@ PROFILE_HELP = (
     "Whose vectors rank 'movies like X', plot searches and sets ordered by a phrase ('90s comedies "
     "about friendship'): minilm is the default; the others are "
     "listed by `movie-rag profiles list` (compare them with 'Compare profiles for <title>'). "
-    "blend: 'movies like X' by content, genres and what the same MovieLens users liked."
+    "blend (the default when MovieLens ratings are loaded): 'movies like X' by content, genres and "
+    "what the same MovieLens users liked."
 )
 
 
@@ -216,7 +217,7 @@ def _settings_widgets(
         from retrieval.profiles import DEFAULT_PROFILE
 
         names = [DEFAULT_PROFILE, *(p for p in profiles if p != DEFAULT_PROFILE), *([BLEND] if rated else [])]
-        chosen = str(current.get("profile") or DEFAULT_PROFILE)
+        chosen = str(current.get("profile") or (BLEND if rated else DEFAULT_PROFILE))  # chatbot.wiring's default
         picker.append(Select(id="profile", label="Embedding profile", values=names,
                              initial_value=chosen if chosen in names else DEFAULT_PROFILE, description=PROFILE_HELP))
     return [*picker,

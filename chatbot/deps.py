@@ -101,8 +101,9 @@ class Deps:
     """The most rows a plan's set returns (the answer states the cap when it is hit)."""
     profile: str | None = None
     """Embedding profile whose vectors rank similar titles and plot searches (None: the default,
-    minilm), or `BLEND`: similar titles by retrieval/profiles_blend.py (content + genre +
-    co-liking), plot searches and plans as by default. The profile's vectors also rank and
+    minilm), or `BLEND` (what chatbot.wiring starts with when MovieLens ratings are loaded):
+    similar titles by retrieval/profiles_blend.py (content + genre + co-liking), plot searches
+    and plans as by default. The profile's vectors also rank and
     order compiled plans ("90s comedies about friendship", "like Up but from the 80s")."""
 
     def with_options(self, options: Mapping[str, Any] | None) -> Deps:
@@ -136,7 +137,8 @@ class ProfileCatalog:
             from retrieval.profiles_blend import blended_similar
 
             anchor, _, _ = self.catalog.resolve(title, kw.get("year"))
-            return blended_similar(self.catalog.engine, anchor, k=int(kw.get("k", 10)))
+            # a film the loaded blend does not know yet (just ingested) is ranked by its vectors
+            return blended_similar(self.catalog.engine, anchor, k=int(kw.get("k", 10))) or self.catalog.similar(title, **kw)
         return self.catalog.similar(title, **kw, profile=self.profile)  # type: ignore[no-any-return]
 
     def search(self, text: str, **kw: Any) -> list[MovieHit]:
@@ -148,9 +150,29 @@ class ProfileCatalog:
 
     def run_plan(self, plan: QueryPlan, **kw: Any) -> Any:
         if self.profile == BLEND:
-            return self.catalog.run_plan(plan, **kw)
+            return self._blend_plan(plan, kw) or self.catalog.run_plan(plan, **kw)
         kw.pop("vector", None)  # as in search: the profile's model embeds the phrase
         return self.catalog.run_plan(plan, **kw, profile=self.profile)
 
+    def _blend_plan(self, plan: QueryPlan, kw: dict[str, Any]) -> Any:
+        """"Movies like Toy Story from the 90s" by the blend: its BLEND_POOL best films for the one
+        anchor, kept by the plan's conditions, in the blend's order (None: not such a plan, or a
+        film the loaded blend does not know)."""
+        from retrieval.profiles_blend import blended_similar
+
+        if plan.intent != "similar" or len(plan.anchors) != 1 or plan.sort or kw.get("ids") is not None:
+            return None
+        pool = blended_similar(self.catalog.engine, plan.anchors[0], k=BLEND_POOL)
+        if not pool:
+            return None
+        k = int(plan.limit or kw.get("k", 10))
+        kept = plan.model_copy(update={"intent": "list", "anchors": (), "limit": k})
+        result = self.catalog.run_plan(kept, **{**kw, "ids": [h.id for h in pool]})
+        return replace(result, ranked=True, total=len(result.rows), capped=False)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self.catalog, name)
+
+
+BLEND_POOL = 500
+"""Films the blend ranks for a "like X" question with conditions; the conditions keep some."""

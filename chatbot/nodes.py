@@ -18,7 +18,7 @@ from chatbot import prompting
 from chatbot.answer import Fallback
 from chatbot.citations import KnownNames
 from chatbot.citations import check_citations as _check_citations
-from chatbot.deps import Deps
+from chatbot.deps import BLEND, Deps
 from chatbot.drafts import REPEATED, draft_problem, plan_problem
 from chatbot.extractive import NO_LLM_CONFIGURED_NOTE, extractive_answer
 from chatbot.llm import NO_LLM_NOTE
@@ -221,7 +221,9 @@ async def _similar(state: State, deps: Deps) -> tuple[list[dict[str, Any]], list
         anchor_rows = await asyncio.to_thread(deps.catalog.get, [anchor["id"]])
     except (UnknownTitle, AmbiguousTitle) as exc:  # the anchor came from the catalog, so rare
         return [], [str(exc)]
-    return _rows(prefer_described(candidates, anchored=bool(anchor_rows and anchor_rows[0].summary))[: deps.k]), []
+    # the blend's co-liking already vouches for a film known only by title and genres
+    described = bool(anchor_rows and anchor_rows[0].summary) and deps.profile != BLEND
+    return _rows(prefer_described(candidates, anchored=described)[: deps.k]), []
 
 
 async def _search(state: State, deps: Deps, vector: list[float] | None, k: int | None = None) -> list[dict[str, Any]]:

@@ -128,7 +128,7 @@ async def open_deps(settings: Settings):  # type: ignore[no-untyped-def]
     import asyncio
     from functools import partial
 
-    from chatbot.deps import Deps
+    from chatbot.deps import BLEND, Deps
     from chatbot.examples import examples_for
     from retrieval.profiles import EmbedderCache
     from retrieval.recommend import recommend_hits
@@ -165,4 +165,19 @@ async def open_deps(settings: Settings):  # type: ignore[no-untyped-def]
         llm_routing=settings.llm_routing,
         row_cap=settings.sql_row_cap,
     )
+    if await asyncio.to_thread(_has_ratings, router.engine):
+        # "movies like X" by the blend, measured better than any one profile (retrieval/profiles_blend.py)
+        deps = deps.with_options({"profile": BLEND})
     return deps, checkpointer, closers
+
+
+def _has_ratings(engine: Engine) -> bool:
+    """MovieLens ratings are loaded: the blend's co-liking has something to add."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        with engine.connect() as conn:
+            return bool(conn.execute(text("SELECT EXISTS (SELECT 1 FROM ratings)")).scalar_one())
+    except SQLAlchemyError:  # no ratings table yet: nothing to blend
+        return False

@@ -21,6 +21,7 @@ shows the figures on the other half. Vectors are read into memory once per proce
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -221,8 +222,18 @@ def top_ids(ids: np.ndarray, scores: np.ndarray, anchor: int, k: int) -> list[in
     return [int(ids[n]) for n in order if int(ids[n]) != anchor][:k]
 
 
-_CACHE: dict[tuple[int, tuple[str, ...]], Blend] = {}
+_CACHE: dict[tuple[int, tuple[str, ...]], tuple[Blend, tuple[int, ...], float]] = {}
+"""(engine, profiles) -> the loaded blend, the catalog's signature then, when it was last checked."""
 _LOCK = threading.Lock()
+RECHECK_S = 60.0
+"""How often a cached blend checks whether the catalog changed (films or ratings added)."""
+_SIGNATURE = text("SELECT (SELECT count(*) FROM movies), (SELECT coalesce(max(id), 0) FROM movies), "
+                  "(SELECT count(*) FROM ratings)")
+
+
+def _signature(engine: Engine) -> tuple[int, ...]:
+    with engine.connect() as conn:
+        return tuple(int(v) for v in conn.execute(_SIGNATURE).one())
 
 
 def blended_similar(
@@ -234,9 +245,14 @@ def blended_similar(
 
     key = (id(engine), tuple(profiles))
     with _LOCK:
-        if fresh or key not in _CACHE:
-            _CACHE[key] = Blend(engine, profiles)
-        blend = _CACHE[key]
+        cached = _CACHE.get(key)
+        now = time.monotonic()
+        if fresh or cached is None or now - cached[2] > RECHECK_S:
+            signature = _signature(engine)
+            if fresh or cached is None or signature != cached[1]:  # another ingest: load it again
+                cached = (Blend(engine, profiles), signature, now)
+            _CACHE[key] = cached = (cached[0], signature, now)
+        blend = cached[0]
     if anchor not in blend.col:
         return []
     scores = blend.scores(anchor, weights)

@@ -79,6 +79,29 @@ async def test_similar_route_anchors_on_the_film_people_know_by_its_movielens_ti
     assert english.rows and all("English" in r["language"] for r in english.rows)
 
 
+async def test_with_ratings_loaded_similar_titles_are_ranked_by_the_blend(course_db, course_movielens_db):
+    from chatbot.deps import BLEND
+    from retrieval.database import make_engine
+    from retrieval.profiles_blend import blended_similar
+
+    async with await open_bot(settings_for(course_db, None, llm="none")) as bot:
+        assert bot.deps.profile is None  # no ratings: nothing for the blend to add
+    async with await open_bot(settings_for(course_movielens_db, None, llm="none", k=5)) as bot:
+        assert bot.deps.profile == BLEND
+        a = await bot.aask("movies like Toy Story")
+        nineties = await bot.aask("movies like Toy Story from the 90s")
+    engine = make_engine(course_movielens_db)
+    try:
+        [(toy, year)] = truth(course_movielens_db, "SELECT id, year FROM movies WHERE title = 'Toy Story'")
+        pool = blended_similar(engine, toy, k=500)
+    finally:
+        engine.dispose()
+    assert [c.id for c in a.citations] == [h.id for h in pool[:5]]
+    # the conditions keep the blend's best that meet them, in its order
+    assert [c.id for c in nineties.citations] == [h.id for h in pool if h.year and 1990 <= h.year <= 1999][:5]
+    assert nineties.answer.startswith(f"Films in your catalog closest to Toy Story ({year}), from 1990–1999:")
+
+
 async def test_structured_route_without_sql_finds_the_exact_set(course_db):
     async with await open_bot(settings_for(course_db, None, llm="none")) as bot:
         a = await bot.aask("90s dramas directed by Spielberg, sorted by year")

@@ -123,8 +123,11 @@ def test_the_blend_setting_ranks_similar_titles_by_the_blend(monkeypatch):
     deps.catalog.similar("Alien", year=1979, metric="cosine", k=24)
     deps.catalog.search("a crew meets a creature", mode="hybrid", k=8, vector=[0.1])
     assert blended == [("the engine", 7, 24)]
-    assert catalog.calls == [  # plot searches stay as they are, with the graph's vector
+    assert catalog.calls == [
         ("resolve", "Alien", {"year": 1979}),
+        # the blend knew no such film (it returned nothing): the film's vectors rank it
+        ("similar", "Alien", {"year": 1979, "metric": "cosine", "k": 24}),
+        # plot searches stay as they are, with the graph's vector
         ("search", "a crew meets a creature", {"mode": "hybrid", "k": 8, "vector": [0.1]}),
     ]
     assert parse_chat_settings({"profile": "blend"}, default_models=("m",))[0] == {"profile": "blend"}
