@@ -285,6 +285,9 @@ def lead(
         return f"Films in your catalog closest to {a['title']} ({a['year']})" + (f", {conds}:" if conds else ":")
     if route == "recommendation":
         seeds = ", ".join(a["title"] for a in anchors)
+        if not seeds and plan is not None and plan.sort is not None and plan.sort.key == "avg_rating":
+            conds = _conditions(plan)
+            return "Recommended from your catalog, the best rated first" + (f" ({conds}):" if conds else ":")
         return f"Recommended from your catalog{' for fans of ' + seeds if seeds else ''}:"
     pool = pooled_scope(plan, exact)
     if plan is not None and plan.intent == "superlative" and plan.sort and (exact or pool):

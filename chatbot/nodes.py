@@ -37,7 +37,7 @@ from chatbot.understand import read_plan
 from chatbot.understand.ratings import StatedRating, confirmation, read_ratings
 from prompts.answer import CHITCHAT_REPLY
 from prompts.sql import SQL_EXAMPLES
-from retrieval.plan import QueryPlan, Vocabulary
+from retrieval.plan import QueryPlan, Sort, Vocabulary
 from retrieval.types import AmbiguousTitle, MovieHit, SearchMode, UnknownTitle
 
 log = logging.getLogger(__name__)
@@ -268,8 +268,12 @@ async def retrieve(state: State, runtime: Runtime[Deps]) -> dict[str, Any]:
         hits = await asyncio.to_thread(deps.recommend, [a["id"] for a in state.anchors], k=deps.k, **owner)
         if hits:
             return {**update, "hits": _rows(hits)}
-    if plan.intent in ("search", "recommend") and simple and not plan.anchors:
+    if (plan.intent == "search" or (plan.intent == "recommend" and plan.semantic)) and simple and not plan.anchors:
         return {**update, "hits": await _search(state, deps, vector or await _embed(deps, state.query))}
+    if plan.intent == "recommend" and not plan.anchors and not plan.semantic and plan.sort is None:
+        # "recommend me a thriller from the 2000s": nothing to start from but conditions, so the
+        # best rated films that meet them (with the rating floor below)
+        plan = plan.model_copy(update={"sort": Sort(key="avg_rating", desc=True), "limit": plan.limit or deps.k})
     # A count lists its rows too (count(*) OVER () gives the total), so the answer can cite them.
     run = plan.model_copy(update={"intent": "list"}) if plan.intent in ("count", "aggregate") and plan.group is None else plan
     def run_on(p: QueryPlan) -> Any:

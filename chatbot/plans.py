@@ -79,7 +79,8 @@ def rated_enough(plan: QueryPlan) -> QueryPlan | None:
     group by its films' average) and names no bound on the number of ratings; else None."""
     group = plan.group
     ranks_groups = group is not None and group.field == "avg_rating" and group.top is not None
-    if not ranks_groups and (plan.intent != "superlative" or plan.sort is None or plan.sort.key != "avg_rating"):
+    by_rating = plan.intent in ("superlative", "recommend") and plan.sort is not None and plan.sort.key == "avg_rating"
+    if not (ranks_groups or by_rating):
         return None
     if not plan.filters.num_ratings.is_empty():
         return None

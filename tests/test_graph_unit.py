@@ -359,6 +359,21 @@ async def test_a_rating_superlative_counts_films_enough_users_rated_and_says_so(
     assert ids(b) == [3] and not any("fewer than" in n for n in b.notes)
 
 
+async def test_a_recommendation_with_nothing_to_start_from_is_the_best_rated_with_enough_ratings(scripted):
+    from dataclasses import replace
+
+    from chatbot.plans import MIN_RATINGS
+
+    rated = [replace(MOVIES[2], avg_rating=5.0, num_ratings=1), replace(MOVIES[3], avg_rating=4.5, num_ratings=MIN_RATINGS),
+             replace(MOVIES[4], avg_rating=4.0, num_ratings=300)]
+    scripted["what should I watch tonight?"] = QueryPlan(intent="recommend")
+    a = await bot(catalog=FakeCatalog(movies=rated)).aask("what should I watch tonight?")
+    assert ids(a) == [4, 5]  # not a title search for "tonight", not a single 5-star rating
+    assert a.answer.splitlines()[0] == (
+        f"Recommended from your catalog, the best rated first (with ratings from {MIN_RATINGS} users or more):")
+    assert a.plan is not None and a.plan["sort"] == {"key": "avg_rating", "desc": True}
+
+
 async def test_a_follow_up_on_a_superlative_asks_about_the_set_it_was_taken_from():
     catalog = FakeCatalog()
     b = bot(catalog=catalog)
