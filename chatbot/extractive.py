@@ -201,6 +201,12 @@ def grouped(rows: Sequence[dict[str, Any]], plan: QueryPlan, total: int, capped:
     one, many = _GROUP_NOUNS[group.by]
     conds = _conditions(plan)
     where = "in your catalog" + (f" ({conds})" if conds else "")
+    if group.pick is not None:  # "the longest film of each decade": films, by group
+        word = _SUPERLATIVES.get((group.pick.key, group.pick.desc), f"first by {group.pick.key}")
+        groups = len({r["group_name"] for r in rows})
+        shown = f", the first {len(rows)} films listed" if capped else ""
+        head = f"The {word} film {where}, per {one} ({groups} {many if groups != 1 else one}{shown}):"
+        return "\n".join([head, *(f"{i}. {r['group_name']}: {describe_row(r)}" for i, r in enumerate(rows, 1))])
 
     def figure(row: dict[str, Any]) -> str:
         if group.field is None:

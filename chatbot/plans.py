@@ -78,7 +78,8 @@ def rated_enough(plan: QueryPlan) -> QueryPlan | None:
     """`plan` with the MIN_RATINGS bound, when it picks the top by average rating (a film, or a
     group by its films' average) and names no bound on the number of ratings; else None."""
     group = plan.group
-    ranks_groups = group is not None and group.field == "avg_rating" and group.top is not None
+    ranks_groups = group is not None and (
+        (group.field == "avg_rating" and group.top is not None) or (group.pick is not None and group.pick.key == "avg_rating"))
     by_rating = plan.intent in ("superlative", "recommend") and plan.sort is not None and plan.sort.key == "avg_rating"
     if not (ranks_groups or by_rating):
         return None

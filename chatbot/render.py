@@ -434,6 +434,9 @@ def how_found(
             f"{'total' if group.get('measure') == 'sum' else 'average'} {_FIGURE_WORDS.get(str(group.get('field')), group.get('field'))}"
         top = f", the top {group['top']}" if group.get("top") else ""
         read_as = f"the {figure} per {group.get('by')}{top} (computed by the plan)"
+        if isinstance(pick := group.get("pick"), Mapping):
+            order = "highest" if pick.get("desc") else "lowest"
+            read_as = f"per {group.get('by')}, the films with the {order} {_FIGURE_WORDS.get(str(pick.get('key')), pick.get('key'))}"
     lines = [f"**Read as:** {escape_markdown(read_as)}"]
     if plan.get("scope") == "previous":
         lines[0] += " (within the previous answer's films)"

@@ -314,29 +314,48 @@ def movielens_subset(films: list[Film], out_dir: Path, *, ml_dir: Path = MOVIELE
     return out_dir
 
 
-def group_lead(films: list[Film], spec: Mapping[str, Any]) -> list[str]:
-    """What the first sentence of "which <group> has the most films" must hold: the top group
-    (every one tied at the top, by name) and its film count; `group` is director, actor, writer,
-    genre, country, decade or year, the other keys filter the films as in `select`."""
+def _groups(films: list[Film], spec: Mapping[str, Any]) -> dict[str, list[Film]]:
+    """The films `spec` keeps (as in `select`, without its group keys), by `spec["group"]`:
+    director, actor, writer, genre, country, decade or year."""
     names_of = {
         "director": _directors, "actor": lambda f: f.actors, "writer": lambda f: f.writers,
         "genre": lambda f: f.genres, "country": lambda f: f.countries,
         "decade": lambda f: (f"{f.year // 10 * 10}s",) if f.year else (), "year": lambda f: (str(f.year),) if f.year else (),
     }[spec["group"]]
-    counts: dict[str, int] = defaultdict(int)
+    out: dict[str, list[Film]] = defaultdict(list)
     for f in films:
-        if _keep(f, {k: v for k, v in spec.items() if k != "group"}):
+        if _keep(f, {k: v for k, v in spec.items() if k not in ("group", "top_by", "order")}):
             for name in set(names_of(f)):
-                counts[name] += 1
+                out[name].append(f)
+    return out
+
+
+def group_lead(films: list[Film], spec: Mapping[str, Any]) -> list[str]:
+    """What the first sentence of "which <group> has the most films" must hold: the top group
+    (every one tied at the top, by name) and its film count."""
+    counts = {name: len(v) for name, v in _groups(films, spec).items()}
     most = max(counts.values())
     return [*sorted(n for n, c in counts.items() if c == most), f"{most} films"]
+
+
+def group_top(films: list[Film], spec: Mapping[str, Any]) -> list[tuple[str, int | None]]:
+    """"The longest film of each decade": every group's films at the top of `top_by` (ties
+    kept; `order: asc` for the smallest), as (title, year), each film once."""
+    asc = spec.get("order", "desc") == "asc"
+    out: dict[tuple[str, int | None], None] = {}
+    for members in _groups(films, spec).values():
+        valued = [(f, _value(f, spec["top_by"])) for f in members if _value(f, spec["top_by"]) is not None]
+        if valued:
+            best = (min if asc else max)(v for _, v in valued)
+            out.update({(f.title, f.year): None for f, v in valued if v == best})
+    return sorted(out, key=lambda t: (t[1] or 0, t[0]))
 
 
 def derive(spec: Mapping[str, Any], films: list[Film]) -> list[Any]:
     if "fact" in spec:
         return fact(films, spec)
     if "group" in spec:
-        return group_lead(films, spec)
+        return group_top(films, spec) if "top_by" in spec else group_lead(films, spec)
     if "co_liked" in spec:
         seed = spec["co_liked"]
         return co_liked(films, (seed[0], int(seed[1])), n=int(spec.get("n", 10)))
@@ -350,7 +369,7 @@ def _pairs(values: Iterable[Any]) -> list[tuple[str, int | None]]:
 def _disagreements(where: str, spec: Mapping[str, Any], expect: Mapping[str, Any], films: list[Film]) -> list[str]:
     """How `expect` differs from what `spec` derives (empty when they agree)."""
     got = derive(spec, films)
-    if "fact" in spec or "group" in spec:
+    if "fact" in spec or ("group" in spec and "top_by" not in spec):
         want = expect.get("lead")
         return [] if want == got else [f"{where}: expect.lead {want} != derived {got}"]
     out = []

@@ -20,8 +20,8 @@ index from serving ORDER BY ... LIMIT.)
     similar      nearest to the mean embedding of the anchors, anchors excluded (k of them)
     recommend    as similar with anchors, as search with a vector, else the best rated
     aggregate    with a `group`: one row per group (name, films, value), ordered by the value (or
-                 by year/decade), the first `top` with ties kept; other aggregates and chitchat
-                 are not compiled (PlanError)
+                 by year/decade), the first `top` with ties kept; with its `pick`, each group's
+                 top films instead; other aggregates and chitchat are not compiled (PlanError)
 
 Names (genres, people, countries, languages) compare whole values folded by the database's
 `movie_rag_fold*` functions (retrieval/schema.py), served by GIN expression indexes.
@@ -310,7 +310,7 @@ def compile_plan(
     if plan.group is not None:
         if plan.semantic:
             notes.append(f"the figures do not apply {plan.semantic!r} (a meaning, not a condition)")
-        return _grouped(plan.group, conditions, p, cap, notes)
+        return (_picked if plan.group.pick else _grouped)(plan.group, conditions, p, cap, notes)
     if intent == "count":
         if plan.semantic:
             notes.append(f"the count does not apply {plan.semantic!r} (a meaning, not a condition)")
@@ -464,6 +464,22 @@ _GROUP_NAMES: Mapping[GroupKey, str] = {
     "year": "SELECT m.year::text",
     "decade": "SELECT (m.year / 10 * 10)::text || 's'",
 }
+
+
+def _picked(group: Group, conditions: list[str], p: _Params, cap: int, notes: list[str]) -> CompiledQuery:
+    """Each group's films at the top of `group.pick` ("the longest film of each decade"), ties
+    kept: film rows with their `group_name`, groups in name (or time) order."""
+    assert group.pick is not None
+    expr = _sort_expr(group.pick.key)
+    conditions = [*conditions, "g.name IS NOT NULL", "g.name <> ''", f"{expr} IS NOT NULL"]
+    body = f"FROM movies m CROSS JOIN LATERAL ({_GROUP_NAMES[group.by]}) AS g(name){_where(conditions)}"
+    place = f"rank() OVER (PARTITION BY g.name ORDER BY {expr}{' DESC' if group.pick.desc else ''})"
+    columns = ", ".join(f"top.{c}" for c in PLAN_COLUMNS)
+    sql = (f"SELECT {columns}, top.group_name\nFROM (SELECT {_SELECT}, g.name AS group_name, {place} AS place\n"
+           f"{body}) AS top\nWHERE top.place = 1\nORDER BY top.group_name, top.id\nLIMIT {p.add('cap', cap)}")
+    count_sql = f"SELECT count(DISTINCT g.name) AS total\n{body}"
+    return CompiledQuery(sql=sql, params=p.values, kind="rows", cap=cap, bound=cap, count_sql=count_sql,
+                         notes=tuple(notes))
 
 
 def _grouped(group: Group, conditions: list[str], p: _Params, cap: int, notes: list[str]) -> CompiledQuery:

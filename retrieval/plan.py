@@ -147,11 +147,16 @@ class Group(_Strict):
     """Keep the first N groups, ties kept ("the most": 1); None: every group."""
     min_films: int = Field(default=1, ge=1)
     """Groups with fewer matching films are left out (an average over one film ranks first by luck)."""
+    pick: Sort | None = None
+    """Instead of a figure, each group's films at the top of this sort, ties kept ("the longest
+    film of each decade"): the rows are films, each with its group."""
 
     @model_validator(mode="after")
     def _measured(self) -> Group:
         if (self.measure == "count") != (self.field is None):
             raise ValueError("a group's count takes no field; its avg or sum needs one (year, duration_min, ...)")
+        if self.pick is not None and self.measure != "count":
+            raise ValueError("a group's pick ('the longest film of each decade') takes no measure")
         return self
 
 

@@ -281,6 +281,22 @@ def test_groups_average_a_column_over_their_films(engine, films) -> None:
     assert abs(value - means[name]) < 1e-9
 
 
+def test_each_groups_top_films_ties_kept(engine, films) -> None:
+    timed = [f for f in films if f["duration"] is not None and f["year"]]
+    by_decade = _groups(timed, lambda f: [f"{f['year'] // 10 * 10}s"])
+    expected = sorted((d, f["key"]) for d, v in by_decade.items() for f in v if f["duration"] == max(g["duration"] for g in v))
+    pick = Group(by="decade", pick=Sort(key="duration_min", desc=True))
+    result = run_plan(engine, QueryPlan(intent="aggregate", group=pick))
+    assert sorted((r["group_name"], (r["title"], r["year"])) for r in result.rows) == expected
+    assert [r["group_name"] for r in result.rows] == sorted(r["group_name"] for r in result.rows)
+    # with a condition: the oldest western per director
+    westerns = _groups([f for f in films if has(f["genres"], "Western") and f["year"]], lambda f: f["directors"])
+    expected = sorted((d, f["key"]) for d, v in westerns.items() for f in v if f["year"] == min(g["year"] for g in v))
+    oldest = QueryPlan(intent="aggregate", filters=Filters(genres=Names(all_of=("Western",))),
+                       group=Group(by="director", pick=Sort(key="year")))
+    assert sorted((r["group_name"], (r["title"], r["year"])) for r in run_plan(engine, oldest).rows) == expected
+
+
 def test_follow_up_scope_and_exclusions(engine, films) -> None:
     spielberg = run_list(engine, directors=Names(any_of=("Steven Spielberg",)))
     plan = QueryPlan(intent="list", scope="previous", filters=Filters(year=Range(min=1980, max=1989)))

@@ -301,6 +301,19 @@ async def test_questions_about_groups_of_films_are_answered_with_their_figures(c
     assert not [r for r in fake.chat_requests(PRIMARY) if r.format]
 
 
+async def test_the_top_film_of_each_group_is_listed_with_its_group(course_db, plain_bot):
+    a = await plain_bot.aask("the longest film of each decade")
+    films = truth(course_db, "SELECT id, title, year, duration_min FROM movies WHERE year IS NOT NULL AND duration_min IS NOT NULL")
+    decades: dict[str, list[tuple]] = {}
+    for f in films:
+        decades.setdefault(f"{f[2] // 10 * 10}s", []).append(f)
+    expected = sorted((d, f[0]) for d, v in decades.items() for f in v if f[3] == max(g[3] for g in v))
+    lines = a.answer.splitlines()
+    assert lines[0] == f"The longest film in your catalog, per decade ({len(decades)} decades):"
+    assert [c.id for c in a.citations] == [i for _, i in expected]
+    assert [line.split(": ", 1)[0].split(". ", 1)[1] for line in lines[1:]] == [d for d, _ in expected]
+
+
 async def test_every_film_of_a_director_with_the_exact_count(course_db, plain_bot):
     a = await plain_bot.aask("List every Steven Spielberg movie you have")
     expected = {(t, y) for t, y, _ in truth(course_db, DIRECTED_BY, "Steven Spielberg")}

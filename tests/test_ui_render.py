@@ -273,6 +273,9 @@ def test_how_found_states_the_plan_k_metric_sql_and_timings_in_words():
                        {"retrieve": {"total": 1}}, k=8, metric="cosine", hybrid=True).split("\n\n")
     assert groups[0] == "**Read as:** the average running time per genre, the top 1 \\(computed by the plan\\)"
     assert "**Groups:** 1" in groups and not any(line.startswith("**Matched:**") for line in groups)
+    picked = how_found(_answer(plan={"intent": "aggregate", "group": {"by": "decade", "pick": {"key": "duration_min", "desc": True}}},
+                               model=None), {}, k=8, metric="cosine", hybrid=True).split("\n\n")
+    assert picked[0] == "**Read as:** per decade, the films with the highest running time"
 
 
 def test_step_texts():

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import re
 
-from chatbot.understand.text import Question
-from retrieval.plan import CompareField, Group, GroupKey
+from chatbot.understand.lexicon import SUPERLATIVES
+from chatbot.understand.text import GAP, Question
+from retrieval.plan import CompareField, Group, GroupKey, Sort
 
 KEYS: dict[GroupKey, str] = {
     "director": r"directors?|filmmakers?",
@@ -93,6 +94,12 @@ def read_group(q: Question) -> Group | None:
     figure only drafted SQL computes: "the median running time per decade")."""
     if _OTHER_FIGURES.search(q.view):
         return None
+    if (m := q.search(_PICK)) and GAP not in m.group(0):
+        # the word between stays for the other passes: "the oldest [comedy] of each decade"
+        q.consume(m.start(), m.end("sup"))
+        q.consume(m.start("per"), m.end())
+        sort_key, desc = next((k, d) for pattern, k, d in SUPERLATIVES if re.search(pattern, m.group("sup")))
+        return Group(by=_key(m), pick=Sort(key=sort_key, desc=desc))
     if m := q.take_first(_WHICH_MOST):  # "which actors appear most often": the first ten
         return Group(by=_key(m), desc=not m.group("rank").startswith(("fewest", "least", "lowest", "smallest")),
                      top=PLURAL_TOP if _plural(m) else 1)
@@ -134,6 +141,12 @@ def read_group(q: Question) -> Group | None:
     return Group(by=key)
 
 
+# "the longest film of each decade", "the best rated movie per genre", "the newest film by year"
+_PICK = re.compile(
+    r"(?:\bthe )?(?P<sup>" + "|".join(f"(?:{pattern})" for pattern, _, _ in SUPERLATIVES) + r")"
+    r"(?: [\w'-]+)?(?P<per> (?:(?:of|for|in|from) (?:each|every)|per|by|for each|in each) "
+    rf"(?:{_KEY}))\b"
+)
 _TOP_OF_EACH = re.compile(r"\b(?:best|worst|longest|shortest|oldest|newest|latest|earliest|highest|lowest|top|most|least)\b")
 
 

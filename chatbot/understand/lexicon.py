@@ -6,6 +6,8 @@ the catalog's own vocabulary has (MovieLens says "Children", the course catalog 
 
 from __future__ import annotations
 
+from retrieval.plan import SortKey
+
 GENRES: dict[str, tuple[str, ...]] = {
     "action": ("Action",), "actions": ("Action",), "action-packed": ("Action",),
     "adventure": ("Adventure",), "adventures": ("Adventure",),
@@ -167,3 +169,15 @@ FILLER = frozenset({
     "ideas", "options", "picks", "info", "information", "details", "liked", "loved", "enjoyed", "enjoy", "watched", "seen", "tonight", "weekend", "today",
     "directed", "co-directed", "codirected", "co-written", "screenplays", "screenplay", "scripts", "starring", "featuring", "star", "stars", "starred", "acted", "written",
 })
+
+# "the longest", "the best rated": (pattern, sort key, highest first)
+SUPERLATIVES: tuple[tuple[str, SortKey, bool], ...] = (
+    (r"\b(?:longest|lengthiest|longest-running)\b", "duration_min", True),
+    (r"\bshortest\b", "duration_min", False),
+    (r"\b(?:oldest|earliest|first (?:ever )?(?:made|released))\b|\b(?:the|his|her|their|'s) (?:very )?first (?:movie|film|picture|feature)\b|\b(?:came|comes|come) out first\b|\bwas (?:made|released) first\b", "year", False),
+    (r"\b(?:newest|latest|most recent|youngest|last (?:made|released))\b|\b(?:the|his|her|their|'s) (?:very )?(?:last|final) (?:movie|film|picture|feature)\b|\b(?:came|comes|come) out last\b|\bmost recently\b", "year", True),
+    (r"\b(?:best|highest|top)[- ]?rated\b|\bbest[- ]reviewed\b|\b(?:highest|best|top)[- ](?:average[- ])?(?:rating|score)s?\b|\bbest\b|\bgreatest\b|\bfinest\b|\bmost (?:acclaimed|highly rated|loved)\b", "avg_rating", True),
+    (r"\b(?:worst|lowest)[- ]?rated\b|\b(?:lowest|worst)[- ](?:average[- ])?(?:rating|score)s?\b|\bworst\b", "avg_rating", False),
+    (r"\bmost (?:popular|rated|watched|reviewed|voted|ratings|votes|seen)\b|\bmost-rated\b", "num_ratings", True),
+    (r"\bleast (?:popular|rated|watched|reviewed|seen)\b|\bfewest (?:ratings|votes)\b", "num_ratings", False),
+)

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 
 from chatbot.understand.groups import read_group
-from chatbot.understand.lexicon import FILLER, MOVIE_NOUNS, PLURAL_NOUNS
+from chatbot.understand.lexicon import FILLER, MOVIE_NOUNS, PLURAL_NOUNS, SUPERLATIVES
 from chatbot.understand.numbers import (
     read_avg_rating,
     read_duration,
@@ -151,17 +151,7 @@ COMPARATIVES: tuple[tuple[str, CompareField, bool], ...] = (
 )
 """(pattern, field, the first film has more of it): "is Jaws longer than Alien?"."""
 
-# (pattern, key, descending): superlative words; the "kind" decides the intent.
-SUPERLATIVES: tuple[tuple[str, SortKey, bool], ...] = (
-    (r"\b(?:longest|lengthiest|longest-running)\b", "duration_min", True),
-    (r"\bshortest\b", "duration_min", False),
-    (r"\b(?:oldest|earliest|first (?:ever )?(?:made|released))\b|\b(?:the|his|her|their|'s) (?:very )?first (?:movie|film|picture|feature)\b|\b(?:came|comes|come) out first\b|\bwas (?:made|released) first\b", "year", False),
-    (r"\b(?:newest|latest|most recent|youngest|last (?:made|released))\b|\b(?:the|his|her|their|'s) (?:very )?(?:last|final) (?:movie|film|picture|feature)\b|\b(?:came|comes|come) out last\b|\bmost recently\b", "year", True),
-    (r"\b(?:best|highest|top)[- ]?rated\b|\bbest[- ]reviewed\b|\b(?:highest|best|top)[- ](?:average[- ])?(?:rating|score)s?\b|\bbest\b|\bgreatest\b|\bfinest\b|\bmost (?:acclaimed|highly rated|loved)\b", "avg_rating", True),
-    (r"\b(?:worst|lowest)[- ]?rated\b|\b(?:lowest|worst)[- ](?:average[- ])?(?:rating|score)s?\b|\bworst\b", "avg_rating", False),
-    (r"\bmost (?:popular|rated|watched|reviewed|voted|ratings|votes|seen)\b|\bmost-rated\b", "num_ratings", True),
-    (r"\bleast (?:popular|rated|watched|reviewed|seen)\b|\bfewest (?:ratings|votes)\b", "num_ratings", False),
-)
+# (pattern, key, descending): words that order a list ("sorted by year", "newest first")
 _BY = r"\b(?:sort(?:ed)?|order(?:ed)?|rank(?:ed)?|arrange(?:d)?|list(?:ed)?)(?: (?:them|it|these|those|the list|the results|results|the movies|the films|everything|all))? (?:by|on|according to|in order of)(?: (?:their|the|its))?"
 ORDERS: tuple[tuple[str, SortKey, bool], ...] = (
     (rf"{_BY} (?:release )?(?:year|date|release|age)\b", "year", False),
