@@ -194,8 +194,9 @@ _GROUP_RANKS = {
 
 def grouped(rows: Sequence[dict[str, Any]], plan: QueryPlan, total: int, capped: bool) -> str:
     """A group plan's figures: "**Steven Spielberg** is the director with the most films in your
-    catalog: 15 films.", a ranking ("The 5 directors with ..."), or every group ("Films in your
-    catalog per decade (13 decades):")."""
+    catalog: 15 films.", a ranking ("The 5 directors with ..."), every group ("Films in your
+    catalog per decade (13 decades):"), or each group's top films ("The longest film in your
+    catalog, per decade (9 decades):")."""
     group = plan.group
     assert group is not None
     one, many = _GROUP_NOUNS[group.by]
@@ -204,8 +205,12 @@ def grouped(rows: Sequence[dict[str, Any]], plan: QueryPlan, total: int, capped:
     if group.pick is not None:  # "the longest film of each decade": films, by group
         word = _SUPERLATIVES.get((group.pick.key, group.pick.desc), f"first by {group.pick.key}")
         groups = len({r["group_name"] for r in rows})
-        shown = f", the first {len(rows)} films listed" if capped else ""
-        head = f"The {word} film {where}, per {one} ({groups} {many if groups != 1 else one}{shown}):"
+        spread = f"{groups} {many if groups != 1 else one}"
+        if capped:
+            spread = f"the first {_films(len(rows))} listed, across {spread}"
+        elif len(rows) > groups:
+            spread = f"{_films(len(rows))} across {spread}, ties kept"
+        head = f"The {word} film {where}, per {one} ({spread}):"
         return "\n".join([head, *(f"{i}. {r['group_name']}: {describe_row(r)}" for i, r in enumerate(rows, 1))])
 
     def figure(row: dict[str, Any]) -> str:
