@@ -233,13 +233,14 @@ def grouped(rows: Sequence[dict[str, Any]], plan: QueryPlan, total: int, capped:
     if len(rows) == 1:
         return f"**{rows[0]['name']}** is the {one} with {rank} {where}: {figure(rows[0])}." + (
             "\n" + lines[-1] if group.min_films > 1 else "")
-    if len(rows) > group.top and group.top == 1 and len(rows) <= TIED_NAMED:
+    if group.top == 1 and len(rows) <= TIED_NAMED:  # every row holds the top figure
         tied = _names([f"**{r['name']}**" for r in rows])
         return f"{tied} are tied as the {many} with {rank} {where}: {figure(rows[0])} each." + (
             "\n" + lines[-1] if group.min_films > 1 else "")
-    if len(rows) > group.top:
+    if group.top == 1:
         return "\n".join([f"{len(rows)} {many} tie for {rank} {where}:", *lines])
-    return "\n".join([f"The {len(rows)} {many} with {rank} {where}:", *lines])
+    kept = " (ties at the last place kept)" if len(rows) > group.top else ""
+    return "\n".join([f"The {len(rows)} {many} with {rank} {where}{kept}:", *lines])
 
 
 # --- leads ----------------------------------------------------------------------------------------

@@ -524,3 +524,19 @@ async def test_the_gate_knows_the_catalogs_genres_people_and_the_anchor():
     a = await bot(chat=gated_chat(answer), k=2).aask("movies like Finding Nemo")
     assert (a.model, a.fallbacks, a.notes) == ("fake:1b", [], [])
     assert a.answer == answer and ids(a) == [2]
+
+
+def test_group_answers_say_ties_as_ties_and_a_cut_as_a_cut():
+    from chatbot.extractive import grouped
+    from retrieval.plan import Group
+
+    def rows(*counts):
+        return [{"name": f"W{i}", "films": n, "value": float(n), "ids": []} for i, n in enumerate(counts, 1)]
+
+    top1 = QueryPlan(intent="aggregate", group=Group(by="writer", desc=True, top=1))
+    assert grouped(rows(9, 9), top1, 2, False) == "**W1** and **W2** are tied as the writers with the most films in your catalog: 9 films each."
+    top2 = QueryPlan(intent="aggregate", group=Group(by="writer", desc=True, top=2))
+    assert grouped(rows(9, 8, 8), top2, 3, False).splitlines() == [
+        "The 3 writers with the most films in your catalog (ties at the last place kept):",
+        "1. **W1** — 9 films", "2. **W2** — 8 films", "3. **W3** — 8 films",
+    ]

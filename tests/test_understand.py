@@ -730,6 +730,7 @@ def test_running_times(amount: str, n: int) -> None:
     ("which genre has the longest films on average?", {}, Group(by="genre", measure="avg", field="duration_min", desc=True, top=1)),
     ("what's the highest rated genre?", {}, Group(by="genre", measure="avg", field="avg_rating", desc=True, top=1)),
     ("which decade has the worst rated movies", {}, Group(by="decade", measure="avg", field="avg_rating", desc=False, top=1)),
+    ("which year did Kubrick release the most films?", {"directors": all_("Stanley Kubrick")}, Group(by="year", desc=True, top=1)),
     ("the best film of each decade", {}, Group(by="decade", pick=Sort(key="avg_rating", desc=True))),
     ("the oldest comedy of each decade", {"genres": all_("Comedy")}, Group(by="decade", pick=Sort(key="year"))),
     ("shortest movie in each genre from the 90s", {"year": span(1990, 1999)}, Group(by="genre", pick=Sort(key="duration_min"))),

@@ -37,9 +37,9 @@ would top the ranking by luck); the answer says so."""
 
 # "which director has the most films", "what genre has the fewest movies"
 _WHICH_MOST = re.compile(
-    rf"\b(?:which|what) (?:{_KEY})(?: [\w'-]+){{0,6}}? (?:the )?"
+    rf"(?P<head>\b(?:which|what) (?:{_KEY}))(?: [\w'-]+){{0,6}}? (?P<tail>(?:the )?"
     r"(?P<rank>most|fewest|least|(?:highest|largest|greatest|biggest) (?:number|count) of|(?:lowest|smallest) (?:number|count) of)"
-    rf"\b{_FILMS}"
+    rf"\b{_FILMS})"
 )
 # "who directed the most films", "who appears in the most movies"
 _WHO_MOST = re.compile(
@@ -100,7 +100,10 @@ def read_group(q: Question) -> Group | None:
         q.consume(m.start("per"), m.end())
         sort_key, desc = next((k, d) for pattern, k, d in SUPERLATIVES if re.search(pattern, m.group("sup")))
         return Group(by=_key(m), pick=Sort(key=sort_key, desc=desc))
-    if m := q.take_first(_WHICH_MOST):  # "which actors appear most often": the first ten
+    if (m := q.search(_WHICH_MOST)) and GAP not in m.group(0):  # "which actors appear most often": the first ten
+        # the words between stay for the other passes: "which year did [Kubrick release] the most films"
+        q.consume(m.start("head"), m.end("head"))
+        q.consume(m.start("tail"), m.end("tail"))
         return Group(by=_key(m), desc=not m.group("rank").startswith(("fewest", "least", "lowest", "smallest")),
                      top=PLURAL_TOP if _plural(m) else 1)
     if m := q.take_first(_WITH_MOST):
