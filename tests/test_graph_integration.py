@@ -79,27 +79,30 @@ async def test_similar_route_anchors_on_the_film_people_know_by_its_movielens_ti
     assert english.rows and all("English" in r["language"] for r in english.rows)
 
 
-async def test_with_ratings_loaded_similar_titles_are_ranked_by_the_blend(course_db, course_movielens_db):
+async def test_with_ratings_loaded_similar_titles_are_ranked_by_the_blend(course_db, course_movielens_db, embedder):
     from chatbot.deps import BLEND
     from retrieval.database import make_engine
     from retrieval.profiles_blend import blended_similar
+    from retrieval.search import PgCatalog
 
     async with await open_bot(settings_for(course_db, None, llm="none")) as bot:
         assert bot.deps.profile is None  # no ratings: nothing for the blend to add
     async with await open_bot(settings_for(course_movielens_db, None, llm="none", k=5)) as bot:
         assert bot.deps.profile == BLEND
-        a = await bot.aask("movies like Toy Story")
-        nineties = await bot.aask("movies like Toy Story from the 90s")
+        a = await bot.aask("movies like Se7en")
+        nineties = await bot.aask("movies like Se7en from the 90s")
     engine = make_engine(course_movielens_db)
     try:
-        [(toy, year)] = truth(course_movielens_db, "SELECT id, year FROM movies WHERE title = 'Toy Story'")
-        pool = blended_similar(engine, toy, k=500)
+        # Se7en's MovieLens fans also rated the fixture's other MovieLens films: co-liking moves them up
+        [(seven, year)] = truth(course_movielens_db, "SELECT id, year FROM movies WHERE title = 'Se7en'")
+        pool = blended_similar(engine, seven, k=500)
+        by_vectors = [h.id for h in PgCatalog(engine, embedder).similar("Se7en", year=year, k=5)]
     finally:
         engine.dispose()
-    assert [c.id for c in a.citations] == [h.id for h in pool[:5]]
+    assert [c.id for c in a.citations] == [h.id for h in pool[:5]] != by_vectors
     # the conditions keep the blend's best that meet them, in its order
     assert [c.id for c in nineties.citations] == [h.id for h in pool if h.year and 1990 <= h.year <= 1999][:5]
-    assert nineties.answer.startswith(f"Films in your catalog closest to Toy Story ({year}), from 1990–1999:")
+    assert nineties.answer.startswith(f"Films in your catalog closest to Se7en ({year}), from 1990–1999:")
 
 
 async def test_structured_route_without_sql_finds_the_exact_set(course_db):
